@@ -1,0 +1,30 @@
+# Two commands: `make lab` and `make test`. Both create .venv when it is missing.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.labkit-installed
+PORT   ?= 2718
+
+.PHONY: lab test setup benchmark clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[lab,test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## lab: set up, then serve the marimo lab on 127.0.0.1 (token on; the URL is printed)
+lab: $(STAMP)
+	$(VENV)/bin/marimo edit notebooks/lab.py --host 127.0.0.1 --port $(PORT)
+
+## test: set up, then run the whole test suite (notebooks and the browser test included)
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+benchmark: $(STAMP)
+	$(PY) benchmarks/masks_speed.py
+	$(PY) benchmarks/lab_latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info
