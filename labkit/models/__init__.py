@@ -29,6 +29,7 @@ from .registry import load_model as load_model
 from .registry import register_model as register_model
 
 # Importing the architecture modules registers them.
+from . import csasml as csasml  # registers csasml_lite, csasml_baseline (METHODS §2)
 from .resnet_cifar import ResNetCifar as ResNetCifar
 from .resnet_cifar import resnet20 as resnet20
 from .resnet_cifar import resnet32 as resnet32
