@@ -86,8 +86,7 @@ def activation_grid(acts: Any, kept: Any | None = None, *, max_maps: int = 64, n
 
     cell = min(0.85, 8.0 / cols)
     fig, ax = new_figure(size=(cols * cell + 1.4, rows * cell + 0.7))
-    colormap = matplotlib.colormaps[cmap].copy()
-    colormap.set_bad("white")
+    colormap = matplotlib.colormaps[cmap].with_extremes(bad="white")
     im = ax.imshow(mosaic, cmap=colormap, interpolation="nearest",
                    vmin=None if shared_scale else 0.0, vmax=None if shared_scale else 1.0)
     outline = [patheffects.withStroke(linewidth=1.5, foreground="black")]

@@ -34,8 +34,9 @@ def _profile_frame(profile: pd.DataFrame | Mapping[str, float]) -> pd.DataFrame:
         profile = pd.DataFrame({"layer": list(profile), "sparsity": [float(v) for v in profile.values()]})
     df = require_columns(profile, ("layer", "sparsity"), "profile")
     s = df["sparsity"].to_numpy(dtype=float)
-    if np.any((s < 0) | (s > 1)) or np.isnan(s).any():
-        raise ValueError(f"sparsity must be a fraction in [0, 1] per layer, got range [{np.nanmin(s):g}, {np.nanmax(s):g}]")
+    if np.isnan(s).any() or np.any((s < 0) | (s > 1)):
+        bad = df.loc[np.isnan(s) | (s < 0) | (s > 1), "layer"].tolist()
+        raise ValueError(f"sparsity must be a fraction in [0, 1] per layer; layer(s) {bad} are not")
     return df.reset_index(drop=True)
 
 
