@@ -54,9 +54,11 @@ class MaskOverlapWidget(anywidget.AnyWidget):
     selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
     title = traitlets.Unicode("Mask overlap (mean Jaccard)").tag(sync=True)
 
-    def __init__(self, matrix: pd.DataFrame | None = None, **kwargs: Any) -> None:
-        if matrix is not None:
-            names, rows = _from_frame(matrix)
+    def __init__(self, frame: pd.DataFrame | None = None, **kwargs: Any) -> None:
+        """Build from a square DataFrame ``frame`` (as ``overlap_heatmap`` takes), or from the
+        traits themselves (``names=[...], matrix=[[...]]``)."""
+        if frame is not None:
+            names, rows = _from_frame(frame)
             kwargs.setdefault("names", names)
             kwargs.setdefault("matrix", rows)
         _check_consistent(kwargs.get("names", []), kwargs.get("matrix", []))

@@ -1,0 +1,37 @@
+import pytest
+
+from labkit.ui import ControlSpec, Slider
+from labkit.ui import marimo as mui
+
+
+def test_elements_carry_bounds_values_labels_and_debounce(spec):
+    ui = mui.controls(spec)
+    s = ui["sparsity"]
+    assert (s.start, s.stop, s.step, s.value) == (0.0, 0.9, 0.05, 0.5)
+    assert s._component_args["debounce"] is True  # expensive: value sent on drag end
+    assert s._args.label == "global sparsity"
+    assert ui["epochs"]._component_args["debounce"] is False
+    assert ui["criterion"]._component_args["options"] == ["magnitude", "taylor", "apoz"]
+    assert type(ui["finetune"]).__name__ == "run_button"
+    assert type(ui["dense_fc"]).__name__ == "checkbox"
+
+
+def test_dictionary_value_follows_frontend_updates(spec):
+    ui = mui.controls(spec)
+    ui._update({**ui._initial_value_frontend, "sparsity": 0.55, "criterion": ["apoz"]})
+    assert ui.value["sparsity"] == pytest.approx(0.55)
+    assert ui.value["criterion"] == "apoz"
+
+
+def test_layer_sliders_one_per_layer_labelled_without_weight_suffix():
+    ui = mui.layer_sliders(["conv1.weight", "fc.weight"], 0.3, stop=0.9, step=0.1)
+    assert list(ui.value) == ["conv1.weight", "fc.weight"]
+    assert ui["fc.weight"]._args.label == "fc"
+    assert ui["fc.weight"].stop == 0.9 and ui["fc.weight"].value == pytest.approx(0.3)
+
+
+def test_element_accepts_a_plain_list_of_controls():
+    ui = mui.controls([Slider("s", "s", 0, 4, 2, 2)])
+    assert ui.value == {"s": 2}
+    with pytest.raises(TypeError, match="cannot render"):
+        mui.element("slider")
