@@ -5,7 +5,8 @@ Registered names (``list_models()``):
 - ``tiny_cnn``: the ~24 K-parameter CNN of METHODS.md §1.7 (default lab model);
 - ``resnet20`` / ``resnet32`` / ``resnet56``: He et al.'s CIFAR ResNets (METHODS.md §5.7);
 - ``vgg16_bn`` / ``vgg_small``: CIFAR VGG-16 with BN and the small VGG of METHODS.md §4.5;
-- ``vgg16`` / ``resnet18``: torchvision's ImageNet nets, ImageNet weights from the hub cache.
+- ``vgg16`` / ``resnet18``: torchvision's ImageNet nets, ImageNet weights from the hub cache;
+- ``csasml_lite`` / ``csasml_baseline``: the lightweight nets of METHODS.md §2 (``csasml.py``).
 
 Every model splits into ``stages(model)`` whose composition is ``model(x)``, and lists its
 ``prunable_parameters(model)`` in forward order.

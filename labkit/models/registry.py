@@ -124,7 +124,9 @@ def load_model(name: str, dataset: str | None = None, pretrained: bool = False,
         **kwargs: extra builder arguments (e.g. ``download=True`` for torchvision weights).
 
     Returns:
-        The model, on the CPU, in training mode (as ``torch.nn`` constructs it).
+        The model, on the CPU, in training mode (as ``torch.nn`` constructs it). A model loaded
+        from a shipped checkpoint carries that checkpoint's metadata as ``model.labkit_meta``
+        (dataset and its kwargs, training config, metrics, seed, versions).
 
     Example:
         >>> net = load_model("resnet20", num_classes=10, in_channels=1)
@@ -148,6 +150,7 @@ def load_model(name: str, dataset: str | None = None, pretrained: bool = False,
                     )
             model = builder(num_classes=meta["num_classes"], in_channels=meta["in_channels"], **kwargs)
             ck._load_into(model, state, source=f"{name}__{dataset}.safetensors", model_name=name)
+            model.labkit_meta = meta  # how it was trained (dataset_kwargs, metrics, seed), for the lab and CLI
             return model
         if not _accepts(builder, "pretrained"):
             raise ck._missing_error(name, dataset, assets_dir)

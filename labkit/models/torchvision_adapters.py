@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import os
+import pickle
 import zipfile
 from pathlib import Path
 
@@ -72,6 +73,9 @@ def load_hub_state_dict(url: str, *, download: bool = False) -> dict[str, torch.
                                                   check_hash=True, weights_only=True)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # weights_only refused a non-tensor object
+        raise RuntimeError(f"{path} holds Python objects other than tensors, which labkit refuses to "
+                           f"unpickle; replace it with the file from {url}") from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
         raise RuntimeError(f"could not read {path} ({err}); the file is probably truncated: delete it "
                            f"and copy it again (or pass download=True)") from err
@@ -112,8 +116,9 @@ def vgg16(*, num_classes: int = 1000, in_channels: int = 3, pretrained: bool = F
     if not pretrained:
         model = torchvision.models.vgg16(weights=None, num_classes=num_classes)
     else:
+        state = load_hub_state_dict(VGG16_Weights.IMAGENET1K_V1.url, download=download)  # fail before building
         model = torchvision.models.vgg16(weights=None)
-        model.load_state_dict(load_hub_state_dict(VGG16_Weights.IMAGENET1K_V1.url, download=download))
+        model.load_state_dict(state)
         if num_classes != 1000:
             fc = nn.Linear(model.classifier[6].in_features, num_classes)
             nn.init.normal_(fc.weight, 0, 0.01)  # torchvision's VGG init for linear layers
@@ -136,8 +141,9 @@ def resnet18(*, num_classes: int = 1000, in_channels: int = 3, pretrained: bool 
     if not pretrained:
         model = torchvision.models.resnet18(weights=None, num_classes=num_classes)
     else:
+        state = load_hub_state_dict(ResNet18_Weights.IMAGENET1K_V1.url, download=download)
         model = torchvision.models.resnet18(weights=None)
-        model.load_state_dict(load_hub_state_dict(ResNet18_Weights.IMAGENET1K_V1.url, download=download))
+        model.load_state_dict(state)
         if num_classes != 1000:
             model.fc = nn.Linear(model.fc.in_features, num_classes)
     if in_channels != 3:
