@@ -24,7 +24,11 @@ from .registry import load_dataset as load_dataset
 from .registry import register_dataset as register_dataset
 
 # Importing the loader modules registers them (each imports torchvision / PIL only when called).
+from . import cifar as cifar  # noqa: E402
 from . import digits as digits  # noqa: E402
+from . import flowers as flowers  # noqa: E402
+from . import folder as folder  # noqa: E402
+from . import imagenet_lt as imagenet_lt  # noqa: E402
 
 __all__ = [
     "LabData",

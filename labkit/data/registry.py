@@ -9,7 +9,7 @@ Example:
     >>> dataset_info("digits-lt", size=32)["input_shape"]
     (1, 32, 32)
     >>> data = load_dataset("digits-lt", imbalance=20, seed=0)
-    >>> data.class_counts.sum()
+    >>> int(data.class_counts.sum())
     453
 
 A new dataset registers its loader (and, ideally, an info function)::
