@@ -22,7 +22,9 @@ is untouched (taking val from the unused train images is impossible: class 0 use
 
 Images are kept as one uint8 tensor (150 MB for CIFAR-10 train) and normalised on access with
 the per-channel mean / std of the training images; ``augment=True`` adds the standard random
-crop 32 with padding 4 and horizontal flip to the training split only.
+crop 32 with padding 4 and horizontal flip to the training split only (drawn per access from
+torch's global RNG; ``Split.tensors()`` on an augmented split would freeze one draw, so train
+through ``loader()`` when augmenting).
 
 Reading: the batches are Python pickles. labkit never unpickles arbitrary objects, so they go
 through :class:`_BatchUnpickler`, which admits only what a CIFAR batch holds (dicts, lists,

@@ -117,6 +117,8 @@ def test_errors_name_the_fix() -> None:
         digits(shots=5, train_fraction=0.5)
     with pytest.raises(ValueError, match="distinct digits"):
         digits(classes=[3, 3])
+    with pytest.raises(ValueError, match=r"tuple of split names"):
+        digits(noise=0.2, noise_splits="train")
     with pytest.raises(ValueError, match="size must be"):
         digits(size=4)
     with pytest.raises(ValueError, match="balanced test set"):
