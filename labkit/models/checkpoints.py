@@ -69,6 +69,10 @@ def _dir(assets_dir: PathType | None) -> Path:
 
 def checkpoint_path(model: str, dataset: str, assets_dir: PathType | None = None) -> Path:
     """``<assets_dir>/<model>__<dataset>.safetensors``, the one place a shipped checkpoint can be."""
+    for what, key in (("model", model), ("dataset", dataset)):
+        if not key or any(c in key for c in "/\\.") or "__" in key:
+            raise ValueError(f"{what} name {key!r} cannot name a checkpoint file "
+                             f"(no '/', '\\', '.' or '__' allowed)")
     return _dir(assets_dir) / f"{model}__{dataset}.safetensors"
 
 
@@ -220,12 +224,16 @@ def update_manifest(path: PathType) -> str:
 
 
 def shipped_checkpoints(assets_dir: PathType | None = None) -> list[tuple[str, str]]:
-    """``(model, dataset)`` pairs that have a ``<model>__<dataset>.safetensors`` file, sorted."""
+    """``(model, dataset)`` pairs that have a ``<model>__<dataset>.safetensors`` file, sorted.
+
+    Files with another dot in the name (``labkit train``'s in-progress ``*.run.safetensors``)
+    are not shipped checkpoints and are left out.
+    """
     folder = _dir(assets_dir)
     if not folder.is_dir():
         return []
-    pairs = [tuple(p.name[: -len(".safetensors")].split("__", 1)) for p in folder.glob("*__*.safetensors")]
-    return sorted(pairs)  # type: ignore[arg-type]
+    stems = [p.name[: -len(".safetensors")] for p in folder.glob("*__*.safetensors")]
+    return sorted(tuple(s.split("__", 1)) for s in stems if "." not in s)  # type: ignore[misc]
 
 
 def _shipped_list(assets_dir: PathType | None) -> str:

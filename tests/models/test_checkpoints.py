@@ -214,10 +214,22 @@ def test_train_command_for_the_default_assets(monkeypatch):
 
 # --- the checkpoints that actually ship: each listed, intact, and loadable into its model -----
 
+def test_in_progress_runs_are_not_shipped(tmp_path):
+    ship(trained_tiny(), tmp_path)
+    save_checkpoint(trained_tiny(), tmp_path / "resnet20__digits-lt.run.safetensors", META)
+    assert shipped_checkpoints(tmp_path) == [("tiny_cnn", "digits-lt")]
+
+
+@pytest.mark.parametrize("model, dataset", [("resnet20", "../x"), ("resnet20", "a/b"), ("a__b", "digits")])
+def test_checkpoint_names_cannot_escape_or_split(model, dataset):
+    with pytest.raises(ValueError, match="cannot name a checkpoint"):
+        ck.checkpoint_path(model, dataset)
+
+
 def test_manifest_lists_exactly_the_shipped_files():
     listed = set(ck.read_manifest())
-    present = {p.name for p in ck.ASSETS_DIR.glob("*.safetensors")}
-    assert listed == present
+    shipped = {ck.checkpoint_path(m, d).name for m, d in shipped_checkpoints()}
+    assert listed == shipped
 
 
 @pytest.mark.parametrize("model_name, dataset", shipped_checkpoints())
