@@ -1,0 +1,41 @@
+"""Training: ``fit`` / ``finetune`` (mask-preserving), long-tail losses, class-balanced sampling.
+
+Example:
+    >>> from labkit.training import fit, list_losses
+    >>> "ldam_drw" in list_losses()
+    True
+"""
+from __future__ import annotations
+
+from .checkpoint import TrainState as TrainState
+from .checkpoint import load_train_state as load_train_state
+from .checkpoint import save_train_state as save_train_state
+from .fit import TrainHistory as TrainHistory
+from .fit import finetune as finetune
+from .fit import fit as fit
+from .fit import list_optimizers as list_optimizers
+from .fit import list_schedules as list_schedules
+from .heads import NormedLinear as NormedLinear
+from .heads import with_normed_head as with_normed_head
+from .losses import BalancedSoftmaxLoss as BalancedSoftmaxLoss
+from .losses import CEDRW as CEDRW
+from .losses import CrossEntropy as CrossEntropy
+from .losses import LDAMDRWLoss as LDAMDRWLoss
+from .losses import LDAMLoss as LDAMLoss
+from .losses import LogitAdjustedLoss as LogitAdjustedLoss
+from .losses import LongTailLoss as LongTailLoss
+from .losses import drw_weights as drw_weights
+from .losses import get_loss as get_loss
+from .losses import ldam_margins as ldam_margins
+from .losses import list_losses as list_losses
+from .losses import make_loss as make_loss
+from .losses import register_loss as register_loss
+from .samplers import ClassBalancedSampler as ClassBalancedSampler
+
+__all__ = [
+    "fit", "finetune", "TrainHistory", "list_optimizers", "list_schedules",
+    "register_loss", "list_losses", "get_loss", "make_loss", "drw_weights", "ldam_margins",
+    "LongTailLoss", "CrossEntropy", "CEDRW", "BalancedSoftmaxLoss", "LogitAdjustedLoss",
+    "LDAMLoss", "LDAMDRWLoss", "NormedLinear", "with_normed_head", "ClassBalancedSampler",
+    "TrainState", "save_train_state", "load_train_state",
+]
