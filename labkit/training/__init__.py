@@ -13,8 +13,6 @@ from .checkpoint import save_train_state as save_train_state
 from .fit import TrainHistory as TrainHistory
 from .fit import finetune as finetune
 from .fit import fit as fit
-from .fit import list_optimizers as list_optimizers
-from .fit import list_schedules as list_schedules
 from .heads import NormedLinear as NormedLinear
 from .heads import with_normed_head as with_normed_head
 from .losses import BalancedSoftmaxLoss as BalancedSoftmaxLoss
@@ -30,10 +28,15 @@ from .losses import ldam_margins as ldam_margins
 from .losses import list_losses as list_losses
 from .losses import make_loss as make_loss
 from .losses import register_loss as register_loss
+from .optim import get_schedule as get_schedule
+from .optim import list_optimizers as list_optimizers
+from .optim import list_schedules as list_schedules
+from .optim import make_optimizer as make_optimizer
 from .samplers import ClassBalancedSampler as ClassBalancedSampler
 
 __all__ = [
-    "fit", "finetune", "TrainHistory", "list_optimizers", "list_schedules",
+    "fit", "finetune", "TrainHistory", "list_optimizers", "list_schedules", "make_optimizer",
+    "get_schedule",
     "register_loss", "list_losses", "get_loss", "make_loss", "drw_weights", "ldam_margins",
     "LongTailLoss", "CrossEntropy", "CEDRW", "BalancedSoftmaxLoss", "LogitAdjustedLoss",
     "LDAMLoss", "LDAMDRWLoss", "NormedLinear", "with_normed_head", "ClassBalancedSampler",

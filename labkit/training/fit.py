@@ -48,68 +48,17 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Sampler
 
-from .._registry import Registry
 from ..data._base import Split
 from ..runtime import resolve_device, seed_everything, versions
 from .checkpoint import load_train_state, save_train_state
 from .heads import NormedLinear
 from .losses import make_loss
+from .optim import get_schedule, make_optimizer
 from .samplers import ClassBalancedSampler
 
-__all__ = ["fit", "finetune", "TrainHistory", "list_optimizers", "list_schedules"]
+__all__ = ["fit", "finetune", "TrainHistory"]
 
 Masks = Mapping[str, Tensor]
-
-# --- optimizers and learning-rate schedules (strict registries, like every plug-in family) -----
-_OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry("optimizer")
-_SCHEDULES: Registry[Callable[[int, int], float]] = Registry("schedule")
-
-
-@_OPTIMIZERS.register("adam")
-def _adam(params: Any, lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)  # L2 added to the gradient
-
-
-@_OPTIMIZERS.register("adamw")
-def _adamw(params: Any, lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)  # decoupled decay
-
-
-@_OPTIMIZERS.register("sgd")
-def _sgd(params: Any, lr: float, weight_decay: float, momentum: float) -> torch.optim.Optimizer:
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-
-
-@_SCHEDULES.register("none")
-def _constant(epoch: int, total: int) -> float:
-    return 1.0
-
-
-@_SCHEDULES.register("cosine")
-def _cosine(epoch: int, total: int) -> float:
-    """``½(1 + cos(π e / E))``: the closed form of ``CosineAnnealingLR(T_max=E, eta_min=0)``."""
-    return 0.5 * (1.0 + math.cos(math.pi * epoch / max(total, 1)))
-
-
-@_SCHEDULES.register("step")
-def _step(epoch: int, total: int) -> float:
-    """The LDAM-DRW recipe scaled to ``E`` epochs: ×0.01 from 80 % and ×0.0001 from 90 % of ``E``."""
-    if epoch >= int(0.9 * total):
-        return 1e-4
-    if epoch >= int(0.8 * total):
-        return 1e-2
-    return 1.0
-
-
-def list_optimizers() -> list[str]:
-    """Optimizer names ``fit`` accepts (or pass ``optimizer=callable(params) -> Optimizer``)."""
-    return _OPTIMIZERS.names()
-
-
-def list_schedules() -> list[str]:
-    """Schedule names ``fit`` accepts (or pass ``schedule=callable(epoch, total) -> factor``)."""
-    return _SCHEDULES.names()
-
 
 # --- history --------------------------------------------------------------------------------
 @dataclass
@@ -258,7 +207,9 @@ def fit(model: nn.Module, train: Split, *, epochs: int,
         seed: seeds everything; the same seed gives the same weights on the CPU.
         val: if given, accuracy and balanced accuracy are recorded after every epoch.
         masks: parameter name -> bool tensor (True = kept), or ``(out_channels,)`` filter flags.
-            Pruned weights are zero before training and stay exactly zero.
+            Pruned weights are zero before training and stay exactly zero. A filter mask
+            covers only the parameter it names: give the bias / BatchNorm entries of a removed
+            filter their own masks if they must stay zero too.
         class_counts: training count per class for long-tail losses (default: counted from
             ``train``; pass ``data.class_counts`` to be explicit).
         checkpoint: a ``.safetensors`` path rewritten after every epoch.
@@ -267,12 +218,14 @@ def fit(model: nn.Module, train: Split, *, epochs: int,
         callback: ``callback(epoch, history, model)`` after every epoch (and after the
             checkpoint); return ``True`` to stop early.
     """
-    if not isinstance(epochs, int) or epochs < 0:
+    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr}")
+    epochs, batch_size, lr = int(epochs), int(batch_size), float(lr)
+    weight_decay, momentum = float(weight_decay), float(momentum)
     if len(train) == 0:
         raise ValueError("the training split is empty")
     if resume and checkpoint is None:
@@ -304,12 +257,10 @@ def fit(model: nn.Module, train: Split, *, epochs: int,
 
     masked = _prepare_masks(model, masks) if masks is not None else []
     _reapply(masked)
-    opt = (_OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else
-           lambda ps, **_: optimizer(ps))(  # type: ignore[operator]
-        [p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay,
-        momentum=momentum)
+    opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr=lr,
+                         weight_decay=weight_decay, momentum=momentum)
     base_lrs = [g["lr"] for g in opt.param_groups]
-    lr_factor = _SCHEDULES.get(schedule) if isinstance(schedule, str) else schedule
+    lr_factor = get_schedule(schedule)
     sampler_name = _name(sampler)
     if isinstance(sampler, str):
         if sampler != "balanced":

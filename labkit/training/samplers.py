@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 import numpy as np
-import torch
 from torch import Tensor
 from torch.utils.data import Sampler
 
