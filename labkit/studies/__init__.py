@@ -1,0 +1,15 @@
+"""Studies: one end-to-end experiment per method of METHODS.md, each returning a result table.
+
+A study module exposes ``run_study(settings) -> DataFrame`` (one row per run × seed) and
+``verdict(df) -> DataFrame`` (PASS / FAIL per criterion of its METHODS section, as measured).
+
+Example:
+    >>> from labkit.studies import csasml
+    >>> csasml.CSASMLSettings.smoke().epochs
+    1
+"""
+from __future__ import annotations
+
+from . import csasml as csasml
+
+__all__ = ["csasml"]

@@ -1,0 +1,98 @@
+"""The §2.5 study: a tiny real run gives a complete, finite table; the verdict follows METHODS §0.1."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from labkit.studies.csasml import (RUNS, CSASMLSettings, RandomShift, analytic_macs, attention_sample,
+                                   build_run, cost_breakdown, counted_macs, paired_pass, run_study, verdict)
+
+COLUMNS = ["run", "seed", "what", "options", "params", "macs_analytic", "macs_counted", "test_acc",
+           "test_balanced", "train_seconds", "epochs"]
+
+
+def test_smoke_run_returns_the_table():
+    s = CSASMLSettings(runs=("baseline", "csasml_lite"), seeds=(0, 1), epochs=1, train_fraction=0.05,
+                       batch_size=32, device="cpu")
+    models: dict = {}
+    df = run_study(s, models=models)
+    assert list(df.columns) == COLUMNS and len(df) == 4
+    assert np.isfinite(df[["params", "macs_analytic", "macs_counted", "test_acc"]].to_numpy(float)).all()
+    assert (df["macs_analytic"] == df["macs_counted"]).all()
+    assert df["test_acc"].between(0, 1).all() and df.attrs["settings"]["epochs"] == 1
+    v = verdict(df)
+    assert v.set_index("criterion").loc["lite MACs", "verdict"] == "PASS"
+    assert v.set_index("criterion").loc["local branch", "verdict"] == "n/a"  # no_le was not run
+    sample = attention_sample(models[("csasml_lite", 0)], torch.rand(1, 16, 16))
+    assert sample.weights.shape == (6, 16, 5) and sample.scales == (1, 2)
+    np.testing.assert_allclose(sample.weights.sum(-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("run", list(RUNS))
+def test_every_run_builds_and_its_macs_formulas_agree(run):
+    net = build_run(run)
+    assert net(torch.zeros(2, 1, 16, 16)).shape == (2, 10)
+    assert analytic_macs(net, (1, 16, 16)) == counted_macs(net, (1, 16, 16))
+    bd = cost_breakdown(net, (1, 16, 16))
+    assert bd["params"].sum() == sum(p.numel() for p in net.parameters())
+
+
+def test_single_scale_uses_the_largest_default_scale():
+    assert build_run("single_scale").layer3[1].attn.scales == (2,)  # 16x16 input -> 4x4 map -> (1, 2)
+    assert build_run("single_scale", CSASMLSettings(image_size=32)).layer3[1].attn.scales == (4,)
+
+
+def test_paired_pass_follows_methods_0_1():
+    assert paired_pass([0.1, 0.2, 0.3])                 # same sign every seed
+    assert paired_pass([0.0, 0.0, 0.0])                 # ">= 0" met by ties in every seed
+    assert not paired_pass([1.0, -0.1, 0.2])            # mean 0.37 < std 0.56
+    assert paired_pass([3.0, -0.1, 3.2])                # mean 2.03 > std 1.85
+    assert paired_pass([-0.2, -0.1, 0.0], -0.3)         # within the -0.3 pt margin every seed
+    assert not paired_pass([-0.5, -0.4, -0.6], -0.3)
+    assert not paired_pass([])
+
+
+def _table(acc: dict[str, list[float]], macs: dict[str, int]) -> pd.DataFrame:
+    rows = [{"run": r, "seed": s, "test_acc": a, "macs_counted": macs[r], "macs_analytic": macs[r]}
+            for r, accs in acc.items() for s, a in enumerate(accs)]
+    return pd.DataFrame(rows)
+
+
+def test_verdict_computes_each_criterion_as_measured():
+    acc = {"baseline": [0.90, 0.91, 0.92], "csasml_lite": [0.899, 0.905, 0.921],  # -0.1, -0.5, +0.1 pt
+           "no_le": [0.88, 0.90, 0.91], "single_scale": [0.91, 0.90, 0.93],
+           "full_mhsa": [0.9, 0.9, 0.9], "resnet20": [0.95, 0.95, 0.95], "resnet20_smm": [0.948, 0.94, 0.952]}
+    macs = {"baseline": 100, "csasml_lite": 70, "no_le": 69, "single_scale": 68, "full_mhsa": 80,
+            "resnet20": 50, "resnet20_smm": 20}
+    v = verdict(_table(acc, macs)).set_index("criterion")["verdict"]
+    assert v["lite MACs"] == "PASS"                    # 0.70 <= 0.75
+    assert v["lite accuracy"] == "FAIL"                # x = d + 0.3 = [0.2, -0.2, 0.4]: mean 0.13 < std 0.31
+    assert v["local branch"] == "PASS"                 # +1.9, +0.5, +1.1: positive every seed
+    assert v["multi-scale pooling"] == "FAIL"          # -1.1, +0.5, -0.9
+    assert v["plug-in"] == "FAIL"                      # -0.2, -1.0, +0.2: x = [0.3, -0.5, 0.7], mean < std
+    assert v["full MHSA ablation"] == "INFO" and v["CIFAR-100 +1.8%"] == "n/a"
+    assert v["MACs formulas"] == "PASS"
+    macs["csasml_lite"] = 76
+    assert verdict(_table(acc, macs)).set_index("criterion").loc["lite MACs", "verdict"] == "FAIL"
+    macs["resnet20_smm"] = 50                          # no MACs saved: plug-in fails even if accurate
+    acc["resnet20_smm"] = [0.96, 0.96, 0.96]
+    assert verdict(_table(acc, macs)).set_index("criterion").loc["plug-in", "verdict"] == "FAIL"
+
+
+def test_verdict_rejects_foreign_tables():
+    with pytest.raises(ValueError, match="run_study"):
+        verdict(pd.DataFrame({"run": ["a"], "acc": [0.5]}))
+
+
+def test_random_shift_moves_by_at_most_one_pixel():
+    torch.manual_seed(0)
+    x = torch.zeros(64, 1, 7, 7)
+    x[:, :, 3, 3] = 1
+    y = RandomShift(1)(x)
+    pos = y[:, 0].flatten(1).argmax(1)
+    r, c = pos // 7, pos % 7
+    assert ((r - 3).abs() <= 1).all() and ((c - 3).abs() <= 1).all() and y.sum() == 64
+    assert len(set(pos.tolist())) > 3  # it does shift
+    assert torch.equal(RandomShift(0)(x), x)
