@@ -16,7 +16,7 @@ setup: $(STAMP)
 
 ## lab: set up, then serve the marimo lab on 127.0.0.1 (token on; the URL is printed)
 lab: $(STAMP)
-	$(VENV)/bin/marimo edit notebooks/lab.py --host 127.0.0.1 --port $(PORT)
+	$(VENV)/bin/marimo edit notebooks/lab.py --host 127.0.0.1 --port $(PORT) --no-sandbox --skip-update-check
 
 ## test: set up, then run the whole test suite (notebooks and the browser test included)
 test: $(STAMP)

@@ -1,0 +1,199 @@
+"""The ``labkit`` command line: ``train``, ``eval`` and ``report``.
+
+Every flag is explained by ``labkit <command> --help``. The shipped checkpoints in
+``labkit/models/assets/`` were made with ``labkit train`` (the exact commands are in the README),
+so anyone can regenerate and check them.
+
+Example:
+    $ labkit train --model resnet20 --dataset digits-lt --imbalance 20 --epochs 60 \\
+          --out labkit/models/assets/resnet20__digits-lt.safetensors
+    $ labkit eval --model resnet20 --dataset digits-lt
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+def _dataset_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    kw: dict[str, Any] = {"seed": args.data_seed}
+    if args.imbalance is not None:
+        kw["imbalance"] = args.imbalance
+    if args.size is not None:
+        kw["size"] = args.size
+    if args.root is not None:
+        kw["root"] = args.root
+    return kw
+
+
+def _add_data_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="digits-lt",
+                   help="dataset name (see `labkit list`); default: the embedded, offline digits-lt")
+    p.add_argument("--imbalance", type=float, default=None,
+                   help="long-tail imbalance factor IF = n_max / n_min for *-lt datasets (>= 1)")
+    p.add_argument("--size", type=int, default=None,
+                   help="image side in pixels for digits (8, 16 or 32; default 16)")
+    p.add_argument("--root", default=None, help="folder holding the dataset files (CIFAR, ImageNet-LT, ...)")
+    p.add_argument("--data-seed", type=int, default=0,
+                   help="seed of the held-out splits and the long-tail class order (default 0)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labkit", description="labkit: a pruning lab.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model from scratch and save a safetensors checkpoint",
+                       description="Train a model on a dataset and write a checkpoint (atomic, resumable).")
+    t.add_argument("--model", default="resnet20", help="model name (see `labkit list`)")
+    _add_data_flags(t)
+    t.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
+    t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3, Adam)")
+    t.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="optimizer (default adam)")
+    t.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay (default 5e-4)")
+    t.add_argument("--batch-size", type=int, default=64, help="mini-batch size (default 64)")
+    t.add_argument("--schedule", choices=["none", "cosine", "step"], default="cosine",
+                   help="learning-rate schedule (default cosine)")
+    t.add_argument("--loss", default="ce", help="training loss (see labkit.training.list_losses(); default ce)")
+    t.add_argument("--seed", type=int, default=0, help="seed of initialisation and batch order (default 0)")
+    t.add_argument("--device", default="auto", help="cuda, mps, cpu or auto (default: cuda, then mps, then cpu)")
+    t.add_argument("--out", required=True, help="checkpoint path to write (.safetensors)")
+    t.add_argument("--resume", action="store_true", help="continue from the run state next to --out")
+    t.add_argument("--ship", action="store_true",
+                   help="also record the file's sha256 in labkit/models/assets/manifest.json")
+
+    e = sub.add_parser("eval", help="per-class evaluation of a shipped or given checkpoint",
+                       description="Evaluate a model on a dataset's test split: overall, balanced, "
+                                   "many/medium/few accuracy with 95%% bootstrap intervals.")
+    e.add_argument("--model", default="resnet20", help="model name (default resnet20)")
+    _add_data_flags(e)
+    e.add_argument("--checkpoint", default=None,
+                   help="a .safetensors checkpoint; default: the shipped one for (model, dataset)")
+    e.add_argument("--device", default="auto", help="cuda, mps, cpu or auto")
+    e.add_argument("--per-class", action="store_true", help="also print the per-class table")
+    e.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    r = sub.add_parser("report", help="write a static HTML pruning report",
+                       description="Prune the default model at several operating points and write a "
+                                   "self-contained HTML report (figures, plan, seed, versions).")
+    r.add_argument("--model", default="resnet20", help="model name (default resnet20)")
+    r.add_argument("--dataset", default="digits-lt", help="dataset name (default digits-lt)")
+    r.add_argument("--criterion", default="magnitude", help="pruning criterion (default magnitude)")
+    r.add_argument("--mode", default="global", help="allocation mode: global, uniform or layered")
+    r.add_argument("--sparsities", default="0.1,0.3,0.5,0.7,0.9",
+                   help="comma-separated operating points (default 0.1,0.3,0.5,0.7,0.9)")
+    r.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    r.add_argument("--out", default="report.html", help="output HTML path (default report.html)")
+
+    sub.add_parser("list", help="list datasets, models, criteria and merge modes")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .models import load_model
+    from .models.checkpoints import save_checkpoint, update_manifest
+    from .analysis import evaluate
+    from .runtime import resolve_device, seed_everything, versions
+    from .training import fit
+
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise SystemExit(f"--out must end in .safetensors (got {out}); labkit never writes pickles")
+    dkw = _dataset_kwargs(args)
+    data = load_dataset(args.dataset, **dkw)
+    seed_everything(args.seed)
+    model = load_model(args.model, dataset=args.dataset, pretrained=False,
+                       num_classes=data.num_classes, in_channels=data.input_shape[0])
+    device = resolve_device(args.device)
+    config = {k: getattr(args, k) for k in
+              ("epochs", "lr", "optimizer", "weight_decay", "batch_size", "schedule", "loss", "seed")}
+    hist = fit(model, data.train, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
+               weight_decay=args.weight_decay, batch_size=args.batch_size, schedule=args.schedule,
+               loss=args.loss, class_counts=data.class_counts, seed=args.seed, device=device,
+               val=data.val, checkpoint=out.with_suffix(".run.safetensors"), resume=args.resume)
+    rep = evaluate(model, data.test, groups=data.groups, classes=data.classes,
+                   class_counts=data.class_counts, device=device)
+    metrics = {"test_overall": rep.overall, "test_balanced": rep.balanced,
+               **{f"test_{g}": v for g, v in rep.by_group.items()}}
+    meta = {"model": args.model, "dataset": args.dataset, "dataset_kwargs": dkw,
+            "num_classes": data.num_classes, "in_channels": data.input_shape[0],
+            "input_shape": list(data.input_shape), "train": config, "metrics": metrics,
+            "final_train_loss": float(hist.to_frame()["loss"].iloc[-1]),
+            "command": "labkit " + " ".join(sys.argv[1:]), "versions": versions()}
+    save_checkpoint(model.cpu(), out, meta)
+    if args.ship:
+        update_manifest(out)
+    out.with_suffix(".run.safetensors").unlink(missing_ok=True)
+    print(json.dumps(metrics, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .analysis import evaluate
+    from .data import load_dataset
+    from .models import load_model
+    from .models.checkpoints import load_checkpoint
+    from .runtime import resolve_device
+
+    if args.checkpoint:
+        state, meta = load_checkpoint(args.checkpoint)
+        if meta.get("model") != args.model:
+            raise SystemExit(f"{args.checkpoint} holds a {meta.get('model')!r}, not a {args.model!r}; "
+                             f"pass --model {meta.get('model')}")
+        dkw = meta.get("dataset_kwargs", {})
+        data = load_dataset(meta.get("dataset", args.dataset), **dkw)
+        model = load_model(args.model, num_classes=meta["num_classes"], in_channels=meta["in_channels"])
+        model.load_state_dict(state, strict=True)
+    else:
+        model = load_model(args.model, dataset=args.dataset, pretrained=True)
+        dkw = getattr(model, "labkit_meta", {}).get("dataset_kwargs", _dataset_kwargs(args))
+        data = load_dataset(args.dataset, **dkw)
+    rep = evaluate(model, data.test, groups=data.groups, classes=data.classes,
+                   class_counts=data.class_counts, device=resolve_device(args.device))
+    if args.json:
+        print(json.dumps({"overall": rep.overall, "balanced": rep.balanced, **rep.by_group,
+                          "ci": {k: list(v) for k, v in rep.ci.items()}}, indent=2))
+    else:
+        print(rep.summary().to_string(index=False))
+        if args.per_class:
+            print(rep.per_class.to_string(index=False))
+    return 0
+
+
+def _list(_: argparse.Namespace) -> int:
+    import labkit as lk
+
+    for title, names in (("datasets", lk.list_datasets()), ("models", lk.list_models()),
+                         ("criteria", lk.list_criteria()), ("merge modes", lk.list_merge_modes())):
+        print(f"{title}: {', '.join(names)}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    sparsities = [float(s) for s in args.sparsities.split(",") if s.strip()]
+    path = write_report(args.out, model=args.model, dataset=args.dataset, criterion=args.criterion,
+                        mode=args.mode, sparsities=sparsities, seed=args.seed)
+    print(f"wrote {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"train": _train, "eval": _eval, "list": _list, "report": _report}
+    try:
+        return handlers[args.command](args)
+    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"labkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
