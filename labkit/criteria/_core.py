@@ -1,0 +1,300 @@
+"""The criteria registry and ``score``: turn a model (and maybe data) into importance scores.
+
+A *criterion* is a function that looks at a model's prunable layers and says how important
+each weight (``granularity="weight"``) or each output channel (``granularity="filter"``) is.
+The answer is a :class:`Scores`: a dict from parameter name to a float tensor,
+**higher = more important, always** (DESIGN.md §1). Weight scores have the parameter's shape;
+filter scores have shape ``(out_channels,)``.
+
+Criteria live in a strict registry (a duplicate name raises), one family per file:
+``magnitude.py``, ``activation.py``, ``taylor.py``, ``attribution.py``, ``random.py``.
+Writing your own is a decorated function::
+
+    @register_criterion("my_norm", granularities=("filter",))
+    def my_norm(model, layers, *, data, granularity):
+        return {n: model.get_parameter(n).detach().flatten(1).norm(dim=1) for n in layers}
+
+Example:
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 8, 3), nn.Flatten(),
+    ...                     nn.LazyLinear(5), nn.ReLU(), nn.Linear(5, 2))
+    >>> _ = net(torch.zeros(1, 3, 8, 8))
+    >>> sc = score(net, "magnitude", granularity="filter")   # first conv, last linear excluded
+    >>> {k: tuple(v.shape) for k, v in sc.items()}
+    {'2.weight': (8,), '4.weight': (5,)}
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+
+from .._registry import Registry
+from ..data._base import Split
+from ..models._base import prunable_parameters
+
+__all__ = [
+    "Scores", "Criterion", "Batches", "DataLike", "GRANULARITIES",
+    "register_criterion", "get_criterion", "list_criteria", "score", "check_layers",
+]
+
+GRANULARITIES = ("weight", "filter")
+
+#: What ``data=`` accepts: a :class:`~labkit.data._base.Split`, an ``(x, y)`` pair of tensors,
+#: a bare input tensor ``x`` (no labels), or any iterable of ``(x, y)`` batches (a DataLoader).
+DataLike = Union[Split, tuple, Tensor, Iterable]
+
+
+class Scores(dict):
+    """Importance scores: ``{param_name: float tensor}``, higher = more important.
+
+    A plain ``dict`` that also remembers how it was made, so masks built from it can record
+    it. ``granularity`` is ``"weight"`` (tensor shaped like the parameter) or ``"filter"``
+    (shape ``(out_channels,)``); ``meta`` holds the criterion name and its keyword arguments.
+    """
+
+    def __init__(self, data: Any = (), *, granularity: str = "weight",
+                 meta: dict[str, Any] | None = None) -> None:
+        super().__init__(data)
+        if granularity not in GRANULARITIES:
+            raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+        self.granularity = granularity
+        self.meta: dict[str, Any] = dict(meta or {})
+
+    def __repr__(self) -> str:
+        n = sum(t.numel() for t in self.values())
+        crit = self.meta.get("criterion", "?")
+        return f"Scores({crit!r}, granularity={self.granularity!r}, layers={len(self)}, units={n})"
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A registered scoring rule.
+
+    Attributes:
+        name: registry name.
+        fn: ``fn(model, layers, *, data, granularity, **kw) -> dict[str, Tensor]``.
+            ``data`` is a :class:`Batches` (or ``None`` when ``needs_data`` is False).
+        needs_data: True when the rule runs the model on data (activations, gradients).
+        needs_labels: True when it also needs the labels (a loss or a class target).
+        granularities: which of ``"weight"`` / ``"filter"`` it can score.
+        summary: one line for menus and ``list_criteria`` tables.
+    """
+
+    name: str
+    fn: Callable[..., dict[str, Tensor]]
+    needs_data: bool = False
+    needs_labels: bool = False
+    granularities: tuple[str, ...] = GRANULARITIES
+    summary: str = ""
+
+
+_CRITERIA: Registry[Criterion] = Registry("criterion")
+
+
+def register_criterion(name: str, *, needs_data: bool = False, needs_labels: bool = False,
+                       granularities: Sequence[str] = GRANULARITIES,
+                       summary: str = "") -> Callable[[Callable], Callable]:
+    """Decorator: register ``fn`` as criterion ``name`` (a duplicate name raises ``ValueError``)."""
+    bad = [g for g in granularities if g not in GRANULARITIES]
+    if bad or not granularities:
+        raise ValueError(f"granularities must be a non-empty subset of {GRANULARITIES}, got {granularities!r}")
+
+    def wrapper(fn: Callable) -> Callable:
+        doc = (fn.__doc__ or "").strip().splitlines()
+        _CRITERIA.add(name, Criterion(name, fn, needs_data, needs_labels, tuple(granularities),
+                                      summary or (doc[0] if doc else "")))
+        return fn
+
+    return wrapper
+
+
+def get_criterion(name: str) -> Criterion:
+    """The :class:`Criterion` registered as ``name`` (unknown -> ``KeyError`` with close matches)."""
+    return _CRITERIA.get(name)
+
+
+def list_criteria(granularity: str | None = None, needs_data: bool | None = None) -> list[str]:
+    """Registered criterion names, sorted; optionally only those supporting ``granularity``
+    or only data-free (``needs_data=False``) / data-driven (``True``) ones."""
+    out = []
+    for n in _CRITERIA.names():
+        c = _CRITERIA.get(n)
+        if granularity is not None and granularity not in c.granularities:
+            continue
+        if needs_data is not None and c.needs_data != needs_data:
+            continue
+        out.append(n)
+    return out
+
+
+class Batches:
+    """Data normalised for criteria: iterate to get ``(x, y)`` batches on ``device``.
+
+    ``y`` is ``None`` when only inputs were given. ``classes`` (optional) keeps only the items
+    whose label is in it; that is how an attribution targets the few-shot classes.
+    """
+
+    def __init__(self, data: DataLike, batch_size: int = 128, device: torch.device | None = None,
+                 classes: Sequence[int] | None = None) -> None:
+        self.batch_size = int(batch_size)
+        self.device = device if device is not None else torch.device("cpu")
+        self._loader: Iterable | None = None
+        self.x: Tensor | None = None
+        self.y: Tensor | None = None
+        if isinstance(data, Split):
+            self.x, self.y = data.tensors()
+        elif isinstance(data, Tensor):
+            self.x = data
+        elif isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], Tensor):
+            self.x, self.y = data[0], torch.as_tensor(data[1], dtype=torch.long)
+            if len(self.x) != len(self.y):
+                raise ValueError(f"data=(x, y) has {len(self.x)} inputs but {len(self.y)} labels")
+        elif isinstance(data, Iterable):
+            self._loader = data
+        else:
+            raise TypeError(f"data must be a Split, an (x, y) pair, a tensor or a DataLoader; got {type(data).__name__}")
+        if classes is not None:
+            if self.y is None:
+                raise ValueError("a class target needs labelled data: pass a Split or an (x, y) pair")
+            keep = torch.isin(self.y, torch.as_tensor(list(classes), dtype=torch.long))
+            if not bool(keep.any()):
+                raise ValueError(f"data has no items of classes {list(classes)}; pass a split that contains them")
+            self.x, self.y = self.x[keep], self.y[keep]
+        if self.x is not None and len(self.x) == 0:
+            raise ValueError("data is empty; pass at least one item")
+
+    @property
+    def has_labels(self) -> bool:
+        return self._loader is not None or self.y is not None
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor | None]]:
+        if self._loader is not None:
+            for batch in self._loader:
+                x, y = (batch[0], batch[1]) if isinstance(batch, (tuple, list)) else (batch, None)
+                yield x.to(self.device), (y.to(self.device) if y is not None else None)
+            return
+        assert self.x is not None
+        for i in range(0, len(self.x), self.batch_size):
+            x = self.x[i:i + self.batch_size].to(self.device)
+            y = self.y[i:i + self.batch_size].to(self.device) if self.y is not None else None
+            yield x, y
+
+
+def check_layers(model: nn.Module, layers: Sequence[str]) -> list[str]:
+    """Check every name is a conv / linear weight of ``model``; unknown -> ``KeyError`` naming the choices."""
+    valid = prunable_parameters(model, exclude_first=False, exclude_last=False)
+    unknown = [n for n in layers if n not in valid]
+    if unknown:
+        raise KeyError(f"unknown layer(s) {unknown}: layers are conv / linear weight names such as "
+                       f"{', '.join(valid[:4])}{' ...' if len(valid) > 4 else ''}")
+    if len(set(layers)) != len(layers):
+        raise ValueError(f"layers has duplicates: {list(layers)}")
+    return list(layers)
+
+
+def _check_finite(model: nn.Module, layers: Sequence[str]) -> None:
+    for n in layers:
+        p = model.get_parameter(n)
+        if not bool(torch.isfinite(p).all()):
+            bad = int((~torch.isfinite(p)).sum())
+            raise ValueError(f"parameter {n!r} has {bad} NaN/inf weights: the model diverged or the "
+                             f"checkpoint is corrupt; reload the checkpoint or retrain with a lower learning rate")
+
+
+def score(model: nn.Module, criterion: str | Criterion | Callable, data: DataLike | None = None,
+          granularity: str = "weight", *, layers: Sequence[str] | None = None,
+          exclude_first: bool = True, exclude_last: bool = True, batch_size: int = 128,
+          **kw: Any) -> Scores:
+    """Score the prunable layers of ``model`` with ``criterion``; higher = more important.
+
+    Args:
+        model: any ``nn.Module``; it is not modified (data-driven criteria work on a copy).
+        criterion: a registered name (see :func:`list_criteria`), a :class:`Criterion`, or a
+            function with the criterion signature.
+        data: items to run through the model, for criteria that need them (activations,
+            gradients, attributions); ignored by weight-only criteria.
+        granularity: ``"weight"`` (one score per weight) or ``"filter"`` (per output channel).
+        layers: parameter names to score; default ``prunable_parameters(model, exclude_first,
+            exclude_last)`` (every conv / linear weight but the first conv and the last linear).
+        batch_size: items per forward pass.
+        **kw: criterion options (``p=2``, ``seed=0``, ``target=[7, 8, 9]`` ...).
+
+    Returns:
+        :class:`Scores` on the CPU, float32.
+
+    Raises:
+        KeyError: unknown criterion or layer.
+        ValueError: unknown or unsupported granularity, data missing for a data-driven
+            criterion, NaN / inf weights, or a criterion that returned bad shapes or NaN.
+    """
+    crit = _resolve(criterion)
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be 'weight' or 'filter', got {granularity!r}")
+    if granularity not in crit.granularities:
+        raise ValueError(f"criterion {crit.name!r} scores {' / '.join(crit.granularities)} only, "
+                         f"not {granularity!r}; pass granularity={crit.granularities[0]!r}")
+    names = check_layers(model, list(layers) if layers is not None
+                         else prunable_parameters(model, exclude_first, exclude_last))
+    if not names:
+        raise ValueError("no layers to score: the model has no conv / linear weights besides the excluded "
+                         "first conv and last linear; pass exclude_first=False or exclude_last=False")
+    _check_finite(model, names)
+    batches = None
+    if crit.needs_data:
+        if data is None:
+            raise ValueError(f"criterion {crit.name!r} runs the model on data; pass data=..., e.g. "
+                             f"score(model, {crit.name!r}, data=lab_data.val)")
+        device = next(model.parameters()).device
+        batches = Batches(data, batch_size=batch_size, device=device, classes=_classes(kw))
+        if crit.needs_labels and not batches.has_labels:
+            raise ValueError(f"criterion {crit.name!r} needs labels; pass a Split or an (x, y) pair, not bare inputs")
+    raw = crit.fn(model, names, data=batches, granularity=granularity, **kw)
+    out = Scores(granularity=granularity, meta={"criterion": crit.name, "granularity": granularity,
+                                                **{k: _jsonable(v) for k, v in kw.items()}})
+    for n in names:
+        if n not in raw:
+            raise ValueError(f"criterion {crit.name!r} returned no score for layer {n!r}")
+        t = raw[n].detach().to("cpu", torch.float32)
+        p = model.get_parameter(n)
+        want = tuple(p.shape) if granularity == "weight" else (p.shape[0],)
+        if tuple(t.shape) != want:
+            raise ValueError(f"criterion {crit.name!r} returned shape {tuple(t.shape)} for {n!r}; "
+                             f"{granularity} scores must have shape {want}")
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"criterion {crit.name!r} produced NaN/inf scores for {n!r}; check the data "
+                             f"for NaN inputs")
+        out[n] = t.contiguous()
+    return out
+
+
+def _resolve(criterion: str | Criterion | Callable) -> Criterion:
+    if isinstance(criterion, Criterion):
+        return criterion
+    if isinstance(criterion, str):
+        return get_criterion(criterion)
+    if callable(criterion):
+        return Criterion(getattr(criterion, "__name__", "custom"), criterion)
+    raise TypeError(f"criterion must be a name, a Criterion or a function, got {type(criterion).__name__}")
+
+
+def _classes(kw: dict[str, Any]) -> list[int] | None:
+    """The class subset a ``target=`` option selects (attribution criteria), else ``None``."""
+    t = kw.get("target")
+    if t is None:
+        return None
+    if isinstance(t, int) and not isinstance(t, bool):
+        return [t]
+    if isinstance(t, (list, tuple)) and t and all(isinstance(c, int) for c in t):
+        return list(t)
+    raise ValueError(f"target must be None (all classes), a class index or a list of class indices, got {t!r}")
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v if not (isinstance(v, float) and math.isnan(v)) else None
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(u) for u in v]
+    return repr(v)
