@@ -48,10 +48,13 @@ def _check_fraction(values: pd.Series, what: str) -> None:
                          f"divide percentages by 100")
 
 
+NO_GROUP_COLOR = "#BBBBBB"  # classes that belong to no long-tail group (group None)
+
+
 def _check_groups(df: pd.DataFrame, what: str) -> None:
-    unknown = sorted(set(df["group"]) - set(GROUPS))
+    unknown = sorted(str(g) for g in set(df["group"].dropna()) - set(GROUPS))
     if unknown:
-        raise ValueError(f"{what} has unknown group(s) {unknown}; groups are {list(GROUPS)}")
+        raise ValueError(f"{what} has unknown group(s) {unknown}; groups are {list(GROUPS)} (or None for no group)")
 
 
 @styled
@@ -75,13 +78,17 @@ def per_class_accuracy(per_class: pd.DataFrame, dense: pd.DataFrame | None = Non
     Example:
         >>> fig = per_class_accuracy(pruned_report.per_class, dense=dense_report.per_class)
     """
+    if isinstance(per_class, pd.DataFrame) and "n_train" not in per_class.columns:
+        raise ValueError("per_class has no n_train column, so classes cannot be sorted by frequency; "
+                         "evaluate with class counts (lk.evaluate(..., class_counts=data.class_counts)) "
+                         "or add it: per_class.assign(n_train=...)")
     df = require_columns(per_class, _PER_CLASS_COLUMNS, "per_class")
     _check_fraction(df["accuracy"], "per_class['accuracy']")
     _check_groups(df, "per_class")
     df = df.sort_values(["n_train", "class"], ascending=[False, True], kind="stable").reset_index(drop=True)
     x = np.arange(len(df))
     acc = df["accuracy"].to_numpy(dtype=float)
-    colors = [GROUP_COLORS[g] for g in df["group"]]
+    colors = [GROUP_COLORS.get(g, NO_GROUP_COLOR) for g in df["group"]]
 
     if dense is None:
         fig, ax = new_figure(size="wide")
@@ -113,6 +120,8 @@ def per_class_accuracy(per_class: pd.DataFrame, dense: pd.DataFrame | None = Non
     counts.grid(False)
 
     handles: list = [Patch(color=GROUP_COLORS[g], label=g) for g in GROUPS if g in set(df["group"])]
+    if df["group"].isna().any():
+        handles.append(Patch(color=NO_GROUP_COLOR, label="no group"))
     handles.append(Line2D([], [], color="#777777", lw=1.2, label="n_train"))
     heading = title or "Per-class accuracy (classes sorted by training count)"
 
@@ -129,11 +138,12 @@ def per_class_accuracy(per_class: pd.DataFrame, dense: pd.DataFrame | None = Non
         delta = acc - dense_acc
         bottom.bar(x, delta, color=colors, width=0.8)
         bottom.axhline(0, color="black", lw=0.8)
-        lim = max(0.02, float(np.abs(delta).max()) * 1.15)
+        finite = np.abs(delta[np.isfinite(delta)])
+        lim = max(0.02, float(finite.max()) * 1.15 if finite.size else 0.0)
         bottom.set_ylim(-lim, lim)
         bottom.set_ylabel("pruned − dense")
         if title is None:
-            heading += f"; mean Δ {delta.mean():+.3f}"
+            heading += f"; mean Δ {np.nanmean(delta):+.3f}"
 
     label_ticks(bottom, [str(n) for n in df["name"]], rotation=60 if len(df) > 12 else 0)
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
@@ -149,6 +159,8 @@ def group_summary(per_class: pd.DataFrame) -> dict[str, float]:
     - ``many`` / ``medium`` / ``few`` = mean per-class accuracy over the group's classes, the
       long-tail convention (Liu et al. 2019, OLTR), equal to the plain accuracy on a balanced
       test set.
+
+    These are the definitions of ``lk.evaluate``'s ``ClassReport``, so the numbers match.
 
     Example:
         >>> group_summary(report.per_class)

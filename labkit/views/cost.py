@@ -7,8 +7,8 @@ show remaining parameters and FLOPs, and label MACs as MACs).
 
 Example:
     >>> from labkit.views import cost_bars, cost_table
-    >>> dense = {"params": 270_000, "nonzero_params": 270_000, "macs": 41e6, "latency_ms": 3.1}
-    >>> pruned = {"params": 270_000, "nonzero_params": 81_000, "macs": 41e6, "latency_ms": 3.0}
+    >>> dense = {"params": 270_000, "nonzero_params": 270_000, "MACs": 41e6, "latency_ms": 3.1}
+    >>> pruned = {"params": 270_000, "nonzero_params": 81_000, "MACs": 41e6, "latency_ms": 3.0}
     >>> cost_table(dense, pruned)["ratio"].round(2).tolist()
     [1.0, 0.3, 1.0, 0.97]
 """
@@ -28,29 +28,38 @@ __all__ = ["COST_LABELS", "cost_table", "cost_bars"]
 COST_LABELS: dict[str, str] = {
     "params": "parameters",
     "nonzero_params": "non-zero parameters",
-    "macs": "MACs (multiply-accumulates)",
+    "MACs": "MACs (multiply-accumulates)",
+    "nonzero_MACs": "non-zero MACs",
     "latency_ms": "latency (ms)",
 }
-"""Display names of the cost keys, in the order they are shown; other numeric keys follow."""
+"""The cost entries shown, in order, with their display names (the keys of ``lk.cost``).
+Other entries (``batch_size``, ``device``, ``input_shape``) describe the measurement and are
+not plotted."""
+
+_ALIASES = {"macs": "MACs", "nonzero_macs": "nonzero_MACs"}
 
 
 def _numeric(d: Mapping[str, object], what: str) -> dict[str, float]:
     if not isinstance(d, Mapping):
-        raise TypeError(f"{what} must be a dict like {{'params': ..., 'macs': ...}} (lk.cost(...)), "
+        raise TypeError(f"{what} must be a dict like {{'params': ..., 'MACs': ...}} (lk.cost(...)), "
                         f"got {type(d).__name__}")
-    return {str(k): float(v) for k, v in d.items()
-            if isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(float(v))}
+    out = {}
+    for k, v in d.items():
+        key = _ALIASES.get(str(k), str(k))
+        if key in COST_LABELS and isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(float(v)):
+            out[key] = float(v)
+    return out
 
 
 def cost_table(dense: Mapping[str, object], pruned: Mapping[str, object]) -> pd.DataFrame:
     """One row per cost metric both dicts report: ``metric, label, dense, pruned, ratio``.
 
-    ``ratio = pruned / dense`` (below 1 = cheaper); NaN when the dense value is 0.
-    Non-numeric entries (a device name, say) are skipped.
+    ``ratio = pruned / dense`` (below 1 = cheaper); NaN when the dense value is 0. Only the
+    entries of :data:`COST_LABELS` are used (``macs`` is read as ``MACs``); an entry that is
+    missing or ``None`` on either side (``latency_ms`` when latency was not measured) is left out.
     """
     d, p = _numeric(dense, "dense"), _numeric(pruned, "pruned")
     keys = [k for k in COST_LABELS if k in d and k in p]
-    keys += sorted(k for k in set(d) & set(p) if k not in COST_LABELS)
     if not keys:
         raise ValueError(f"dense and pruned share no numeric cost entry (dense has {sorted(d)}, "
                          f"pruned has {sorted(p)}); expected keys like {list(COST_LABELS)}")
@@ -64,11 +73,11 @@ def cost_bars(dense: Mapping[str, object], pruned: Mapping[str, object], *, titl
     """One small panel per cost metric: a grey dense bar, a blue pruned bar, and the ratio.
 
     Args:
-        dense, pruned: dicts with (a subset of) ``params``, ``nonzero_params``, ``macs``,
-            ``latency_ms``, as returned by ``lk.cost``; both must share at least one key.
+        dense, pruned: dicts as returned by ``lk.cost`` (``params``, ``nonzero_params``,
+            ``MACs``, ``nonzero_MACs``, ``latency_ms``, ...); both must share at least one.
 
     Example:
-        >>> fig = cost_bars({"params": 1000, "macs": 5e5}, {"params": 400, "macs": 2e5})
+        >>> fig = cost_bars({"params": 1000, "MACs": 5e5}, {"params": 400, "MACs": 2e5})
     """
     table = cost_table(dense, pruned)
     k = len(table)

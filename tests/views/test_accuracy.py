@@ -64,6 +64,28 @@ def test_per_class_errors_name_the_fix(per_class):
         per_class_accuracy(per_class.to_dict())
 
 
+def test_per_class_accepts_classes_without_a_group_but_needs_counts(per_class):
+    df = per_class.astype({"group": object})
+    df.loc[df["class"] == 3, "group"] = None
+    fig = per_class_accuracy(df)
+    assert "no group" in [t.get_text() for t in fig.legends[0].get_texts()]
+    with pytest.raises(ValueError, match="class_counts"):
+        per_class_accuracy(per_class.drop(columns=["n_train"]))
+
+
+def test_reads_the_per_class_table_of_lk_evaluate():
+    """Contract with labkit.analysis.evaluate: its ClassReport.per_class feeds the views as is."""
+    evaluate = pytest.importorskip("labkit.analysis.evaluate")
+    targets = np.repeat(np.arange(4), [30, 20, 10, 5])
+    preds = np.where(np.arange(len(targets)) % 4 == 0, (targets + 1) % 4, targets)
+    rep = evaluate.evaluate_predictions(preds, targets, groups={"many": [0, 1], "medium": [2], "few": [3]},
+                                        class_counts=[300, 200, 40, 8], n_boot=50)
+    per_class_accuracy(rep.per_class, dense=rep.per_class)
+    s = group_summary(rep.per_class)
+    assert s["overall"] == pytest.approx(rep.overall) and s["balanced"] == pytest.approx(rep.balanced)
+    assert all(s[g] == pytest.approx(v) for g, v in rep.by_group.items())
+
+
 def test_group_summary_matches_hand_computation(per_class):
     s = group_summary(per_class)
     assert s["overall"] == pytest.approx(per_class["correct"].sum() / per_class["n_test"].sum())
