@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import io
 import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -40,6 +41,7 @@ __all__ = [
     "CUT_COLOR",
     "FIGSIZES",
     "RC",
+    "LabFigure",
     "new_figure",
     "styled",
     "require_columns",
@@ -94,6 +96,21 @@ RC: dict[str, Any] = {
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class LabFigure(Figure):
+    """A ``Figure`` that also displays itself where pyplot was never imported.
+
+    IPython shows a bare ``Figure`` as an image only once the inline backend has registered
+    its formatter, which happens when ``matplotlib.pyplot`` is imported; otherwise a Jupyter
+    cell ending in a view prints ``<Figure size ...>``. ``_repr_png_`` closes that gap.
+    marimo and pyplot's own formatters still handle it as the ``Figure`` it is.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=RC["savefig.dpi"], bbox_inches="tight")
+        return buf.getvalue()
+
+
 def styled(fn: F) -> F:
     """Decorator: run a view inside ``matplotlib.rc_context(RC)``.
 
@@ -116,7 +133,7 @@ def new_figure(
     size: str | tuple[float, float] = "wide",
     **subplots_kw: Any,
 ) -> tuple[Figure, Any]:
-    """A fresh ``Figure`` with a grid of axes, outside pyplot's global figure registry.
+    """A fresh :class:`LabFigure` with a grid of axes, outside pyplot's global figure registry.
 
     Args:
         nrows, ncols: the axes grid, as in ``Figure.subplots``.
@@ -132,7 +149,7 @@ def new_figure(
         figsize = FIGSIZES[size]
     else:
         figsize = (float(size[0]), float(size[1]))
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = LabFigure(figsize=figsize, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=True, **subplots_kw)
     return fig, axes
 

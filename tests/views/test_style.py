@@ -43,3 +43,11 @@ def test_short_layer_drops_the_parameter_suffix():
     assert short_layer("layer1.0.conv1.weight") == "layer1.0.conv1"
     assert short_layer("fc.bias") == "fc"
     assert short_layer("stem") == "stem"
+
+
+def test_figures_render_as_png_without_pyplot():
+    """A Jupyter kernel that never imported pyplot has no Figure formatter; _repr_png_ is the fallback."""
+    fig, ax = new_figure(size="small")
+    ax.plot([0, 1], [0, 1])
+    png = fig._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
