@@ -1,15 +1,11 @@
 """Render a :class:`~labkit.ui.controls.ControlSpec` as ipywidgets for JupyterLab.
 
 Jupyter has no reactive cells, so the wiring is a callback: build the box once, display it,
-and redraw an ``Output`` when a value changes:
+and let :func:`linked_output` redraw a view whenever a value changes:
 
     box = labkit.ui.jupyter.controls(spec)
-    out = ipywidgets.Output()
-    def redraw(values):
-        with out:
-            out.clear_output(wait=True)
-            display(views.per_class_accuracy(lab.prune(**values).report.per_class))
-    labkit.ui.jupyter.observe(box, redraw)
+    out = labkit.ui.jupyter.linked_output(
+        box, lambda v: views.per_class_accuracy(lab.prune(**v).report.per_class))
     display(box, out)
 
 Sliders with ``debounce=True`` get ``continuous_update=False``: the callback runs when the
@@ -25,7 +21,7 @@ from typing import Any
 
 from .controls import Button, Checkbox, Control, ControlSpec, Dropdown, Slider, layer_spec
 
-__all__ = ["widget", "controls", "layer_sliders", "values", "observe"]
+__all__ = ["widget", "controls", "layer_sliders", "values", "observe", "linked_output"]
 
 
 def _decimals(step: float) -> int:
@@ -154,3 +150,36 @@ def observe(box: Any, callback: Callable[[dict[str, Any]], None]) -> Callable[[]
             d()
 
     return detach
+
+
+def linked_output(box: Any, render: Callable[[dict[str, Any]], Any]) -> Any:
+    """An ``ipywidgets.Output`` showing ``render(values(box))``, redrawn on every change.
+
+    ``render`` returns anything IPython can display (a view's ``Figure``, a DataFrame, text)
+    or None. The output is replaced, not appended to, so a slider drag leaves one figure. If
+    ``render`` raises, the error message is shown in the output instead of vanishing into
+    the widget log.
+
+    Example:
+        >>> out = linked_output(box, lambda v: views.group_accuracy(lab.prune(**v).report.per_class))
+        >>> display(box, out)                                                   # doctest: +SKIP
+    """
+    import ipywidgets as W
+
+    _check_box(box)
+    out = W.Output()
+
+    def redraw(current: dict[str, Any]) -> None:
+        try:
+            result = render(current)
+        except Exception as err:  # shown to the student rather than swallowed by the comm
+            out.outputs = ()
+            out.append_stderr(f"{type(err).__name__}: {err}\n")
+            return
+        out.outputs = ()
+        if result is not None:
+            out.append_display_data(result)
+
+    redraw(values(box))
+    observe(box, redraw)
+    return out

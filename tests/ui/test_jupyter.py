@@ -47,3 +47,23 @@ def test_layer_sliders_and_bad_boxes():
 @pytest.mark.parametrize("step, fmt", [(0.05, ".2f"), (0.1, ".1f"), (0.25, ".2f"), (0.5, ".1f")])
 def test_readout_shows_every_step(step, fmt):
     assert jui.widget(Slider("s", "s", 0.0, 1.0, step, 0.0)).readout_format == fmt
+
+
+def test_linked_output_redraws_one_view_per_change(spec):
+    from labkit.views import group_accuracy
+
+    box = jui.controls(spec)
+    calls = []
+
+    def render(v):
+        calls.append(v["sparsity"])
+        if v["criterion"] == "apoz":
+            raise ValueError("no activations cached")
+        return group_accuracy({"overall": 1.0 - v["sparsity"]})
+
+    out = jui.linked_output(box, render)
+    assert calls == [0.5] and len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]
+    box.controls["sparsity"].value = 0.7
+    assert calls[-1] == pytest.approx(0.7) and len(out.outputs) == 1  # replaced, not appended
+    box.controls["criterion"].value = "apoz"
+    assert out.outputs[0]["name"] == "stderr" and "no activations cached" in out.outputs[0]["text"]
