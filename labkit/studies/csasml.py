@@ -27,8 +27,11 @@ Example:
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -44,11 +47,12 @@ from ..models.csasml import (CrossScaleAttention, CSABlock, FullSelfAttention, S
                              default_scales)
 from ..models.csasml_plugin import plug_smm
 from ..models.resnet_cifar import BasicBlock
-from ..runtime import resolve_device
+from ..runtime import resolve_device, versions
 from ..training import fit
 
 __all__ = ["CSASMLSettings", "RUNS", "RandomShift", "analytic_macs", "counted_macs", "cost_breakdown",
-           "build_run", "run_study", "verdict", "paired_pass", "AttentionSample", "attention_sample"]
+           "build_run", "run_study", "verdict", "paired_pass", "AttentionSample", "attention_sample",
+           "write_results", "read_results", "main"]
 
 
 @dataclass(frozen=True)
@@ -419,3 +423,64 @@ def attention_sample(model: nn.Module, image: Tensor, block: str | None = None) 
         h.remove()
         model.train(was)
     return AttentionSample(w.cpu().numpy(), attn.scales, tuple(seen["size"]), image.cpu().numpy())
+
+
+# --- saved results --------------------------------------------------------------------------------
+def write_results(df: pd.DataFrame, path: str | os.PathLike[str], command: str) -> Path:
+    """Save ``df`` as CSV with ``#`` header lines (command, settings, versions), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = [f"# labkit CSASML study (METHODS.md §2.5; [inferred] modules, see labkit/models/csasml.py)",
+            f"# command: {command}",
+            f"# settings: {json.dumps(df.attrs.get('settings', {}), sort_keys=True)}",
+            f"# versions: {json.dumps({k: v for k, v in versions().items() if k != 'platform'}, sort_keys=True)}"]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write("\n".join(head) + "\n")
+            df.to_csv(fh, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Load a table saved by :func:`write_results`; its ``#`` header lines go to ``df.attrs``."""
+    path = Path(path)
+    header = [ln[2:].rstrip("\n") for ln in path.open(encoding="utf-8") if ln.startswith("# ")]
+    df = pd.read_csv(path, comment="#")
+    for line in header:
+        key, _, value = line.partition(": ")
+        if key in ("command", "settings", "versions"):
+            df.attrs[key] = json.loads(value) if key != "command" else value
+    return df
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m labkit.studies.csasml [--smoke] [--epochs N] [--seeds 0 1 2] --out results.csv``."""
+    import argparse
+    import shlex
+    import sys
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true", help="tiny settings (CSASMLSettings.smoke())")
+    ap.add_argument("--epochs", type=int, default=None, help="override the epochs (default 30)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=None)
+    ap.add_argument("--runs", nargs="+", default=None, choices=list(RUNS))
+    ap.add_argument("--out", required=True, help="CSV to write (atomically)")
+    args = ap.parse_args(argv)
+    s = CSASMLSettings.smoke() if args.smoke else CSASMLSettings()
+    s = replace(s, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in
+                      (("epochs", args.epochs), ("seeds", args.seeds), ("runs", args.runs)) if v is not None})
+    df = run_study(s, progress=False)
+    cmd = " ".join(shlex.quote(a) for a in ["python", "-m", "labkit.studies.csasml",
+                                            *(sys.argv[1:] if argv is None else argv)])
+    write_results(df, args.out, cmd)
+    with pd.option_context("display.width", 200, "display.max_colwidth", 90):
+        print(verdict(df)[["criterion", "measured", "verdict"]].to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
