@@ -1,0 +1,122 @@
+"""What a model costs: parameters, MACs and a measured latency.
+
+- ``params``: all parameter elements; ``nonzero_params``: those that are not exactly zero
+  (what a masked model really keeps).
+- ``MACs``: multiply-accumulates of one forward pass per input item, from
+  ``torch.utils.flop_counter.FlopCounterMode`` divided by 2 (it counts 2 FLOPs per MAC:
+  ``mm_flop`` returns ``m*n*2*k``). Analytically (METHODS.md §0.1): a conv costs
+  ``H_out * W_out * C_out * (C_in / groups) * k^2``, a linear ``N * C_in * C_out``; biases,
+  norms and activations are not counted. Always labelled MACs, never FLOPs.
+- ``nonzero_MACs``: the same count with every conv / linear charged only for its nonzero
+  weights (``H_out * W_out * nnz(W)``): the work a sparse kernel would do. Dense hardware still
+  does ``MACs``; only :func:`~labkit.pruning.compact` turns the difference into time.
+- ``latency_ms``: median wall time of ``repeats`` forward passes of a ``batch_size`` batch on
+  ``device`` after ``warmup`` passes, in eval mode without autograd.
+
+Example:
+    >>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.Linear(8 * 30 * 30, 10))
+    >>> c = cost(net, (3, 32, 32), latency=False)
+    >>> c["MACs"] == 30 * 30 * 8 * 3 * 9 + 8 * 30 * 30 * 10, c["params"]
+    (True, 72234)
+"""
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..runtime import resolve_device
+
+__all__ = ["cost", "count_macs"]
+
+
+def count_macs(model: nn.Module, example: Tensor) -> tuple[int, int]:
+    """``(MACs, nonzero_MACs)`` of ``model(example)``, per item of the batch."""
+    n_items = example.shape[0]
+    saved: list[int] = []
+
+    def hook(m: nn.Module, _inp: Any, out: Tensor) -> None:
+        w = m.weight
+        positions = out.numel() // (out.shape[1] if isinstance(m, nn.Conv2d) else out.shape[-1])
+        saved.append(positions * (w.numel() - int(torch.count_nonzero(w))))
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "weight", None) is not None]
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as fc:
+            model(example)
+    finally:
+        for h in handles:
+            h.remove()
+    macs = fc.get_total_flops() // 2
+    return macs // n_items, (macs - sum(saved)) // n_items
+
+
+def cost(model: nn.Module, input_shape: Sequence[int], batch_size: int = 1,
+         device: str | torch.device | None = None, latency: bool = True, warmup: int = 3,
+         repeats: int = 20) -> dict[str, Any]:
+    """Parameters, MACs (per item) and median latency of ``model`` on inputs of ``input_shape``.
+
+    Args:
+        model: any module; not modified (it is copied if it must move to another device).
+        input_shape: one item's shape, e.g. ``(3, 32, 32)``.
+        batch_size: items per timed forward pass.
+        device: where to time it (default: the model's device).
+        latency: measure the latency (``False`` skips it: ``latency_ms`` is ``None``).
+
+    Returns:
+        ``{"params", "nonzero_params", "MACs", "nonzero_MACs", "latency_ms", "batch_size",
+        "device", "input_shape"}``.
+    """
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) < 1 or any(s <= 0 for s in shape):
+        raise ValueError(f"input_shape must be one item's shape such as (3, 32, 32), got {tuple(input_shape)}")
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    params = list(model.parameters())
+    here = params[0].device if params else torch.device("cpu")
+    dev = here if device is None else resolve_device(device)
+    work = model if dev == here else copy.deepcopy(model).to(dev)
+    was = work.training
+    work.eval()
+    try:
+        macs, nz_macs = count_macs(work, torch.randn(1, *shape, device=dev))
+        ms = _latency_ms(work, torch.randn(int(batch_size), *shape, device=dev), warmup, repeats) if latency else None
+    finally:
+        work.train(was)
+    return {
+        "params": sum(p.numel() for p in params),
+        "nonzero_params": sum(int(torch.count_nonzero(p)) for p in params),
+        "MACs": int(macs),
+        "nonzero_MACs": int(nz_macs),
+        "latency_ms": ms,
+        "batch_size": int(batch_size),
+        "device": str(dev),
+        "input_shape": shape,
+    }
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elif dev.type == "mps":
+        torch.mps.synchronize()
+
+
+def _latency_ms(model: nn.Module, x: Tensor, warmup: int, repeats: int) -> float:
+    times = []
+    with torch.inference_mode():
+        for _ in range(max(0, warmup)):
+            model(x)
+        _sync(x.device)
+        for _ in range(max(1, repeats)):
+            t0 = time.perf_counter()
+            model(x)
+            _sync(x.device)
+            times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)

@@ -1,0 +1,36 @@
+"""From scores to pruned models: allocation, masks, merging, the ranking cache, apply, compact.
+
+Data flow (DESIGN.md §1): ``scores -> allocate -> make_masks -> (merge_masks) -> apply_masks``
+and, for filter masks, ``compact`` (a physically smaller model through Torch-Pruning).
+
+Example:
+    >>> import torchvision, labkit.criteria as lc, labkit.pruning as lp
+    >>> net = torchvision.models.resnet18(num_classes=10)
+    >>> masks = lp.Ranking(lc.score(net, "magnitude")).masks(0.5, mode="global")
+    >>> round(masks.sparsity, 3)
+    0.5
+"""
+from __future__ import annotations
+
+from .allocate import Allocation as Allocation
+from .allocate import AllocationWarning as AllocationWarning
+from .allocate import allocate as allocate
+from .apply import apply_masks as apply_masks
+from .apply import expand_masks as expand_masks
+from .compact import compact as compact
+from .groups import couple_scores as couple_scores
+from .groups import coupled_groups as coupled_groups
+from .masks import Masks as Masks
+from .masks import make_masks as make_masks
+from .masks import overlap as overlap
+from .merge import get_merge_mode as get_merge_mode
+from .merge import list_merge_modes as list_merge_modes
+from .merge import merge_masks as merge_masks
+from .merge import register_merge_mode as register_merge_mode
+from .ranking import Ranking as Ranking
+
+__all__ = [
+    "Allocation", "AllocationWarning", "allocate", "apply_masks", "expand_masks", "compact",
+    "couple_scores", "coupled_groups", "Masks", "make_masks", "overlap", "get_merge_mode",
+    "list_merge_modes", "merge_masks", "register_merge_mode", "Ranking",
+]

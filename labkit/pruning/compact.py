@@ -1,0 +1,171 @@
+"""Compaction: turn filter masks into a physically smaller model (Torch-Pruning's DepGraph).
+
+A masked model still runs every channel; only a model whose tensors are smaller is faster.
+``compact(model, masks, example_inputs)``:
+
+1. writes the masks into a copy (:func:`~labkit.pruning.apply_masks`): masked channels are
+   exactly zero (conv row, bias, BatchNorm gamma and beta);
+2. traces it with ``torch_pruning.DependencyGraph`` and, for every coupled group of channels
+   (conv -> BN -> next conv's input; residual adds; flatten -> linear), removes the channels that
+   **every producing layer of the group** has masked off, slicing all members at once;
+3. checks that masked and compacted outputs agree (``allclose``) on ``example_inputs``.
+
+**Coupled channels (our choice: the group's union of kept channels).** In a ResNet stage, the
+last conv of each block, the downsample conv and the stem all write into the same channels
+through the residual adds. If a mask cuts channel k in only some of them, that channel is not
+zero after the add, so it cannot be removed. By default it is *kept* (the union of the members'
+kept channels), its masked members stay zeroed, the outputs still agree, and an
+``UserWarning`` reports how many masked channels could not be removed.
+``strict=True`` raises instead. To cut residual channels, score coupled layers together with
+:func:`~labkit.pruning.couple_scores` and a uniform allocation.
+
+Example:
+    >>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 4, 3))
+    >>> keep = torch.tensor([True, False] * 4)
+    >>> small = compact(net, Masks({"0.weight": keep}, "filter"), torch.randn(1, 3, 8, 8))
+    >>> small[0].out_channels, small[3].in_channels
+    (4, 4)
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..criteria._layers import paired_norm
+from .apply import apply_masks, check_masks
+from .groups import _producer_names, dependency_graph
+from .masks import Masks
+
+__all__ = ["compact", "default_example_inputs"]
+
+
+def default_example_inputs(model: nn.Module) -> Tensor:
+    """One random input ``(1, C, 32, 32)`` with ``C`` the first conv's input channels
+    (or ``model.input_shape`` when the model declares it)."""
+    shape = getattr(model, "input_shape", None)
+    if shape is not None:
+        return torch.randn(1, *tuple(shape))
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if first is None:
+        raise ValueError("cannot guess an input for a model without a Conv2d; pass example_inputs=torch.randn(...)")
+    return torch.randn(1, first.in_channels, 32, 32)
+
+
+def _removable(model: nn.Module, DG: Any, group: Any, masks: Masks) -> tuple[Tensor, Tensor]:
+    """Root-channel flags: ``removable`` (every producer masked it off) and ``cut`` (some did)."""
+    names = {m: n for n, m in model.named_modules()}
+    norm_owner: dict[nn.Module, str] = {}
+    for w in masks:
+        norm = paired_norm(model, w)
+        if norm is not None:
+            norm_owner[norm] = w
+    n_root = len(group[0].idxs)
+    removable = torch.ones(n_root, dtype=torch.bool)
+    cut = torch.zeros(n_root, dtype=torch.bool)
+    for item in group:
+        mod = item.dep.target.module
+        if not DG.is_out_channel_pruning_fn(item.dep.handler):
+            continue
+        has_params = isinstance(mod, nn.Parameter) or (isinstance(mod, nn.Module)
+                                                       and any(True for _ in mod.parameters(recurse=False)))
+        if not has_params:
+            continue  # adds, reshapes, ReLUs: nothing to zero
+        idxs = torch.as_tensor(list(item.idxs), dtype=torch.long)
+        root = torch.as_tensor(list(item.root_idxs), dtype=torch.long)
+        if isinstance(mod, (nn.Conv2d, nn.Conv1d, nn.Linear)):
+            mname = names.get(mod, "")
+            key = f"{mname}.weight" if mname else "weight"
+        elif mod in norm_owner:
+            key = norm_owner[mod]
+        else:  # a norm or other parametric op no mask zeroes: its channels must stay
+            removable[root] = False
+            continue
+        if key in masks:
+            off = ~masks[key].cpu()[idxs]
+            removable[root] &= off
+            cut[root] |= off
+        else:
+            removable[root] = False
+    return removable, cut
+
+
+def compact(model: nn.Module, masks: Masks, example_inputs: Any = None, *, strict: bool = False,
+            check: bool = True, rtol: float = 1e-4, atol: float = 1e-5) -> nn.Module:
+    """A physically smaller copy of ``model`` with the masked filters removed (see module doc).
+
+    Args:
+        model: the dense model; not modified.
+        masks: filter :class:`Masks` (``granularity="filter"``).
+        example_inputs: an input batch for tracing and the agreement check; default
+            :func:`default_example_inputs`.
+        strict: raise when a coupled channel is masked in only some layers of its group,
+            instead of keeping it (see module doc).
+        check: compare masked and compacted outputs and raise if they differ.
+
+    Raises:
+        ValueError: weight-level masks; a group whose every channel would go; with ``strict``,
+            a partially cut coupled channel. RuntimeError: masked and compacted outputs differ.
+    """
+    if not isinstance(masks, Masks) or masks.granularity != "filter":
+        raise ValueError("compact needs filter masks (one bool per output channel): weight-level zeros cannot "
+                         "shrink a tensor; score with granularity='filter' and use apply_masks for weight masks")
+    check_masks(model, masks)
+    if example_inputs is None:
+        example_inputs = default_example_inputs(model)
+    masked = apply_masks(model, masks)
+    small = apply_masks(model, masks)
+    DG = dependency_graph(small, example_inputs)
+    plan, partial = [], []
+    for group in DG.get_all_groups(root_module_types=(nn.Conv2d, nn.Conv1d, nn.Linear)):
+        removable, cut = _removable(small, DG, group, masks)
+        stuck = cut & ~removable
+        if bool(stuck.any()):
+            members = list(dict.fromkeys(n for n, _, _ in _producer_names(small, DG, group)))
+            partial.append((members, int(stuck.sum())))
+        if bool(removable.any()):
+            if bool(removable.all()):
+                raise ValueError(f"the masks remove every channel of a coupled group ({_describe(small, DG, group)}); "
+                                 f"keep at least one filter per layer (min_keep)")
+            root = group[0].dep
+            plan.append((root.target.module, root.handler, torch.nonzero(removable).reshape(-1).tolist()))
+    if partial:
+        msg = "; ".join(f"{n} channel(s) in group {m}" for m, n in partial)
+        if strict:
+            raise ValueError(f"masks cut residual-coupled channels in only some layers of their group: {msg}. "
+                             f"Score coupled layers together (lk.couple_scores + a uniform allocation) or pass "
+                             f"strict=False to keep those channels (zeroed) and compact the rest")
+        warnings.warn(f"kept {sum(n for _, n in partial)} masked channel(s) that their coupled group still uses "
+                      f"(they stay zeroed, not removed): {msg}", UserWarning, stacklevel=2)
+    for module, fn, idxs in plan:
+        DG.get_pruning_group(module, fn, idxs).prune()
+    small.train(model.training)
+    if check:
+        _check_agree(masked, small, example_inputs, rtol, atol)
+    return small
+
+
+def _describe(model: nn.Module, DG: Any, group: Any) -> str:
+    return ", ".join(dict.fromkeys(n for n, _, _ in _producer_names(model, DG, group)))
+
+
+def _check_agree(masked: nn.Module, small: nn.Module, x: Any, rtol: float, atol: float) -> None:
+    wa, wb = masked.training, small.training
+    masked.eval()
+    small.eval()
+    try:
+        with torch.no_grad():
+            args = x if isinstance(x, (tuple, list)) else (x,)
+            ya, yb = masked(*args), small(*args)
+    finally:
+        masked.train(wa)
+        small.train(wb)
+    if not isinstance(ya, Tensor):
+        return
+    scale = float(ya.abs().max()) if ya.numel() else 0.0
+    if not torch.allclose(ya, yb, rtol=rtol, atol=atol * max(1.0, scale)):
+        raise RuntimeError(f"masked and compacted outputs differ (max |diff| {float((ya - yb).abs().max()):.3g}); "
+                           f"a masked channel was not truly zero. Report the architecture: the BatchNorm pairing "
+                           f"rule (the norm registered right after the conv) may not fit it")

@@ -1,0 +1,277 @@
+"""Masks are data: per-parameter bool tensors (True = kept), made from scores and an allocation.
+
+``make_masks(scores, alloc)`` keeps, in every layer, the ``n - k`` highest-scored units, where
+``k = round(s_l * n)`` (Python's ``round``, the rule ``torch.nn.utils.prune`` uses, so weight
+masks match it exactly). Ties are broken by position (a stable sort), so the same scores always
+give the same mask.
+
+A :class:`Masks` holds the tensors plus ``granularity``: ``"weight"`` masks have the
+parameter's shape, ``"filter"`` masks have shape ``(out_channels,)``. Sparsity is the fraction
+of *units* removed (weights, or filters). Save and load as safetensors with JSON metadata
+(criterion, allocation, seed, versions); :func:`overlap` compares two masks layer by layer.
+
+Example:
+    >>> sc = {"fc.weight": torch.tensor([[0.1, 0.9], [0.5, 0.3]])}
+    >>> m = make_masks(sc, {"fc.weight": 0.5})
+    >>> m["fc.weight"].tolist(), m.sparsity
+    ([[False, True], [True, False]], 0.5)
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import pandas as pd
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import Tensor
+
+from ..criteria._core import GRANULARITIES
+
+__all__ = ["Masks", "make_masks", "overlap", "granularity_of", "check_scores"]
+
+_FORMAT = "labkit-masks"
+_FORMAT_VERSION = "1"
+
+
+class Masks(Mapping[str, Tensor]):
+    """Per-parameter keep masks (True = kept) and their ``granularity``.
+
+    Args:
+        masks: ``{param_name: bool tensor}``; weight masks shaped like the parameter, filter masks
+            shaped ``(out_channels,)``.
+        granularity: ``"weight"`` or ``"filter"``.
+        meta: how they were made (criterion, allocation, seed ...); saved with them.
+    """
+
+    def __init__(self, masks: Mapping[str, Tensor], granularity: str = "weight",
+                 meta: Mapping[str, Any] | None = None) -> None:
+        if granularity not in GRANULARITIES:
+            raise ValueError(f"granularity must be 'weight' or 'filter', got {granularity!r}")
+        self._m: dict[str, Tensor] = {}
+        for name, t in masks.items():
+            t = torch.as_tensor(t)
+            if t.dtype != torch.bool:
+                if not bool(((t == 0) | (t == 1)).all()):
+                    raise ValueError(f"mask {name!r} must be boolean (True = kept), got values other than 0/1")
+                t = t.bool()
+            if granularity == "filter" and t.dim() != 1:
+                raise ValueError(f"filter mask {name!r} must have shape (out_channels,), got {tuple(t.shape)}")
+            self._m[name] = t
+        self.granularity = granularity
+        self.meta: dict[str, Any] = dict(meta or {})
+
+    # Mapping protocol -------------------------------------------------------------------
+    def __getitem__(self, name: str) -> Tensor:
+        try:
+            return self._m[name]
+        except KeyError:
+            raise KeyError(f"no mask for layer {name!r}; masked layers: {', '.join(self._m)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._m)
+
+    def __len__(self) -> int:
+        return len(self._m)
+
+    def __repr__(self) -> str:
+        return (f"Masks(granularity={self.granularity!r}, layers={len(self)}, "
+                f"sparsity={self.sparsity:.4f})")
+
+    # Sparsity ---------------------------------------------------------------------------
+    @property
+    def total(self) -> int:
+        """Number of units (weights or filters) under a mask."""
+        return sum(t.numel() for t in self._m.values())
+
+    @property
+    def kept(self) -> int:
+        """Number of units kept."""
+        return sum(int(t.sum()) for t in self._m.values())
+
+    @property
+    def sparsity(self) -> float:
+        """Fraction of all masked units removed (0 for an empty set of masks)."""
+        total = self.total
+        return 1.0 - self.kept / total if total else 0.0
+
+    @property
+    def layer_sparsity(self) -> dict[str, float]:
+        """Fraction removed in each layer."""
+        return {n: 1.0 - int(t.sum()) / t.numel() for n, t in self._m.items()}
+
+    def summary(self) -> pd.DataFrame:
+        """One row per layer: ``layer``, ``units``, ``kept``, ``sparsity``."""
+        rows = [{"layer": n, "units": t.numel(), "kept": int(t.sum()),
+                 "sparsity": 1.0 - int(t.sum()) / t.numel()} for n, t in self._m.items()]
+        return pd.DataFrame(rows, columns=["layer", "units", "kept", "sparsity"])
+
+    # Conversions ------------------------------------------------------------------------
+    def to(self, device: str | torch.device) -> "Masks":
+        """A copy with every tensor on ``device``."""
+        return Masks({n: t.to(device) for n, t in self._m.items()}, self.granularity, self.meta)
+
+    def equal(self, other: "Masks") -> bool:
+        """Same granularity, layers and values."""
+        return (self.granularity == other.granularity and list(self) == list(other)
+                and all(torch.equal(self._m[n].cpu(), other[n].cpu()) for n in self._m))
+
+    # Files ------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, meta: Mapping[str, Any] | None = None) -> Path:
+        """Write a ``.safetensors`` file atomically (temp file, then ``os.replace``).
+
+        The metadata records ``granularity``, ``self.meta`` updated with ``meta`` (criterion,
+        allocation, seed ... must be JSON-able) and the library versions.
+        """
+        from ..runtime import versions
+
+        path = Path(path)
+        info = {**self.meta, **dict(meta or {})}
+        info.setdefault("versions", versions())
+        try:
+            meta_json = json.dumps(info)
+        except TypeError as e:
+            raise ValueError(f"mask metadata must be JSON-able (str, numbers, lists, dicts): {e}") from None
+        header = {"format": _FORMAT, "format_version": _FORMAT_VERSION,
+                  "granularity": self.granularity, "meta": meta_json}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            save_file({n: t.detach().cpu().contiguous() for n, t in self._m.items()}, tmp, metadata=header)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Masks":
+        """Read a file written by :meth:`save` (safetensors: no code runs on load)."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no masks file at {path}")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                header = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except (SafetensorError, OSError) as e:
+            raise ValueError(f"{path} is not a readable safetensors file ({e}); it may be truncated — "
+                             f"save the masks again") from None
+        if header.get("format") != _FORMAT:
+            raise ValueError(f"{path} is a safetensors file but not labkit masks (no format={_FORMAT!r} "
+                             f"metadata); save masks with Masks.save")
+        return cls(tensors, header.get("granularity", "weight"), json.loads(header.get("meta", "{}")))
+
+
+def granularity_of(scores: Mapping[str, Tensor]) -> str:
+    """``scores.granularity`` if it has one; else ``"filter"`` when every tensor is 1-D."""
+    g = getattr(scores, "granularity", None)
+    if g is not None:
+        return g
+    return "filter" if scores and all(t.dim() == 1 for t in scores.values()) else "weight"
+
+
+def check_scores(scores: Mapping[str, Tensor]) -> None:
+    """Raise a clear error for empty, non-tensor or non-finite scores."""
+    if not scores:
+        raise ValueError("scores are empty; compute them with lk.score(model, criterion)")
+    for n, t in scores.items():
+        if not isinstance(t, Tensor):
+            raise TypeError(f"scores[{n!r}] must be a tensor, got {type(t).__name__}")
+        if t.numel() == 0:
+            raise ValueError(f"scores[{n!r}] is empty")
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"scores[{n!r}] contain NaN/inf; recompute them (check the model weights and data)")
+
+
+def layer_keep_mask(flat: Tensor, k: int, order: Tensor | None = None,
+                    sorted_vals: Tensor | None = None) -> Tensor:
+    """Flat bool mask removing the ``k`` lowest of ``flat`` (ties: lower index removed first).
+
+    With ``order`` (a stable ascending argsort) and ``sorted_vals`` precomputed this never sorts:
+    when no tie straddles the cut, one comparison with ``sorted_vals[k-1]`` gives the mask;
+    otherwise the first ``k`` indices of ``order`` are switched off.
+    """
+    n = flat.numel()
+    if k <= 0:
+        return torch.ones(n, dtype=torch.bool)
+    if k >= n:
+        return torch.zeros(n, dtype=torch.bool)
+    if sorted_vals is not None and bool(sorted_vals[k] > sorted_vals[k - 1]):
+        return flat > sorted_vals[k - 1]
+    if order is None:
+        order = torch.argsort(flat, stable=True)
+    mask = torch.ones(n, dtype=torch.bool)
+    mask[order[:k]] = False
+    return mask
+
+
+def make_masks(scores: Mapping[str, Tensor], alloc: Mapping[str, float]) -> Masks:
+    """Keep the top ``(1 - s_l) * n_l`` units of every layer (``k = round(s_l * n_l)`` removed).
+
+    Args:
+        scores: :class:`~labkit.criteria.Scores` (or a :class:`~labkit.pruning.Ranking`, whose
+            sorted copies are then reused instead of sorting again).
+        alloc: per-layer sparsity in [0, 1), from :func:`~labkit.pruning.allocate` or a dict.
+            Scored layers missing from ``alloc`` stay dense (all True).
+
+    Raises:
+        KeyError: a layer in ``alloc`` that has no scores.
+        ValueError: a sparsity outside [0, 1), or NaN scores.
+    """
+    from .allocate import check_sparsity
+
+    ranking = scores if hasattr(scores, "sorted_values") and hasattr(scores, "flat") else None
+    table = ranking.scores if ranking is not None else scores
+    if ranking is None:
+        check_scores(table)
+    unknown = [n for n in alloc if n not in table]
+    if unknown:
+        raise KeyError(f"allocation names layer(s) {unknown} that have no scores; scored layers: "
+                       f"{', '.join(table)}")
+    out: dict[str, Tensor] = {}
+    for name, t in table.items():
+        s = check_sparsity(alloc.get(name, 0.0), f"sparsity of {name!r}")
+        k = round(s * t.numel())
+        if ranking is not None:
+            mask = layer_keep_mask(ranking.flat(name), k, ranking.order(name), ranking.sorted_values(name))
+        else:
+            mask = layer_keep_mask(t.detach().reshape(-1).float().cpu(), k)
+        out[name] = mask.view(t.shape)
+    meta = dict(getattr(table, "meta", {}) or {})
+    ameta = getattr(alloc, "meta", None)
+    meta["allocation"] = dict(ameta) if ameta else {"mode": "dict"}
+    return Masks(out, granularity_of(table), meta)
+
+
+def overlap(a: Masks, b: Masks) -> pd.DataFrame:
+    """Per-layer Jaccard overlap of the kept sets, ``|A and B| / |A or B|`` (1.0 when both are empty).
+
+    Returns one row per layer with columns ``layer``, ``units``, ``kept_a``, ``kept_b``,
+    ``both``, ``either``, ``jaccard``; ``df.attrs["total"]`` holds the same over all layers.
+    """
+    if a.granularity != b.granularity:
+        raise ValueError(f"cannot compare {a.granularity} masks with {b.granularity} masks")
+    if list(a) != list(b):
+        raise ValueError(f"masks cover different layers: only in a {sorted(set(a) - set(b))}, "
+                         f"only in b {sorted(set(b) - set(a))}")
+    rows = []
+    for n in a:
+        x, y = a[n].cpu(), b[n].cpu()
+        if x.shape != y.shape:
+            raise ValueError(f"mask shape mismatch for {n!r}: {tuple(x.shape)} vs {tuple(y.shape)}")
+        both, either = int((x & y).sum()), int((x | y).sum())
+        rows.append({"layer": n, "units": x.numel(), "kept_a": int(x.sum()), "kept_b": int(y.sum()),
+                     "both": both, "either": either})
+    df = pd.DataFrame(rows, columns=["layer", "units", "kept_a", "kept_b", "both", "either"])
+    df["jaccard"] = [1.0 if e == 0 else bo / e for bo, e in zip(df["both"], df["either"])]
+    total = {k: int(df[k].sum()) for k in ("units", "kept_a", "kept_b", "both", "either")}
+    total["jaccard"] = 1.0 if total["either"] == 0 else total["both"] / total["either"]
+    df.attrs["total"] = total
+    return df
