@@ -179,6 +179,16 @@ class Lab:
         return (f"Lab({self.model_name!r}, {self.data.name!r}, device={self.device.type}, "
                 f"layers={len(self.layers)}, dense balanced={self.dense_report.balanced:.3f})")
 
+    @property
+    def targets(self) -> Tensor:
+        """Labels of the test items the live views evaluate (the preview, if one is used)."""
+        return self._y
+
+    @property
+    def conv_layers(self) -> list[str]:
+        """Prunable conv layers (those :meth:`activations` can show)."""
+        return [n for n in self.layers if isinstance(self.dense.get_submodule(n.rsplit(".", 1)[0]), nn.Conv2d)]
+
     # -- scores and rankings (cached) -----------------------------------------------------------
     def _key(self, criterion: str, granularity: str, options: Mapping[str, Any]) -> tuple:
         return (criterion, granularity, tuple(sorted((k, repr(v)) for k, v in options.items())))
@@ -333,8 +343,7 @@ class Lab:
             self._inc.run(masks)
         mod = self._inc.work.get_submodule(layer.rsplit(".", 1)[0])
         if not isinstance(mod, nn.Conv2d):
-            raise ValueError(f"{layer!r} is not a conv layer; pick one of "
-                             f"{[n for n in self.layers if self._positions.get(n, 1) > 1]}")
+            raise ValueError(f"{layer!r} is not a conv layer; pick one of {self.conv_layers}")
         if not 0 <= index < len(self._y):
             raise IndexError(f"index must be in [0, {len(self._y)}), got {index}")
         out: list[Tensor] = []
@@ -401,5 +410,6 @@ class Lab:
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             json.dump(record, f, indent=2, default=str)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, folder / "plan.json")
         return folder

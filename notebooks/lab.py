@@ -1,0 +1,311 @@
+# /// script
+# requires-python = ">=3.10"
+# dependencies = ["labkit[lab]", "marimo>=0.23"]
+#
+# [tool.uv.sources]
+# labkit = { path = "..", editable = true }
+# ///
+"""The labkit pruning lab (marimo). `make lab` opens it; everything runs offline on the CPU.
+
+Run:   marimo edit notebooks/lab.py        (or `make lab`)
+Smoke: marimo export html notebooks/lab.py -o /tmp/lab.html --no-sandbox -- --smoke
+"""
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium", app_title="labkit · pruning lab")
+
+
+@app.cell
+def _():
+    import functools
+    from pathlib import Path
+
+    import marimo as mo
+    import pandas as pd
+
+    import labkit as lk
+    from labkit import views
+    from labkit.models.checkpoints import shipped_checkpoints
+    from labkit.report import write_report
+    from labkit.ui import marimo as mui
+    from labkit.ui.lab_spec import lab_controls, merge_controls
+    return Path, functools, lab_controls, lk, merge_controls, mo, mui, pd, shipped_checkpoints, views, write_report
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    # labkit · pruning lab
+
+    Pick a model, a **criterion** (what "important" means), a **granularity** (single weights or whole
+    filters) and an **allocation** (how the sparsity budget is spread over layers), then move the
+    **global sparsity** slider. Every view below re-evaluates the pruned model on the test split:
+    per-class accuracy sorted from the most to the least frequent class, many / medium / few
+    groups, the per-layer profile, cost, masks and filter activations. Masks are written into a
+    working copy; the dense model is never changed. Only the network stages whose masks changed
+    are re-run, so a slider move takes a fraction of a second on a laptop CPU.
+    """)
+    return
+
+
+@app.cell
+def _(mo, shipped_checkpoints):
+    pairs = [f"{m} · {d}" for m, d in shipped_checkpoints()]
+    model_pick = mo.ui.dropdown(pairs, value="resnet20 · digits-lt" if "resnet20 · digits-lt" in pairs else pairs[0],
+                                label="model · dataset (shipped checkpoints)")
+    model_pick
+    return (model_pick,)
+
+
+@app.cell
+def _(lk, mo, model_pick):
+    _model, _dataset = model_pick.value.split(" · ")
+    with mo.status.spinner(f"loading {_model} on {_dataset} ..."):
+        lab = lk.Lab(_model, _dataset)
+    mo.md(f"**{lab.model_name}** on **{lab.data.name}** · device `{lab.device}` · "
+          f"{len(lab.layers)} prunable layers · {lab.dense_cost['params']:,} parameters · "
+          f"{lab.dense_cost['MACs'] / 1e6:.2f} M MACs per image · dense balanced accuracy "
+          f"{lab.dense_report.balanced:.3f}")
+    return (lab,)
+
+
+@app.cell
+def _(lab, lab_controls, lk, mui):
+    controls = mui.controls(lab_controls(lk.list_criteria()), label="pruning")
+    layer_ui = mui.layer_sliders(lab.layers, 0.5, label="sparsity per layer (allocation = per-layer)")
+    return controls, layer_ui
+
+
+@app.cell
+def _(controls, layer_ui, mo):
+    mo.hstack([controls, mo.accordion({"per-layer sliders": layer_ui})], widths=[1, 1], align="start")
+    return
+
+
+@app.cell
+def _(controls, lab, layer_ui):
+    settings = dict(controls.value)
+    if settings["mode"] == "per-layer":
+        settings["layer_sparsity"] = dict(layer_ui.value)
+    trial = lab.prune(**settings)
+    return settings, trial
+
+
+@app.cell
+def _(lab, mo, trial):
+    _r, _c = trial.report, trial.cost
+    _groups = " · ".join(f"{g} {v:.3f}" for g, v in _r.by_group.items())
+    mo.md(f"""
+    **sparsity: {trial.masks.sparsity:.2f}** of the prunable {trial.plan.granularity}s ·
+    balanced accuracy **{_r.balanced:.3f}** (dense {lab.dense_report.balanced:.3f}) · {_groups} ·
+    nonzero parameters {_c['nonzero_params']:,} / {_c['params']:,}
+    ({_c['params'] / max(_c['nonzero_params'], 1):.2f}× compression) ·
+    nonzero MACs {_c['nonzero_MACs'] / 1e6:.2f} M / {_c['MACs'] / 1e6:.2f} M ·
+    evaluated in {trial.eval_ms:.0f} ms from stage {trial.first_stage}
+    """)
+    return
+
+
+@app.cell
+def _(lab, mo, trial, views):
+    mo.vstack([
+        mo.md("### Per-class accuracy (head classes left, tail right; ticks = dense)"),
+        views.per_class_accuracy(trial.report.per_class, dense=lab.dense_report.per_class),
+    ])
+    return
+
+
+@app.cell
+def _(lab, mo, trial, views):
+    _dense = {"overall": lab.dense_report.overall, **lab.dense_report.by_group}
+    _pruned = {"overall": trial.report.overall, **trial.report.by_group}
+    mo.hstack([views.group_accuracy(_pruned, _dense),
+               views.sparsity_profile(trial.layers(), target=trial.plan.sparsity)], widths=[1, 2])
+    return
+
+
+@app.cell
+def _(functools, lab):
+    @functools.lru_cache(maxsize=32)
+    def sweep(criterion: str, mode: str, granularity: str, normalize: str):
+        """Accuracy vs sparsity for one setting, computed once (the ranking is cached too)."""
+        return lab.sweep([0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], criterion, mode, granularity,
+                         normalize=normalize)
+    return (sweep,)
+
+
+@app.cell
+def _(lab, mo, settings, sweep, trial, views):
+    _mode = "global" if settings["mode"] == "per-layer" else settings["mode"]
+    _curve = sweep(settings["criterion"], _mode, settings["granularity"], settings["normalize"])
+    mo.vstack([
+        mo.md(f"### Accuracy vs sparsity ({settings['criterion']}, {_mode}, one-shot; dashed = dense)"),
+        views.accuracy_vs_sparsity(_curve, baselines=lab.baselines(), current=trial.masks.sparsity),
+    ])
+    return
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    ## Cost: simulated versus real
+
+    Zeroed weights cost the same on dense hardware: *nonzero* MACs are what a sparse kernel would
+    do. With **filter** granularity the pruned channels can be removed for real (Torch-Pruning's
+    dependency graph); the button compacts the model, checks that it computes what the masked
+    model computes, and measures latency of all three side by side.
+    """)
+    return
+
+
+@app.cell
+def _(mo):
+    compact_button = mo.ui.run_button(label="compact (filter granularity) and measure latency")
+    compact_button
+    return (compact_button,)
+
+
+@app.cell
+def _(compact_button, lab, mo, trial, views):
+    if compact_button.value and trial.plan.granularity == "filter":
+        _small, _table = lab.compact(trial)
+        _out = mo.vstack([mo.ui.table(_table, selection=None),
+                          views.cost_bars(lab.dense_cost, _table.set_index("model").loc["compacted"].to_dict())])
+    elif compact_button.value:
+        _out = mo.md("Compaction removes whole filters: switch **granularity** to `filter` first.")
+    else:
+        _out = views.cost_bars(lab.dense_cost, trial.cost)
+    _out
+    return
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    ## Mask merging
+
+    Tick two or more criteria: each gives a mask at the current sparsity and allocation. The heatmap
+    shows how much their kept sets overlap (Jaccard); the merged mask keeps every layer's budget and
+    votes with the weights you set (`weighted`), by majority, or keeps the intersection first.
+    """)
+    return
+
+
+@app.cell
+def _(lk, mo):
+    candidates = mo.ui.multiselect(lk.list_criteria(), value=["magnitude", "taylor", "random"],
+                                   label="candidate criteria")
+    candidates
+    return (candidates,)
+
+
+@app.cell
+def _(candidates, merge_controls, mui):
+    merge_ui = mui.controls(merge_controls(sorted(candidates.value)), label="merge") if len(candidates.value) >= 2 else None
+    merge_ui
+    return (merge_ui,)
+
+
+@app.cell
+def _(candidates, lab, merge_ui, mo, pd, settings, views):
+    if merge_ui is None:
+        _out = mo.md("Pick at least two criteria to merge.")
+    else:
+        _base = {k: v for k, v in settings.items() if k not in ("criterion", "layer_sparsity")}
+        _base["mode"] = "global" if _base["mode"] == "per-layer" else _base["mode"]
+        _trials = {c: lab.prune(criterion=c, **_base) for c in sorted(candidates.value)}
+        _w = [merge_ui.value[f"w_{c}"] for c in _trials]
+        _merged = lab.merge(list(_trials.values()), weights=_w if sum(_w) > 0 else None,
+                            mode=merge_ui.value["merge_mode"])
+        _rows = [{"mask": c, "balanced": t.report.balanced, **t.report.by_group} for c, t in _trials.items()]
+        _rows.append({"mask": f"merged ({merge_ui.value['merge_mode']})", "balanced": _merged.report.balanced,
+                      **_merged.report.by_group})
+        _out = mo.hstack([views.overlap_heatmap(lab.overlap_matrix({**_trials, "merged": _merged})),
+                          mo.ui.table(pd.DataFrame(_rows), selection=None)])
+    _out
+    return
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    ## Filter activations
+
+    Feature maps of one conv layer for one test image under the current masks; pruned filters are
+    framed in red (with filter granularity their maps are exactly zero).
+    """)
+    return
+
+
+@app.cell
+def _(lab, mo):
+    _convs = lab.conv_layers
+    act_layer = mo.ui.dropdown(_convs, value=_convs[0], label="conv layer")
+    act_index = mo.ui.slider(0, len(lab.targets) - 1, value=0, label="test image", debounce=True)
+    mo.hstack([act_layer, act_index])
+    return act_index, act_layer
+
+
+@app.cell
+def _(act_index, act_layer, lab, mo, trial, views):
+    _acts = lab.activations(act_layer.value, act_index.value, masks=trial.masks)
+    _m = trial.masks[act_layer.value]
+    _kept = _m if _m.dim() == 1 else _m.flatten(1).any(1)
+    _y = int(lab.targets[act_index.value])
+    mo.vstack([mo.md(f"image {act_index.value}: class **{lab.data.classes[_y]}** "
+                     f"({int(_kept.sum())}/{_kept.numel()} filters kept)"),
+               views.activation_grid(_acts, _kept)])
+    return
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    ## Fine-tune, save, report
+
+    Fine-tuning keeps the masks fixed (pruned weights stay zero). Saving writes the masks as
+    safetensors plus the plan as JSON; the report is a static HTML file with several operating
+    points, the per-class table, seed and versions.
+    """)
+    return
+
+
+@app.cell
+def _(mo):
+    ft_epochs = mo.ui.slider(1, 20, value=3, label="fine-tune epochs")
+    ft_button = mo.ui.run_button(label="fine-tune")
+    save_button = mo.ui.run_button(label="save experiment")
+    report_button = mo.ui.run_button(label="export report")
+    out_dir = mo.ui.text(value="runs/lab", label="output folder")
+    mo.hstack([ft_epochs, ft_button, save_button, report_button, out_dir], justify="start")
+    return ft_button, ft_epochs, out_dir, report_button, save_button
+
+
+@app.cell
+def _(ft_button, ft_epochs, lab, mo, trial):
+    mo.stop(not ft_button.value, mo.md("_Press **fine-tune** to train the pruned model with its masks fixed._"))
+    tuned = lab.finetune(trial, epochs=ft_epochs.value)
+    mo.md(f"after {ft_epochs.value} epochs: balanced **{tuned.report.balanced:.3f}** "
+          f"(one-shot {trial.report.balanced:.3f}, dense {lab.dense_report.balanced:.3f}) · " +
+          " · ".join(f"{g} {v:.3f}" for g, v in tuned.report.by_group.items()))
+    return
+
+
+@app.cell
+def _(Path, lab, mo, out_dir, report_button, save_button, settings, trial, write_report):
+    _msgs = []
+    if save_button.value:
+        _p = lab.save(trial, Path(out_dir.value) / f"{trial.plan.criterion}-{trial.plan.mode}-{trial.plan.sparsity:.2f}")
+        _msgs.append(f"saved masks and plan to `{_p}`")
+    if report_button.value:
+        _mode = "global" if settings["mode"] == "per-layer" else settings["mode"]
+        _r = write_report(Path(out_dir.value) / "report.html", lab=lab, criterion=settings["criterion"],
+                          mode=_mode, granularity=settings["granularity"])
+        _msgs.append(f"wrote `{_r}`")
+    mo.md("<br>".join(_msgs) if _msgs else "")
+    return
+
+
+if __name__ == "__main__":
+    app.run()
