@@ -15,7 +15,7 @@ method. The CPU experiment:
   and the plug-in test ``resnet20`` vs ``resnet20_smm``;
 * each run × seed: AdamW, cosine schedule, same seed = same data, order and augmentation;
 * measured: parameters, MACs analytic (:func:`analytic_macs`, from the formulas) and counted
-  (``torch.utils.flop_counter``, FLOPs / 2), test accuracy.
+  (``lk.cost``: ``torch.utils.flop_counter`` FLOPs / 2), test accuracy.
 
 :func:`verdict` turns the table into PASS / FAIL per §2.5 criterion, with METHODS §0.1's rule
 for paired differences. Nothing in it is tuned to pass.
@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from torch.utils.flop_counter import FlopCounterMode
 
+from ..analysis.cost import cost
 from ..analysis.evaluate import evaluate
 from ..data import load_dataset
 from ..models import load_model
@@ -233,16 +233,8 @@ def analytic_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
 
 
 def counted_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """MACs counted by ``torch.utils.flop_counter.FlopCounterMode`` (its FLOPs / 2), batch 1, eval mode."""
-    was = model.training
-    model.eval()
-    try:
-        dev = next(model.parameters()).device
-        with torch.no_grad(), FlopCounterMode(display=False) as fc:
-            model(torch.zeros(1, *input_shape, device=dev))
-    finally:
-        model.train(was)
-    return fc.get_total_flops() // 2
+    """MACs per image as ``lk.cost`` counts them (``FlopCounterMode`` FLOPs / 2, eval mode)."""
+    return int(cost(model, input_shape, latency=False)["MACs"])
 
 
 # --- the experiment -------------------------------------------------------------------------------

@@ -92,6 +92,8 @@ def pareto_front(points: pd.DataFrame, cost: str = "macs", score: str = "accurac
 def accuracy_vs_macs(results: pd.DataFrame, macs: str = "macs_counted", accuracy: str = "test_acc") -> Figure:
     """Mean ± std accuracy over seeds against MACs, one point per ``run``, Pareto front stepped.
 
+    Points on the front have a black edge; runs are named in the legend.
+
     Args:
         results: one row per run × seed (``labkit.studies.csasml.run_study``): ``run``,
             ``macs``-column and ``accuracy``-column (accuracy as a fraction, shown in %).
@@ -106,14 +108,13 @@ def accuracy_vs_macs(results: pd.DataFrame, macs: str = "macs_counted", accuracy
             zorder=1, label="Pareto front")
     for i, (run, row) in enumerate(g.iterrows()):
         ax.errorbar(row["macs"], row["accuracy"] * 100, yerr=row["std"] * 100, fmt="o", capsize=3,
-                    color=f"C{i % 10}", zorder=2, mec="black" if run in front.index else f"C{i % 10}")
-        ax.annotate(str(run), (row["macs"], row["accuracy"] * 100), textcoords="offset points",
-                    xytext=(5, 4), fontsize=8)
+                    color=f"C{i % 10}", zorder=2, label=str(run),
+                    mec="black" if run in front.index else f"C{i % 10}")
     ax.set_xscale("log")
     ax.set_xlabel("MACs per image (log scale)")
     ax.set_ylabel(f"test accuracy (%), mean ± std over {int(g['n'].max())} seed(s)")
     ax.set_title("Accuracy vs MACs")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))  # runs with close MACs would overlap as labels
     return fig
 
 

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from labkit.analysis.cost import cost
 from labkit.models._base import prunable_parameters, stages
 from labkit.models.csasml import (CrossScaleAttention, CSABlock, FullSelfAttention, SplitMixed,
                                   channel_shuffle, csa_macs, csasml_baseline, csasml_lite,
@@ -144,9 +145,9 @@ def test_default_scales_shrink_with_the_map():
 def test_lite_is_under_three_quarters_of_its_baseline_and_staged():
     lite = csasml_lite(num_classes=10, in_channels=1, input_size=16)
     base = csasml_baseline(num_classes=10, in_channels=1)
+    ratio = cost(lite, (1, 16, 16), latency=False)["MACs"] / cost(base, (1, 16, 16), latency=False)["MACs"]
+    assert ratio <= 0.75, ratio  # measured: 5,581,184 / 23,471,040 = 0.238
     x = torch.randn(2, 1, 16, 16)
-    ratio = counted_macs(lite, x[:1]) / counted_macs(base, x[:1])
-    assert ratio <= 0.75, ratio
     for net in (lite, base):
         out = x
         for s in stages(net):
