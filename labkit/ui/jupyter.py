@@ -118,6 +118,8 @@ def observe(box: Any, callback: Callable[[dict[str, Any]], None]) -> Callable[[]
     ``run_button``. Returns a function that detaches the callback again.
 
     Example:
+        >>> from labkit.ui.controls import Checkbox
+        >>> box = controls(ControlSpec([Checkbox("dense_fc", "keep classifier dense", True)]))
         >>> seen = []
         >>> detach = observe(box, seen.append)
         >>> box.controls["dense_fc"].value = False
@@ -161,8 +163,12 @@ def linked_output(box: Any, render: Callable[[dict[str, Any]], Any]) -> Any:
     the widget log.
 
     Example:
-        >>> out = linked_output(box, lambda v: views.group_accuracy(lab.prune(**v).report.per_class))
-        >>> display(box, out)                                                   # doctest: +SKIP
+        >>> from labkit import views
+        >>> box = controls(ControlSpec([Slider("s", "sparsity", 0.0, 0.9, 0.1, 0.5)]))
+        >>> out = linked_output(box, lambda v: views.group_accuracy({"overall": 1 - v["s"]}))
+        >>> box.controls["s"].value = 0.8   # the figure in `out` is replaced
+        >>> len(out.outputs)
+        1
     """
     import ipywidgets as W
 

@@ -76,7 +76,11 @@ def per_class_accuracy(per_class: pd.DataFrame, dense: pd.DataFrame | None = Non
         title: overrides the default title.
 
     Example:
-        >>> fig = per_class_accuracy(pruned_report.per_class, dense=dense_report.per_class)
+        >>> pruned = pd.DataFrame({"class": [0, 1, 2], "name": ["0", "1", "2"], "n_train": [500, 60, 8],
+        ...                        "accuracy": [0.97, 0.90, 0.55], "group": ["many", "medium", "few"]})
+        >>> fig = per_class_accuracy(pruned, dense=pruned.assign(accuracy=[0.98, 0.92, 0.80]))
+        >>> len(fig.axes)  # accuracy, training counts (twin axis), pruned - dense
+        3
     """
     if isinstance(per_class, pd.DataFrame) and "n_train" not in per_class.columns:
         raise ValueError("per_class has no n_train column, so classes cannot be sorted by frequency; "
@@ -163,8 +167,10 @@ def group_summary(per_class: pd.DataFrame) -> dict[str, float]:
     These are the definitions of ``lk.evaluate``'s ``ClassReport``, so the numbers match.
 
     Example:
-        >>> group_summary(report.per_class)
-        {'overall': 0.93, 'balanced': 0.88, 'many': 0.97, 'medium': 0.9, 'few': 0.71}
+        >>> df = pd.DataFrame({"accuracy": [1.0, 0.8, 0.5], "group": ["many", "many", "few"],
+        ...                    "correct": [10, 8, 1], "n_test": [10, 10, 2]})
+        >>> {k: round(v, 3) for k, v in group_summary(df).items()}
+        {'overall': 0.864, 'balanced': 0.767, 'many': 0.9, 'few': 0.5}
     """
     df = require_columns(per_class, ("accuracy", "group"), "per_class")
     _check_groups(df, "per_class")

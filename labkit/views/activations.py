@@ -51,6 +51,7 @@ def activation_grid(acts: Any, kept: Any | None = None, *, max_maps: int = 64, n
             activation criterion sees them); False rescales each map to its own range.
 
     Example:
+        >>> import torch
         >>> fig = activation_grid(torch.rand(32, 8, 8), kept=torch.rand(32) > 0.3, max_maps=16)
     """
     a = _array(acts, "acts").astype(float)

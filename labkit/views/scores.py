@@ -53,6 +53,7 @@ def score_distributions(scores: Mapping[str, Any], thresholds: Mapping[str, floa
             many scores (seed 0, so the figure is reproducible); the cut fraction uses all.
 
     Example:
+        >>> import torch
         >>> fig = score_distributions({"fc.weight": torch.randn(10, 64).abs()}, {"fc.weight": 0.5})
     """
     if not isinstance(scores, Mapping) or not scores:
