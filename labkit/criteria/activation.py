@@ -18,6 +18,9 @@ pass ``target=[...]`` to ``score`` to measure them on the items of chosen classe
 (e.g. the few-shot classes of a long-tailed set).
 
 Example:
+    >>> import torch
+    >>> from torch import nn
+    >>> from labkit.criteria import score
     >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
     ...                     nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
     >>> x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 2, (8,))

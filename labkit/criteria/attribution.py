@@ -24,6 +24,9 @@ of integration steps for the two path methods (captum's default is 50; 16 is ple
 captum is imported only when one of these runs.
 
 Example:
+    >>> import torch
+    >>> from torch import nn
+    >>> from labkit.criteria import score
     >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
     ...                     nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.LazyLinear(3))
     >>> x, y = torch.randn(9, 1, 8, 8), torch.arange(9) % 3

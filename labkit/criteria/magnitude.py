@@ -17,8 +17,11 @@ weight); they differ across layers, which matters for a ``global`` allocation wi
 normalisation: norms grow with fan-in, means do not.
 
 Example:
+    >>> import torch
+    >>> from torch import nn
+    >>> from labkit.criteria import score
     >>> net = nn.Sequential(nn.Conv2d(1, 2, 1), nn.Conv2d(2, 2, 1), nn.Conv2d(2, 1, 1))
-    >>> with torch.no_grad(): net[1].weight.copy_(torch.tensor([[1., -3.], [0., 2.]]).view(2, 2, 1, 1))
+    >>> with torch.no_grad(): _ = net[1].weight.copy_(torch.tensor([[1., -3.], [0., 2.]]).view(2, 2, 1, 1))
     >>> score(net, "magnitude", granularity="filter")["1.weight"].tolist()
     [4.0, 2.0]
 """

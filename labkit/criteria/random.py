@@ -7,6 +7,9 @@ et al. 2017 both report random pruning as the reference line; a criterion that d
 it at a given sparsity is telling you the architecture, not the ranking, sets the accuracy.
 
 Example:
+    >>> import torch
+    >>> from torch import nn
+    >>> from labkit.criteria import score
     >>> net = nn.Sequential(nn.Conv2d(1, 2, 1), nn.Conv2d(2, 3, 1), nn.Conv2d(3, 1, 1))
     >>> a = score(net, "random", granularity="filter", seed=1)
     >>> b = score(net, "random", granularity="filter", seed=1)

@@ -15,6 +15,9 @@ the model runs in eval mode on a private copy.
   also in residual blocks.
 
 Example:
+    >>> import torch
+    >>> from torch import nn
+    >>> from labkit.criteria import score
     >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
     ...                     nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
     >>> x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 2, (8,))
