@@ -213,7 +213,11 @@ def allocate(scores: Mapping[str, Tensor], sparsity: float | Mapping[str, float]
     sizes = {n: table[n].numel() for n in names}
     granularity = granularity_of(table)
     if isinstance(sparsity, Mapping):
+        if isinstance(mode, Mapping):
+            raise ValueError("give the per-layer dict once: allocate(scores, {layer: s}) or mode={layer: s}")
         mode, sparsity = sparsity, None
+    elif isinstance(mode, Mapping) and sparsity is not None:
+        raise ValueError("a per-layer dict sets every layer's sparsity; drop sparsity= or use a mode name")
     keep = _min_keep(sizes, granularity, min_keep)
     prot = _protected(names, protect)
     caps = {n: 0 if n in prot else sizes[n] - keep[n] for n in names}

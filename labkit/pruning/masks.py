@@ -131,6 +131,7 @@ class Masks(Mapping[str, Tensor]):
 
         path = Path(path)
         info = {**self.meta, **dict(meta or {})}
+        info.setdefault("seed", None)  # explicit, so a reader sees "no seed was given" rather than nothing
         info.setdefault("versions", versions())
         try:
             meta_json = json.dumps(info)

@@ -48,10 +48,10 @@ class Ranking:
         self._positions: dict[str, dict[str, np.ndarray]] = {}
         for name, t in scores.items():
             flat = t.detach().reshape(-1).float().cpu()
-            order = torch.argsort(flat, stable=True)
+            values, order = torch.sort(flat, stable=True)
             self._flat[name] = flat
             self._order[name] = order
-            self._sorted[name] = flat[order]
+            self._sorted[name] = values
 
     def __repr__(self) -> str:
         return f"Ranking(layers={len(self.scores)}, units={sum(t.numel() for t in self.scores.values())})"

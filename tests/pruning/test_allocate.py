@@ -105,6 +105,8 @@ def test_explicit_dict() -> None:
     sc = _scores([10, 10])
     assert allocate(sc, {"l0.weight": 0.3}) == {"l0.weight": 0.3, "l1.weight": 0.0}
     assert allocate(sc, mode={"l1.weight": 0.5})["l1.weight"] == 0.5
+    with pytest.raises(ValueError, match="drop sparsity"):
+        allocate(sc, 0.5, mode={"l1.weight": 0.5})
     with pytest.raises(KeyError, match="unknown layer"):
         allocate(sc, {"fc.weight": 0.3})
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
