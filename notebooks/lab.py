@@ -50,8 +50,8 @@ def _(mo):
 
 
 @app.cell
-def _(mo, shipped_checkpoints):
-    pairs = [f"{m} · {d}" for m, d in shipped_checkpoints()]
+def _(lk, mo, shipped_checkpoints):
+    pairs = [f"{m} · {d}" for m, d in shipped_checkpoints() if d in lk.list_datasets()]
     model_pick = mo.ui.dropdown(pairs, value="resnet20 · digits-lt" if "resnet20 · digits-lt" in pairs else pairs[0],
                                 label="model · dataset (shipped checkpoints)")
     model_pick
