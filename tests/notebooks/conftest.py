@@ -1,4 +1,4 @@
-"""Shared machinery for notebook tests: discovery, a marimo server, a browser, a Jupyter kernel.
+"""Shared machinery for notebook tests: discovery, the marimo CLI, a marimo server, a browser.
 
 Notebooks are tests (ecosystem notes §B): every marimo notebook must export headless and
 pass ``marimo check``, every Jupyter notebook must execute through nbclient, and the lab

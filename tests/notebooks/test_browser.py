@@ -26,7 +26,8 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+
+expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)").expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
