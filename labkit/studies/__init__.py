@@ -11,5 +11,6 @@ Example:
 from __future__ import annotations
 
 from . import csasml as csasml
+from . import longtail as longtail
 
-__all__ = ["csasml"]
+__all__ = ["csasml", "longtail"]
