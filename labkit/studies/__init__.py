@@ -12,5 +12,7 @@ from __future__ import annotations
 
 from . import csasml as csasml
 from . import longtail as longtail
+from . import optimized as optimized
+from . import transfer as transfer
 
-__all__ = ["csasml", "longtail"]
+__all__ = ["csasml", "longtail", "optimized", "transfer"]

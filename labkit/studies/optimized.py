@@ -1,0 +1,255 @@
+"""Method 3 study (METHODS.md §3.3): do optimizer-chosen small weights beat plain magnitude?
+
+The thesis (Chung Yang, NTNU 2021; abstract only) claims that, at the same pruning rate,
+keeping the large weights plus small weights picked by an optimization strategy gives higher
+accuracy than keeping only the large ones. The search itself is **[inferred]**
+(:mod:`labkit.criteria.optimized`), so this study tests *our* GA, not the author's method.
+
+The lab experiment:
+
+* data: the embedded digits, balanced, native 8x8 (the §1.7 CNN's input); the seed picks the
+  split; a calibration set of 300 items is drawn from the *training* split (disjoint from test);
+* model: ``tiny_cnn`` (§1.7), trained dense with Adam 1e-3 for ``dense_epochs`` per seed;
+* variants at every ``s`` in {0.5, 0.7, 0.8, 0.9}, rescue budget rho = 0.2, per-layer scope:
+  ``magnitude`` (keep the top K), ``random`` (top L + B random small), ``wanda`` / ``taylor``
+  (top L + greedy top-B saliency), ``ga`` (top L + B chosen by the GA, magnitude seeded);
+* measured: test accuracy one-shot (no retraining) and after ``finetune_epochs`` of
+  mask-preserving fine-tuning on the training split; the calibration loss of every mask.
+
+:func:`verdict` applies §3.3's pass rules as measured. Nothing in it is tuned to pass.
+
+Example:
+    >>> df = run_study(OptimizedSettings.smoke())      # doctest: +SKIP
+    >>> verdict(df)[["criterion", "verdict"]]          # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..analysis.evaluate import evaluate
+from ..criteria.optimized import RescueResult, rescue
+from ..data import load_dataset
+from ..data._base import Split
+from ..models import load_model
+from ..pruning import apply_masks
+from ..runtime import resolve_device
+from ..training import finetune, fit
+from .csasml import paired_pass
+from .transfer import read_results, write_results
+
+__all__ = ["OptimizedSettings", "VARIANTS", "calibration_split", "run_study", "verdict", "main",
+           "read_results", "write_results"]
+
+#: Variant name -> (rescue method, what it is); every variant keeps the same number of weights.
+VARIANTS: dict[str, tuple[str, str]] = {
+    "magnitude": ("magnitude", "keep the K largest |w| (baseline)"),
+    "random": ("random", "L largest + B random small"),
+    "wanda": ("wanda", "L largest + greedy top-B of |w| * ||x_in||"),
+    "taylor": ("taylor", "L largest + greedy top-B of |w * dL/dw|"),
+    "ga": ("ga", "L largest + B chosen by the GA (magnitude seeded)"),
+    "sa": ("sa", "L largest + B chosen by simulated annealing"),
+    "ste": ("ste", "L largest + B chosen by a learned straight-through score mask"),
+}
+
+
+@dataclass(frozen=True)
+class OptimizedSettings:
+    """Settings of the §3.3 experiment (defaults: METHODS §3.1 / §3.3; smoke: :meth:`smoke`)."""
+
+    model: str = "tiny_cnn"
+    image_size: int = 8                                  # native digits; the §1.7 CNN
+    sparsities: tuple[float, ...] = (0.5, 0.7, 0.8, 0.9)
+    variants: tuple[str, ...] = ("magnitude", "random", "wanda", "taylor", "ga")
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)             # §3.3: 5 seeds (>= 3 for a verdict)
+    rho: float = 0.2                                     # rescue budget B = floor(rho K)
+    scope: str = "layer"                                 # [inferred] K, L, B per layer
+    pool: str = "all"                                    # [inferred] candidate pool
+    calibration: int = 300                               # D_cal items, from the training split
+    dense_epochs: int = 40                               # §1.7 E0
+    finetune_epochs: int = 3                             # as in the §3.3 prototype
+    lr: float = 1e-3                                     # Adam, for both
+    batch_size: int = 64
+    population: int = 24
+    generations: int = 60
+    elite: int = 6
+    mutation: float = 0.02
+    device: str | None = None
+
+    @classmethod
+    def smoke(cls) -> "OptimizedSettings":
+        """Tiny run for CI: 3 seeds, s in {0.8, 0.9}, 3 dense epochs, GA 8 x 4 (numbers are noise)."""
+        return cls(sparsities=(0.8, 0.9), variants=("magnitude", "random", "wanda", "ga"), seeds=(0, 1, 2),
+                   dense_epochs=3, finetune_epochs=1, population=8, generations=4, elite=2, calibration=200)
+
+
+def calibration_split(train: Split, n: int, seed: int) -> Split:
+    """``n`` items of ``train`` drawn without replacement (seeded): D_cal, disjoint from test."""
+    if not 1 <= n <= len(train):
+        raise ValueError(f"calibration must be 1..{len(train)} items (the training split), got {n}")
+    idx = np.random.default_rng([seed, 3]).choice(len(train), size=n, replace=False)
+    return train.subset(np.sort(idx))
+
+
+def _acc(model: torch.nn.Module, split: Split) -> float:
+    return float(evaluate(model, split, n_boot=0).overall)
+
+
+def run_study(settings: OptimizedSettings, *, progress: bool = True,
+              keep: dict[tuple[int, float, str], RescueResult] | None = None) -> pd.DataFrame:
+    """Run every seed x sparsity x variant; one row per (seed, sparsity, variant, phase).
+
+    Columns: ``seed, sparsity, variant, phase`` (``one-shot`` / ``fine-tuned``), ``accuracy``,
+    ``dense_accuracy``, ``cal_loss`` (of the mask), ``magnitude_cal_loss``, ``kept``,
+    ``rescued``, ``prunable``, ``seconds`` (search time). ``keep`` (a dict) receives each
+    :class:`~labkit.criteria.optimized.RescueResult` by ``(seed, sparsity, variant)``.
+    """
+    unknown = [v for v in settings.variants if v not in VARIANTS]
+    if unknown:
+        raise KeyError(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
+    dev = resolve_device(settings.device)
+    rows: list[dict[str, Any]] = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(settings.seeds) * len(settings.sparsities) * len(settings.variants), desc="§3.3")
+    for seed in settings.seeds:
+        data = load_dataset("digits", seed=seed, size=settings.image_size)
+        cal = calibration_split(data.train, settings.calibration, seed)
+        torch.manual_seed(seed)
+        dense = load_model(settings.model, num_classes=data.num_classes, in_channels=data.input_shape[0])
+        fit(dense, data.train, epochs=settings.dense_epochs, lr=settings.lr, batch_size=settings.batch_size,
+            seed=seed, device=dev, progress=False)
+        dense_acc = _acc(dense, data.test)
+        for s in settings.sparsities:
+            for variant in settings.variants:
+                t0 = time.perf_counter()
+                res = rescue(dense, cal, s, rho=settings.rho, method=VARIANTS[variant][0], scope=settings.scope,
+                             pool=settings.pool, population=settings.population, generations=settings.generations,
+                             elite=settings.elite, mutation=settings.mutation, seed=seed)
+                secs = time.perf_counter() - t0
+                if keep is not None:
+                    keep[(seed, s, variant)] = res
+                pruned = apply_masks(dense, res.masks)
+                tuned = finetune(dense, data.train, masks=dict(res.masks), epochs=settings.finetune_epochs,
+                                 lr=settings.lr, batch_size=settings.batch_size, seed=seed, device=dev,
+                                 progress=False)
+                base = {"seed": seed, "sparsity": s, "variant": variant, "dense_accuracy": dense_acc,
+                        "cal_loss": res.loss, "magnitude_cal_loss": res.magnitude_loss,
+                        "kept": res.masks.kept, "rescued": res.rescued.kept, "prunable": res.masks.total,
+                        "seconds": secs}
+                rows.append({**base, "phase": "one-shot", "accuracy": _acc(pruned, data.test)})
+                rows.append({**base, "phase": "fine-tuned", "accuracy": _acc(tuned, data.test)})
+                if bar is not None:
+                    bar.update(1)
+    if bar is not None:
+        bar.close()
+    cols = ["seed", "sparsity", "variant", "phase", "accuracy", "dense_accuracy", "cal_loss",
+            "magnitude_cal_loss", "kept", "rescued", "prunable", "seconds"]
+    df = pd.DataFrame(rows, columns=cols)
+    df.attrs["settings"] = asdict(settings)
+    return df
+
+
+# --- verdict ---------------------------------------------------------------------------------------
+def _diffs(df: pd.DataFrame, s: float, a: str, b: str, phase: str) -> np.ndarray:
+    """Per-seed ``acc(a) - acc(b)`` in points at sparsity ``s`` and ``phase``."""
+    t = df[np.isclose(df["sparsity"], s) & (df["phase"] == phase)]
+    p = t.pivot_table(index="seed", columns="variant", values="accuracy", aggfunc="first")
+    if a not in p or b not in p:
+        return np.array([])
+    return ((p[a] - p[b]).dropna() * 100).to_numpy()
+
+
+def _row(criterion: str, claim: str, d: np.ndarray, ok: bool | None) -> dict[str, Any]:
+    if len(d) == 0:
+        return {"criterion": criterion, "claim": claim, "measured": "runs missing", "mean_diff_pt": np.nan,
+                "std_diff_pt": np.nan, "per_seed_pt": "", "n_seeds": 0, "verdict": "n/a"}
+    sd = float(d.std(ddof=1)) if len(d) > 1 else np.nan
+    return {"criterion": criterion, "claim": claim, "measured": f"{d.mean():+.2f} ± {sd:.2f} pt",
+            "mean_diff_pt": float(d.mean()), "std_diff_pt": sd, "per_seed_pt": ", ".join(f"{v:+.2f}" for v in d),
+            "n_seeds": len(d), "verdict": "INFO" if ok is None else ("PASS" if ok else "FAIL")}
+
+
+def verdict(df: pd.DataFrame) -> pd.DataFrame:
+    """PASS / FAIL per §3.3 rule, as measured in ``df`` (from :func:`run_study`).
+
+    * ``GA > magnitude`` one-shot at every s >= 0.8: the paired difference is > 0 **in every
+      seed** (§3.3 says "paired, all seeds").
+    * ``GA > random`` one-shot at every s >= 0.8: METHODS §0.1's rule (mean > 0 and > one std,
+      or > 0 in every seed).
+    * ``GA search``: the GA's calibration loss <= magnitude's in every run (the seeding guarantee).
+    * ``INFO`` rows: the gap after fine-tuning, and GA vs the greedy saliencies (§3.3: "report
+      as they come out").
+    Fewer than 3 seeds cannot pass (METHODS §0.1).
+    """
+    need = {"seed", "sparsity", "variant", "phase", "accuracy", "cal_loss", "magnitude_cal_loss"}
+    if not need <= set(df.columns):
+        raise ValueError(f"verdict needs the table of run_study (columns {sorted(need)}); got {list(df.columns)}")
+    enough = df["seed"].nunique() >= 3
+    rows = []
+    high = sorted(s for s in df["sparsity"].unique() if s >= 0.8 - 1e-9)
+    for s in high:
+        d = _diffs(df, s, "ga", "magnitude", "one-shot")
+        rows.append(_row(f"GA > magnitude, s={s:g}", "one-shot acc(mag+GA) > acc(magnitude) in every seed",
+                         d, enough and len(d) > 0 and bool((d > 0).all())))
+    for s in high:
+        d = _diffs(df, s, "ga", "random", "one-shot")
+        rows.append(_row(f"GA > random, s={s:g}", "one-shot acc(mag+GA) > acc(mag+random), paired (§0.1)",
+                         d, enough and paired_pass(d) and bool(d.mean() > 0)))
+    ga = df[(df["variant"] == "ga") & (df["phase"] == "one-shot")]
+    if len(ga):
+        worse = int((ga["cal_loss"] > ga["magnitude_cal_loss"] + 1e-9).sum())
+        rows.append({"criterion": "GA search", "claim": "L_cal(GA) <= L_cal(magnitude) in every run",
+                     "measured": f"{len(ga) - worse}/{len(ga)} runs; mean L_cal {ga['cal_loss'].mean():.4f} vs "
+                                 f"{ga['magnitude_cal_loss'].mean():.4f}",
+                     "mean_diff_pt": np.nan, "std_diff_pt": np.nan, "per_seed_pt": "", "n_seeds": ga["seed"].nunique(),
+                     "verdict": "PASS" if worse == 0 else "FAIL"})
+    for s in high:
+        rows.append(_row(f"after fine-tune, s={s:g}", "(report) acc(mag+GA) - acc(magnitude) after fine-tuning",
+                         _diffs(df, s, "ga", "magnitude", "fine-tuned"), None))
+    for greedy in ("wanda", "taylor"):
+        for s in high:
+            rows.append(_row(f"GA vs {greedy}, s={s:g}", f"(report) one-shot acc(mag+GA) - acc(mag+{greedy})",
+                             _diffs(df, s, "ga", greedy, "one-shot"), None))
+    return pd.DataFrame(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m labkit.studies.optimized [--smoke] [--seeds ...] [--generations N] --out results.csv``."""
+    import argparse
+    import shlex
+    import sys
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--seeds", type=int, nargs="+")
+    ap.add_argument("--sparsities", type=float, nargs="+")
+    ap.add_argument("--variants", nargs="+", choices=list(VARIANTS))
+    ap.add_argument("--dense-epochs", type=int)
+    ap.add_argument("--generations", type=int)
+    ap.add_argument("--threads", type=int, help="torch.set_num_threads (1 is fastest on busy shared cores)")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    s = OptimizedSettings.smoke() if args.smoke else OptimizedSettings()
+    over = {"seeds": args.seeds, "sparsities": args.sparsities, "variants": args.variants,
+            "dense_epochs": args.dense_epochs, "generations": args.generations}
+    s = replace(s, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in over.items() if v is not None})
+    df = run_study(s, progress=False)
+    cmd = " ".join(shlex.quote(a) for a in ["python", "-m", "labkit.studies.optimized",
+                                            *(sys.argv[1:] if argv is None else argv)])
+    write_results(df, args.out, cmd, title="labkit method 3 study (METHODS.md §3.3; [inferred] search)")
+    with pd.option_context("display.width", 200, "display.max_colwidth", 80):
+        print(verdict(df)[["criterion", "measured", "verdict"]].to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
