@@ -91,7 +91,13 @@ class PIEReport:
     def by_group(self) -> dict[str, float]:
         """PIE rate pooled over the images of each long-tail group."""
         df = self.per_class.dropna(subset=["group"])
-        return {str(g): float(d["pies"].sum() / max(int(d["n_test"].sum()), 1)) for g, d in df.groupby("group", sort=False)}
+        present = list(dict.fromkeys(df["group"]))
+        head_to_tail = [g for g in ("many", "medium", "few") if g in present]
+        out = {}
+        for g in head_to_tail + [g for g in present if g not in head_to_tail]:
+            rows = df[df["group"] == g]
+            out[str(g)] = float(rows["pies"].sum() / max(int(rows["n_test"].sum()), 1))
+        return out
 
 
 def pie(dense_preds: Tensor | np.ndarray, pruned_preds: Tensor | np.ndarray, targets: Tensor | np.ndarray, *,

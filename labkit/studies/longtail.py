@@ -598,9 +598,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                                             *(sys.argv[1:] if argv is None else argv)])
     out = write_results(df, args.out, cmd)
     v = verdict(df)
-    parts = [f"# Long-tail pruning study: full run\n\nCommand (from the repository root):\n\n```\n{cmd}\n```\n",
+    parts = [f"# Long-tail pruning study ({'smoke' if args.smoke else 'full'} run)\n\nCommand (from the repository "
+             f"root):\n\n```\n{cmd}\n```\n",
              f"Settings: `{json.dumps(_settings_dict(s), default=str)}`\n",
-             f"Study time: {time.perf_counter() - t0:.0f} s.\n",
+             f"Study time: {time.perf_counter() - t0:.0f} s (table and verdict).\n",
              "## Verdict (as measured)\n\n```\n" + v[["criterion", "measured", "verdict"]].to_string(index=False) + "\n```\n"]
     if args.pie_k:
         rep = pie_study(s, k=args.pie_k)
@@ -608,6 +609,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                      f"permutation {(s.permutations or [-1])[0]})\n\nOverall PIE rate {rep.rate:.3f}; by group "
                      f"{ {g: round(r, 3) for g, r in rep.by_group().items()} }.\n\n```\n"
                      + rep.per_class.sort_values("n_train", ascending=False).to_string(index=False) + "\n```\n")
+    parts.append(f"Total time: {time.perf_counter() - t0:.0f} s.\n")
     _write_text(out.with_suffix(".md"), "\n".join(parts))
     with pd.option_context("display.width", 200, "display.max_colwidth", 100):
         print(v[["criterion", "measured", "verdict"]].to_string(index=False))
