@@ -451,6 +451,23 @@ def _paired(df: pd.DataFrame, a: tuple[str, float], b: tuple[str, float], metric
     return ((joined["a"] - joined["b"]) * 100).dropna()
 
 
+def _dominance(df: pd.DataFrame, s: float) -> str:
+    """How often one trainer's weight exceeded 1/2 at ``s``: its mask is then the merged mask exactly.
+
+    With equal per-layer budgets, a unit kept by a candidate with ``α > 1/2`` has vote ``V > 1/2``
+    and any other unit ``V < 1/2`` (the score tie-break adds at most 1e-3), so ``M* = M_k*`` and
+    E repeats D's fine-tune: their difference is then exactly zero.
+    """
+    if "alpha" not in df.columns:
+        return ""
+    rows = df[(df["run"] == "E") & np.isclose(df["sparsity"].astype(float), s)]
+    tops = [max(json.loads(a).values()) for a in rows["alpha"] if isinstance(a, str) and a]
+    if not tops:
+        return ""
+    dominated = sum(t > 0.5 + 1e-3 for t in tops)
+    return f"; one trainer's α > 0.5 (so M* = M_k*, E = D) in {dominated} of {len(tops)}"
+
+
 def verdict(df: pd.DataFrame, sparsity: float | None = None) -> pd.DataFrame:
     """PASS / FAIL per §1.7 criterion, as measured in ``df`` (the table of :func:`run_study`).
 
@@ -474,7 +491,7 @@ def verdict(df: pd.DataFrame, sparsity: float | None = None) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
 
     def add(criterion: str, claim: str, a: tuple[str, float], b: tuple[str, float], metric: str = "few",
-            rule: str | None = "ge", match_trainer: bool = False) -> None:
+            rule: str | None = "ge", match_trainer: bool = False, note: str = "") -> None:
         d = _paired(df, a, b, metric, match_trainer)
         label = f"{metric}({a[0]}{'' if a[0] in 'AB' else f'@{a[1]:g}'}) − {metric}({b[0]}{'' if b[0] in 'AB' else f'@{b[1]:g}'})"
         if len(d) == 0:
@@ -486,13 +503,14 @@ def verdict(df: pd.DataFrame, sparsity: float | None = None) -> pd.DataFrame:
         sd = float(v.std(ddof=1)) if len(v) > 1 else np.nan
         verdict_ = "INFO" if rule is None else ("PASS" if paired_rule(v, strict=rule == "gt") else "FAIL")
         rows.append({"criterion": criterion, "claim": claim,
-                     "measured": f"{label}: {v.mean():+.2f} ± {sd:.2f} pt over {len(v)} pairs",
+                     "measured": f"{label}: {v.mean():+.2f} ± {sd:.2f} pt over {len(v)} pairs{note}",
                      "mean_diff_pt": float(v.mean()), "std_diff_pt": sd,
                      "per_unit_pt": ", ".join(f"{x:+.1f}" for x in v), "n_pairs": len(v), "verdict": verdict_})
 
     add("thesis claim (miniature)", f"tail accuracy of E at s={s:g} ≥ dense baseline A (paired mean > 0)",
         ("E", s), ("A", 0.0))
-    add("merging helps", f"tail accuracy of E ≥ single-trainer D at s={s:g}", ("E", s), ("D", s))
+    add("merging helps", f"tail accuracy of E ≥ single-trainer D at s={s:g}", ("E", s), ("D", s),
+        note=_dominance(df, s))
     add("pruning itself helps the tail", f"tail accuracy of E at s={s:g} > dense control B (same loss)",
         ("E", s), ("B", 0.0), match_trainer=True)
     add("E vs B, balanced", f"(info) balanced accuracy of E at s={s:g} − dense control B", ("E", s), ("B", 0.0),

@@ -85,6 +85,8 @@ def test_merge_modes_and_hand_weights_keep_budgets(net, val):
     hand = merge_candidates(cands, 0.5, val=val, groups=GROUPS, weights=[0, 0, 1])
     assert hand.best == "balanced_softmax" and hand.alpha["balanced_softmax"] == 1.0
     assert hand.merged.equal(hand.candidates["balanced_softmax"])  # all the weight on one: its own mask
+    major = merge_candidates(cands, 0.5, val=val, groups=GROUPS, weights=[0.2, 0.51, 0.29])
+    assert major.merged.equal(major.candidates["ce_drw"])  # α > 1/2 decides every unit (see verdict's note)
     vote = merge_candidates(cands, 0.5, val=val, groups=GROUPS, tau=0.0)
     assert list(vote.alpha.values()) == pytest.approx([1 / 3] * 3)
     ov = overlap_matrix({**vote.candidates, "merged": vote.merged})
@@ -153,7 +155,11 @@ def _table(few: dict[str, list[float]], trainer_e: list[str] | None = None) -> p
 def test_verdict_is_computed_as_measured():
     few = {"A": [0.40, 0.50, 0.45], "B": [0.80, 0.70, 0.75], "C": [0.30, 0.35, 0.30],
            "D": [0.70, 0.71, 0.74], "E": [0.70, 0.72, 0.74]}
-    v = verdict(_table(few), sparsity=0.3).set_index("criterion")
+    t = _table(few)
+    t["alpha"] = ["" if r != "E" else ('{"ce": 0.3, "ldam_drw": 0.7}' if i % 2 else '{"ce": 0.5, "ldam_drw": 0.5}')
+                  for i, r in enumerate(t["run"])]
+    v = verdict(t, sparsity=0.3).set_index("criterion")
+    assert v.loc["merging helps", "measured"].endswith("in 1 of 3")  # only the 0.7 unit is dominated
     assert v.loc["thesis claim (miniature)", "verdict"] == "PASS"     # +30, +22, +29 pt
     assert v.loc["thesis claim (miniature)", "mean_diff_pt"] == pytest.approx(27.0)
     assert v.loc["merging helps", "verdict"] == "PASS"                # 0, +1, 0: mean > 0, never below
