@@ -1,0 +1,59 @@
+"""Method 3 study: calibration split, a tiny end-to-end table, and the §3.3 verdict rules."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from labkit.data import Split
+from labkit.studies import optimized as O
+
+
+def test_calibration_split_is_seeded_and_inside_train() -> None:
+    train = Split.from_tensors(torch.arange(50.0).view(50, 1), torch.arange(50) % 2)
+    a, b = O.calibration_split(train, 20, 1), O.calibration_split(train, 20, 1)
+    xa = a.tensors()[0].reshape(-1)
+    assert len(a) == 20 and torch.equal(xa, b.tensors()[0].reshape(-1)) and len(set(xa.tolist())) == 20
+    with pytest.raises(ValueError, match="training split"):
+        O.calibration_split(train, 60, 0)
+
+
+def test_tiny_study_table() -> None:
+    s = O.OptimizedSettings(sparsities=(0.9,), variants=("magnitude", "random", "ga"), seeds=(0,), dense_epochs=1,
+                            finetune_epochs=1, population=4, generations=2, elite=2, calibration=60)
+    keep: dict = {}
+    df = O.run_study(s, progress=False, keep=keep)
+    assert list(df.columns) == ["seed", "sparsity", "variant", "phase", "accuracy", "dense_accuracy", "cal_loss",
+                                "magnitude_cal_loss", "kept", "rescued", "prunable", "seconds"]
+    assert len(df) == 3 * 2 and set(df["phase"]) == {"one-shot", "fine-tuned"}
+    assert np.isfinite(df.select_dtypes("number").to_numpy(float)).all()
+    assert df["kept"].nunique() == 1, "every variant keeps the same number of weights"
+    assert (df.loc[df["variant"] == "magnitude", "rescued"] == df.loc[df["variant"] == "ga", "rescued"].iloc[0]).all()
+    ga = df[df["variant"] == "ga"].iloc[0]
+    assert ga["cal_loss"] <= ga["magnitude_cal_loss"] + 1e-7
+    assert set(keep) == {(0, 0.9, v) for v in s.variants}
+    with pytest.raises(KeyError):
+        O.run_study(O.OptimizedSettings(variants=("pso",)), progress=False)
+
+
+def fabricated(ga_gain: list[float], cal_ok: bool = True) -> pd.DataFrame:
+    rows = []
+    for seed, gain in enumerate(ga_gain):
+        for s in (0.8, 0.9):
+            for v, acc in (("magnitude", 0.70), ("random", 0.60), ("wanda", 0.72), ("ga", 0.70 + gain)):
+                for phase in ("one-shot", "fine-tuned"):
+                    rows.append(dict(seed=seed, sparsity=s, variant=v, phase=phase, accuracy=acc,
+                                     cal_loss=1.0 if (v != "ga" or cal_ok) else 1.2, magnitude_cal_loss=1.0))
+    return pd.DataFrame(rows)
+
+
+def test_verdict_rules() -> None:
+    v = O.verdict(fabricated([0.02, 0.03, 0.01])).set_index("criterion")["verdict"]
+    assert v["GA > magnitude, s=0.8"] == "PASS" and v["GA > random, s=0.9"] == "PASS" and v["GA search"] == "PASS"
+    assert v["GA vs wanda, s=0.8"] == "INFO" and v["GA vs taylor, s=0.8"] == "n/a"
+    v = O.verdict(fabricated([0.05, 0.05, -0.001], cal_ok=False)).set_index("criterion")["verdict"]
+    assert v["GA > magnitude, s=0.8"] == "FAIL", "§3.3 asks for every seed"
+    assert v["GA search"] == "FAIL"
+    v = O.verdict(fabricated([0.05, 0.05])).set_index("criterion")["verdict"]
+    assert v["GA > magnitude, s=0.9"] == "FAIL", "fewer than 3 seeds cannot pass"
