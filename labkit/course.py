@@ -24,6 +24,7 @@ Example:
 """
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -93,8 +94,10 @@ def _number(x: Any, what: str) -> float:
     return v
 
 
-def _tail(explain: str) -> str:
-    return f"\n\n{explain.strip()}" if explain and explain.strip() else ""
+def _tail(text: str) -> str:
+    """``text`` as a new markdown paragraph, dedented (notebooks pass indented triple-quoted strings)."""
+    text = inspect.cleandoc(text) if text else ""
+    return f"\n\n{text}" if text else ""
 
 
 def check(prediction: Any, measured: Any, tolerance: float = 0.05, *, relative: bool = False,
@@ -192,5 +195,5 @@ def check_choice(prediction: Any, answer: Any, *, options: Collection[Any] | Non
         head = f"**Right.** {what[:1].upper() + what[1:]}: {shown}."
     else:
         head = f"**Not quite.** You picked **{prediction}**; {what}: {shown}."
-    body = f"\n\n{measured.strip()}" if measured and measured.strip() else ""
-    return Result(ok, prediction, answers[0] if len(answers) == 1 else answers, head + body + _tail(explain))
+    return Result(ok, prediction, answers[0] if len(answers) == 1 else answers,
+                  head + _tail(measured) + _tail(explain))

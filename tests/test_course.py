@@ -45,6 +45,19 @@ def test_check_formats_counts_as_integers() -> None:
     assert "weights kept: **1,234**" in r.message and "266 too high" in r.message
 
 
+def test_explanations_written_as_indented_triple_quoted_strings_are_dedented() -> None:
+    r = check(0.5, measured=0.5, explain="""
+    First line of the explanation,
+    second line.
+
+        - a nested list item keeps its relative indent""")
+    assert r.message.endswith("\n\nFirst line of the explanation,\nsecond line.\n\n    - a nested list item keeps its relative indent")
+    m = check_choice("a", "a", measured="""
+        a: 0.9
+        b: 0.8""")
+    assert m.message.endswith("\n\na: 0.9\nb: 0.8")
+
+
 def test_check_accepts_numpy_and_torch_scalars() -> None:
     assert check(np.float32(0.5), measured=torch.tensor(0.5)).correct is True
     assert check(np.int64(3), measured=np.float64(3.0), tolerance=0).correct is True
@@ -59,7 +72,7 @@ def test_check_pending_until_a_prediction_is_committed() -> None:
 
 def test_check_appends_the_explanation_once_answered() -> None:
     r = check(0.5, measured=0.5, explain="Both C_in and C_out shrink: 0.7 x 0.7.")
-    assert r.message.endswith("Both C_in and C_out shrink: 0.7 x 0.7.")
+    assert r.message.endswith("\n\nBoth C_in and C_out shrink: 0.7 x 0.7.")
     assert "0.7 x 0.7" not in check(None, measured=0.5, explain="0.7 x 0.7").message
 
 
