@@ -75,17 +75,17 @@ def longtail_tradeoff(table: pd.DataFrame, runs: Sequence[str] = ("E",), *,
                         + (f"; dense {baseline} dashed" if baselines else "")
                         + (f", control {control} dotted" if control and (df["run"] == control).any() else ""))
     fig = accuracy_vs_sparsity(curves, baselines=baselines, title=heading)
+    ax = fig.axes[0]
+    leg = ax.get_legend()
+    handles = list(leg.legend_handles) if leg is not None else []
+    labels = ["run" if t.get_text() == "criterion" else t.get_text() for t in leg.get_texts()] if leg is not None else []
     ctrl = df[df["run"] == control] if control else df.iloc[:0]
     if len(ctrl):
-        ax = fig.axes[0]
         for m in metrics:
             ax.axhline(float(ctrl[m].mean()), color=METRIC_COLORS.get(m, "#333333"), ls=":", lw=1.2, alpha=0.8)
-        leg = ax.get_legend()
-        handles = list(leg.legend_handles) if leg is not None else []
-        labels = [t.get_text() for t in leg.get_texts()] if leg is not None else []
         handles.append(Line2D([], [], color="#333333", ls=":", lw=1.2))
         labels.append(f"dense control {control}")
-        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 

@@ -29,7 +29,8 @@ def test_tradeoff_draws_pruned_curves_and_both_dense_references(table):
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert {"overall", "many", "medium", "few", "E", "C", "dense baseline", "dense control B"} <= set(labels)
+    assert {"overall", "many", "medium", "few", "run", "E", "C", "dense baseline", "dense control B"} <= set(labels)
+    assert "criterion" not in labels  # the shared view's style key, renamed for this table
     dashed = [round(float(l.get_ydata()[0]), 6) for l in ax.lines if l.get_linestyle() == "--" and len(l.get_ydata()) == 2]
     dotted = [round(float(l.get_ydata()[0]), 6) for l in ax.lines if l.get_linestyle() == ":" and len(l.get_ydata()) == 2]
     assert sorted(dashed) == [0.4, 0.8, 0.9, 0.95]   # A per metric
