@@ -580,7 +580,7 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m labkit.studies.longtail --out results.csv [--smoke] [--seeds 0 1 2] ...``.
+    """``python -m labkit.studies.longtail --out results.csv [--smoke | --cifar100-lt ROOT] [--seeds 0 1 2] ...``.
 
     Writes the table (CSV), and beside it a ``.md`` with the command, the settings, the
     verdict and (with ``--pie-k``) the PIE table.
@@ -591,6 +591,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny settings (LongTailSettings.smoke())")
+    ap.add_argument("--cifar100-lt", metavar="ROOT", dest="cifar_root", default=None,
+                    help="CIFAR-100-LT + ResNet-32 (LongTailSettings.cifar100_lt(root=ROOT)); needs the data files")
     ap.add_argument("--seeds", type=int, nargs="+")
     ap.add_argument("--permutations", type=int, nargs="+")
     ap.add_argument("--sparsities", type=float, nargs="+")
@@ -605,7 +607,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    s = LongTailSettings.smoke() if args.smoke else LongTailSettings()
+    if args.smoke and args.cifar_root:
+        raise SystemExit("--smoke and --cifar100-lt exclude each other")
+    s = (LongTailSettings.smoke() if args.smoke else
+         LongTailSettings.cifar100_lt(root=args.cifar_root) if args.cifar_root else LongTailSettings())
     over = {k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()
             if k in ("seeds", "permutations", "sparsities", "trainers", "e0", "e_aux", "e_ft", "criterion")
             and v is not None}
