@@ -32,7 +32,7 @@ from torch import Tensor
 
 from ..criteria._core import GRANULARITIES
 
-__all__ = ["Masks", "make_masks", "overlap", "granularity_of", "check_scores"]
+__all__ = ["Masks", "make_masks", "masks_meta", "overlap", "granularity_of", "check_scores"]
 
 _FORMAT = "labkit-masks"
 _FORMAT_VERSION = "1"
@@ -143,7 +143,8 @@ class Masks(Mapping[str, Tensor]):
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:
-            save_file({n: t.detach().cpu().contiguous() for n, t in self._m.items()}, tmp, metadata=header)
+            # clone: masks may be views of one shared buffer (Ranking), which safetensors refuses
+            save_file({n: t.detach().cpu().clone() for n, t in self._m.items()}, tmp, metadata=header)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -245,10 +246,15 @@ def make_masks(scores: Mapping[str, Tensor], alloc: Mapping[str, float]) -> Mask
         else:
             mask = layer_keep_mask(t.detach().reshape(-1).float().cpu(), k)
         out[name] = mask.view(t.shape)
-    meta = dict(getattr(table, "meta", {}) or {})
+    return Masks(out, granularity_of(table), masks_meta(table, alloc))
+
+
+def masks_meta(scores: Mapping[str, Tensor], alloc: Mapping[str, float]) -> dict[str, Any]:
+    """What masks record about their making: the scores' meta plus the allocation's."""
+    meta = dict(getattr(scores, "meta", {}) or {})
     ameta = getattr(alloc, "meta", None)
     meta["allocation"] = dict(ameta) if ameta else {"mode": "dict"}
-    return Masks(out, granularity_of(table), meta)
+    return meta
 
 
 def overlap(a: Masks, b: Masks) -> pd.DataFrame:

@@ -7,7 +7,8 @@ in it). A new target then costs:
 
 - allocation: ``np.searchsorted`` per layer on the cached positions (microseconds);
 - masks: per layer one comparison against ``sorted_values[k - 1]`` (or, if a tie straddles
-  the cut, switching off ``order[:k]``).
+  the cut, switching off ``order[:k]``); for an un-normalised global threshold, a single
+  comparison ``global_rank >= K`` over all units at once.
 
 Nothing is sorted again; ``torch.nn.utils.prune.global_unstructured`` runs a top-k over all
 weights on every call (see ``benchmarks/masks_speed.py`` for the side-by-side timing).
@@ -27,7 +28,7 @@ import torch
 from torch import Tensor
 
 from .allocate import Allocation, allocate, global_positions
-from .masks import Masks, check_scores, make_masks
+from .masks import Masks, check_scores, make_masks, masks_meta
 
 __all__ = ["Ranking"]
 
@@ -46,6 +47,7 @@ class Ranking:
         self._order: dict[str, Tensor] = {}
         self._sorted: dict[str, Tensor] = {}
         self._positions: dict[str, dict[str, np.ndarray]] = {}
+        self._rank: Tensor | None = None
         for name, t in scores.items():
             flat = t.detach().reshape(-1).float().cpu()
             values, order = torch.sort(flat, stable=True)
@@ -92,4 +94,38 @@ class Ranking:
         An :class:`~labkit.pruning.allocate.Allocation` is used as is.
         """
         alloc = sparsity if isinstance(sparsity, Allocation) else self.allocate(sparsity, mode, **kw)
-        return make_masks(self, alloc)
+        fast = self._global_masks(alloc)
+        return fast if fast is not None else make_masks(self, alloc)
+
+    def _global_masks(self, alloc: Allocation) -> Masks | None:
+        """One comparison over all units for an un-normalised global threshold, else ``None``.
+
+        Without normalisation, the global stable order restricted to a layer is that layer's own
+        stable order, so "the ``K`` lowest overall" is exactly ``global_rank < K``, unless a
+        ``min_keep`` / ``protect`` cap changed some layer's count (then ``None``).
+        """
+        if alloc.meta.get("mode") != "global" or alloc.meta.get("normalize") != "none":
+            return None
+        pos = self.global_positions("none")
+        counts = {n: round(alloc[n] * self.scores[n].numel()) for n in self.scores}
+        total = sum(counts.values())
+        if any(int(np.searchsorted(pos[n], total)) != counts[n] for n in self.scores):
+            return None
+        keep = self._global_rank() >= total
+        out, offset = {}, 0
+        for name, t in self.scores.items():
+            out[name] = keep[offset:offset + t.numel()].view(t.shape)
+            offset += t.numel()
+        return Masks(out, self.granularity, masks_meta(self.scores, alloc))
+
+    def _global_rank(self) -> Tensor:
+        """Position of every unit (layers concatenated) in the un-normalised global order."""
+        if self._rank is None:
+            pos = self.global_positions("none")
+            rank = torch.empty(sum(t.numel() for t in self.scores.values()), dtype=torch.int32)
+            offset = 0
+            for name, t in self.scores.items():
+                rank[offset:offset + t.numel()][self._order[name]] = torch.from_numpy(pos[name]).to(torch.int32)
+                offset += t.numel()
+            self._rank = rank
+        return self._rank

@@ -61,6 +61,20 @@ def test_no_sorting_after_the_cache_is_built(model, monkeypatch) -> None:
     assert abs(ranking.masks(alloc).sparsity - 0.5) < 1e-3
 
 
+@pytest.mark.filterwarnings("ignore:sparsity 0.8 is infeasible")
+def test_global_fast_path_and_its_capped_fallback(model, tmp_path) -> None:
+    sc = score(model, "magnitude")
+    ranking = Ranking(sc)
+    for kw in ({"min_keep": 1}, {"min_keep": 0.3}, {"protect": ["layer1"]}):   # caps bind in the last two
+        for s in (0.5, 0.8):
+            assert ranking.masks(s, **kw).equal(make_masks(sc, allocate(sc, s, **kw)))
+    fast = ranking.masks(0.5)
+    assert fast.sparsity == pytest.approx(0.5, abs=1e-6)
+    from labkit.pruning import Masks
+
+    assert Masks.load(fast.save(tmp_path / "m.safetensors")).equal(fast)   # masks share one buffer
+
+
 def test_ties_straddling_the_cut_still_give_exact_counts() -> None:
     sc = Scores({"a": torch.tensor([0.0, 1.0, 1.0, 1.0, 1.0, 2.0]), "b": torch.ones(4)})
     r = Ranking(sc)
