@@ -425,12 +425,14 @@ def write_results(df: pd.DataFrame, path: str | os.PathLike[str], command: str) 
     head = [f"# labkit CSASML study (METHODS.md §2.5; [inferred] modules, see labkit/models/csasml.py)",
             f"# command: {command}",
             f"# settings: {json.dumps(df.attrs.get('settings', {}), sort_keys=True)}",
-            f"# versions: {json.dumps({k: v for k, v in versions().items() if k != 'platform'}, sort_keys=True)}"]
+            f"# versions: {json.dumps({k: v for k, v in versions().items() if k != 'platform'}, sort_keys=True)}",
+            f"# torch threads: {torch.get_num_threads()}"]
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write("\n".join(head) + "\n")
             df.to_csv(fh, index=False)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a results file is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

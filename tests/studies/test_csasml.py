@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
+import labkit.studies.csasml as study_io
+
 from labkit.studies.csasml import (RUNS, CSASMLSettings, RandomShift, analytic_macs, attention_sample,
                                    build_run, cost_breakdown, counted_macs, paired_pass, run_study, verdict)
 
@@ -96,3 +98,13 @@ def test_random_shift_moves_by_at_most_one_pixel():
     assert ((r - 3).abs() <= 1).all() and ((c - 3).abs() <= 1).all() and y.sum() == 64
     assert len(set(pos.tolist())) > 3  # it does shift
     assert torch.equal(RandomShift(0)(x), x)
+
+
+def test_results_round_trip_with_their_command(tmp_path):
+    df = _table({"baseline": [0.9, 0.8], "csasml_lite": [0.85, 0.8]}, {"baseline": 10, "csasml_lite": 5})
+    df.attrs["settings"] = {"epochs": 3}
+    path = study_io.write_results(df, tmp_path / "r.csv", "python -m labkit.studies.csasml --out r.csv")
+    back = study_io.read_results(path)
+    pd.testing.assert_frame_equal(back, df)
+    assert back.attrs["command"].endswith("--out r.csv") and back.attrs["settings"] == {"epochs": 3}
+    assert not list(tmp_path.glob(".*.tmp"))  # no temp file left behind
