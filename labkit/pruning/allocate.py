@@ -38,7 +38,7 @@ from torch import Tensor
 
 from .masks import check_scores, granularity_of
 
-__all__ = ["Allocation", "AllocationWarning", "allocate", "check_sparsity", "global_positions",
+__all__ = ["Allocation", "AllocationWarning", "allocate", "check_sparsity", "global_positions", "global_ranks",
            "normalize_scores", "NORMALIZATIONS", "MODES"]
 
 NORMALIZATIONS = ("none", "l2", "minmax", "mean")
@@ -86,18 +86,30 @@ def normalize_scores(t: Tensor, how: str) -> Tensor:
     raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {how!r}")
 
 
-def global_positions(scores: Mapping[str, Tensor], normalize: str = "none") -> dict[str, np.ndarray]:
-    """Sort all normalised scores once; for each layer, the sorted global positions of its units.
+def global_ranks(scores: Mapping[str, Tensor], normalize: str = "none") -> Tensor:
+    """Position of every unit (layers concatenated in order) in one stable ascending sort of all
+    normalised scores: the single global sort everything global is read from."""
+    vals = torch.cat([normalize_scores(scores[n], normalize) for n in scores])
+    order = torch.argsort(vals, stable=True)
+    ranks = torch.empty_like(order)
+    ranks[order] = torch.arange(order.numel())  # the inverse permutation
+    return ranks
+
+
+def global_positions(scores: Mapping[str, Tensor], normalize: str = "none",
+                     ranks: Tensor | None = None) -> dict[str, np.ndarray]:
+    """For each layer, the ascending global positions of its units (from :func:`global_ranks`).
 
     ``np.searchsorted(pos[l], t)`` is then the number of layer ``l``'s units among the ``t``
-    lowest overall: a global threshold by index, with no further sorting.
+    lowest overall: a global threshold by index, with no further sorting of scores.
     """
-    names = list(scores)
-    vals = torch.cat([normalize_scores(scores[n], normalize) for n in names])
-    ids = torch.cat([torch.full((scores[n].numel(),), i, dtype=torch.int32) for i, n in enumerate(names)])
-    order = torch.argsort(vals, stable=True)
-    ids_sorted = ids[order]
-    return {n: torch.nonzero(ids_sorted == i).reshape(-1).to(torch.int64).numpy() for i, n in enumerate(names)}
+    if ranks is None:
+        ranks = global_ranks(scores, normalize)
+    out, offset = {}, 0
+    for n, t in scores.items():
+        out[n] = torch.sort(ranks[offset:offset + t.numel()]).values.numpy()
+        offset += t.numel()
+    return out
 
 
 def _min_keep(sizes: dict[str, int], granularity: str, min_keep: int | float | None) -> dict[str, int]:

@@ -7,8 +7,8 @@ in it). A new target then costs:
 
 - allocation: ``np.searchsorted`` per layer on the cached positions (microseconds);
 - masks: per layer one comparison against ``sorted_values[k - 1]`` (or, if a tie straddles
-  the cut, switching off ``order[:k]``); for an un-normalised global threshold, a single
-  comparison ``global_rank >= K`` over all units at once.
+  the cut, switching off ``order[:k]``); for a global threshold, a single comparison
+  ``global_rank >= K`` over all units at once.
 
 Nothing is sorted again; ``torch.nn.utils.prune.global_unstructured`` runs a top-k over all
 weights on every call (see ``benchmarks/masks_speed.py`` for the side-by-side timing).
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .allocate import Allocation, allocate, global_positions
+from .allocate import Allocation, allocate, normalize_scores
 from .masks import Masks, check_scores, make_masks, masks_meta
 
 __all__ = ["Ranking"]
@@ -47,7 +47,7 @@ class Ranking:
         self._order: dict[str, Tensor] = {}
         self._sorted: dict[str, Tensor] = {}
         self._positions: dict[str, dict[str, np.ndarray]] = {}
-        self._rank: Tensor | None = None
+        self._rank: dict[str, Tensor] = {}
         for name, t in scores.items():
             flat = t.detach().reshape(-1).float().cpu()
             values, order = torch.sort(flat, stable=True)
@@ -77,9 +77,24 @@ class Ranking:
         return self._sorted[name]
 
     def global_positions(self, normalize: str = "none") -> dict[str, np.ndarray]:
-        """Cached :func:`~labkit.pruning.allocate.global_positions` for ``normalize``."""
+        """Per layer, the ascending positions of its units in the global order (cached).
+
+        The global order is one stable sort of the concatenated per-layer *sorted* (then
+        normalised, which keeps them sorted) scores: sorted runs make it a cheap merge, ties go
+        by layer and then by each layer's own order, so the global order restricted to a layer
+        is exactly that layer's ``order``.
+        """
         if normalize not in self._positions:
-            self._positions[normalize] = global_positions(self.scores, normalize)
+            runs = torch.cat([normalize_scores(self._sorted[n], normalize) for n in self.scores]).numpy()
+            order = np.argsort(runs, kind="stable")
+            ranks = np.empty_like(order)
+            ranks[order] = np.arange(order.size)
+            positions, offset = {}, 0
+            for name in self.scores:
+                n = self._sorted[name].numel()
+                positions[name] = ranks[offset:offset + n]
+                offset += n
+            self._positions[normalize] = positions
         return self._positions[normalize]
 
     def allocate(self, sparsity: float | Mapping[str, float] | None = None,
@@ -98,34 +113,34 @@ class Ranking:
         return fast if fast is not None else make_masks(self, alloc)
 
     def _global_masks(self, alloc: Allocation) -> Masks | None:
-        """One comparison over all units for an un-normalised global threshold, else ``None``.
+        """One comparison over all units for a global threshold, else ``None``.
 
-        Without normalisation, the global stable order restricted to a layer is that layer's own
-        stable order, so "the ``K`` lowest overall" is exactly ``global_rank < K``, unless a
-        ``min_keep`` / ``protect`` cap changed some layer's count (then ``None``).
+        "The ``K`` lowest overall" is exactly ``global_rank < K``, unless a ``min_keep`` /
+        ``protect`` cap changed some layer's count (then ``None``: masks are made per layer).
         """
-        if alloc.meta.get("mode") != "global" or alloc.meta.get("normalize") != "none":
+        normalize = alloc.meta.get("normalize")
+        if alloc.meta.get("mode") != "global" or normalize is None:
             return None
-        pos = self.global_positions("none")
+        pos = self.global_positions(normalize)
         counts = {n: round(alloc[n] * self.scores[n].numel()) for n in self.scores}
         total = sum(counts.values())
         if any(int(np.searchsorted(pos[n], total)) != counts[n] for n in self.scores):
             return None
-        keep = self._global_rank() >= total
+        keep = self._global_rank(normalize) >= total
         out, offset = {}, 0
         for name, t in self.scores.items():
             out[name] = keep[offset:offset + t.numel()].view(t.shape)
             offset += t.numel()
         return Masks(out, self.granularity, masks_meta(self.scores, alloc))
 
-    def _global_rank(self) -> Tensor:
-        """Position of every unit (layers concatenated) in the un-normalised global order."""
-        if self._rank is None:
-            pos = self.global_positions("none")
+    def _global_rank(self, normalize: str) -> Tensor:
+        """Global position of every unit, layers concatenated in element order (cached)."""
+        if normalize not in self._rank:
+            pos = self.global_positions(normalize)
             rank = torch.empty(sum(t.numel() for t in self.scores.values()), dtype=torch.int32)
             offset = 0
             for name, t in self.scores.items():
                 rank[offset:offset + t.numel()][self._order[name]] = torch.from_numpy(pos[name]).to(torch.int32)
                 offset += t.numel()
-            self._rank = rank
-        return self._rank
+            self._rank[normalize] = rank
+        return self._rank[normalize]
