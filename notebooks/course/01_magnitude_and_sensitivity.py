@@ -348,8 +348,9 @@ def _(mo):
 
     In the MIT lab you read the scan and write a `sparsity_dict` by hand. Here the sliders start
     at the largest scanned sparsity each layer survives alone with a drop of at most 0.03 (0 for
-    layers outside the scan). Move them and watch the whole model. Can you beat global magnitude
-    pruning at the same overall sparsity?
+    layers outside the scan). Look first at what that "safe" plan does to the whole model: the
+    single-layer drops add up. Then move the sliders: can you beat global magnitude pruning at
+    the same overall sparsity?
     """)
     return
 
