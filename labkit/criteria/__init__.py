@@ -7,6 +7,8 @@ Higher = more important, always. One family per file:
 - :mod:`.activation`: ``mean_activation``, ``apoz`` (need data).
 - :mod:`.taylor`: ``taylor`` (needs labelled data).
 - :mod:`.attribution`: ``conductance``, ``grad_x_activation``, ``internal_influence`` (captum).
+- :mod:`.dominos`: ``representativeness``, ``domino``, ``dominos`` (METHODS.md §5).
+- :mod:`.optimized`: ``optimized`` (search-based weight retention, METHODS.md §3).
 
 Example:
     >>> import labkit.criteria as lc
@@ -18,7 +20,9 @@ from __future__ import annotations
 # Importing the family modules registers their criteria.
 from . import activation as activation
 from . import attribution as attribution
+from . import dominos as dominos
 from . import magnitude as magnitude
+from . import optimized as optimized
 from . import random as random
 from . import taylor as taylor
 from ._core import Criterion as Criterion

@@ -15,6 +15,7 @@ LAYERS = ["3.weight", "6.weight", "11.weight"]
 NOT_MONOTONE = {
     "random": "scores ignore the weights by design",
     "internal_influence": "a sensitivity (gradient) measure: a dead channel can still have a large gradient",
+    "optimized": "scores encode a searched mask: the search may 'rescue' a small (here zero) weight",
 }
 
 
