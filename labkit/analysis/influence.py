@@ -507,9 +507,10 @@ def fit_weibull(S: Any, t: Any = None, *, eps: float = 1e-4, lam_max: float | No
     On the points with ``t >= 1`` and ``S ∈ (eps, 1 − eps)``, regress ``y = ln(−ln S)`` on
     ``x = ln t``: ``k`` = slope, ``λ = exp(−intercept / k)``. Fallbacks:
 
-    - no usable point and ``S`` never drops below ``1 − eps``, or a slope ``<= 0`` (the
-      influence does not decay: amplification through residual paths): ``k = 1``,
-      ``λ = λ_max`` (default ``10 · T``, ``T`` = number of depths);
+    - no usable point and ``S`` never drops below ``1 − eps``, a slope ``<= 0`` (the
+      influence does not decay: amplification through residual paths), or a fitted
+      ``λ > λ_max`` (a decay too slow to tell from none): ``k = 1``, ``λ = λ_max``
+      (default ``10 · T``, ``T`` = number of depths);
     - exactly one usable point: ``k = 1`` and ``λ = t / (−ln S(t))`` through it;
     - no usable point because ``S`` falls to ``<= eps`` at once: ``k = 1`` and ``λ`` such that
       ``S_fit(1) = eps``;
@@ -562,8 +563,8 @@ def fit_weibull(S: Any, t: Any = None, *, eps: float = 1e-4, lam_max: float | No
         else:
             x, y = np.log(t[use]), np.log(-np.log(s[use]))
             slope, icpt = np.polyfit(x, y, 1)
-            if slope <= 0:
-                kind[c] = "no_decay"
+            if slope <= 0 or -icpt / slope > math.log(lam_max):
+                kind[c] = "no_decay"  # rising, or decaying too slowly to tell from no decay
                 continue
             k[c], lam[c], kind[c] = slope, math.exp(-icpt / slope), "fit"
             if npts[c] >= 3:

@@ -11,8 +11,9 @@ Example:
 from __future__ import annotations
 
 from . import csasml as csasml
+from . import dominos as dominos
 from . import longtail as longtail
 from . import optimized as optimized
 from . import transfer as transfer
 
-__all__ = ["csasml", "longtail", "optimized", "transfer"]
+__all__ = ["csasml", "dominos", "longtail", "optimized", "transfer"]

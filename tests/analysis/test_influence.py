@@ -174,14 +174,15 @@ def test_fallbacks_of_methods_5_2():
         [1.0, 0.9, 0.99995, 1.0],    # one usable point (t = 1) -> k = 1 through it
         [1.0, 0.0, 0.0, 0.0],        # gone at once -> S_fit(1) = eps
         [1.0, 0.5, 0.6, 0.7],        # rises after a drop: slope <= 0 -> no decay
+        [1.0, 0.99, 0.985, 0.984],   # fitted lambda ~ 1e8 > lambda_max: too slow to tell from none
         [0.0, 0.0, 0.0, 0.0],        # dead channel
     ])
     f = fit_weibull(S)
-    assert list(f.kind) == ["no_decay", "one_point", "vanished", "no_decay", "dead"]
-    assert f.k[0] == 1.0 and f.lam[0] == 40.0 and f.lam[3] == 40.0
+    assert list(f.kind) == ["no_decay", "one_point", "vanished", "no_decay", "no_decay", "dead"]
+    assert f.k[0] == 1.0 and f.lam[0] == 40.0 and f.lam[3] == 40.0 and f.lam[4] == 40.0
     assert f.lam[1] == pytest.approx(1.0 / -np.log(0.9)) and f.k[1] == 1.0
     assert weibull_sf(1.0, f.k[2], f.lam[2]) == pytest.approx(1e-4)
-    assert np.isnan(f.k[4]) and np.isnan(f.r2).all()  # no regression with >= 3 points here
+    assert np.isnan(f.k[5]) and np.isnan(f.r2).all()  # no regression with >= 3 points here
     short = fit_weibull(np.array([[1.0]]))
     assert short.kind[0] == "short" and short.lam[0] == 10.0
 
