@@ -44,7 +44,7 @@ from torch import nn
 
 from ..analysis.cost import cost
 from ..analysis.evaluate import evaluate
-from ..analysis.influence import influence_table
+from ..analysis.influence import domino_scores, fit_weibull, influence_table, survival
 from ..criteria import score
 from ..criteria._core import Batches
 from ..criteria.dominos import combine_importance, domino_scores_and_curves, normalize_by_max, representativeness_scores
@@ -57,7 +57,7 @@ from ..training import fit
 from .csasml import paired_pass
 
 __all__ = ["DominosSettings", "RUNS", "Run", "SeedArtifacts", "scores_for_seed", "run_study", "verdict",
-           "stage_summary", "importance_frame", "write_results", "read_results", "main"]
+           "prepare_seed", "stage_summary", "importance_frame", "rescore", "write_results", "read_results", "main"]
 
 
 class Run(NamedTuple):
@@ -166,6 +166,35 @@ def _train(model: nn.Module, split: Any, epochs: int, lr: float, s: DominosSetti
     return model
 
 
+def prepare_seed(settings: DominosSettings, seed: int) -> tuple[Any, SeedArtifacts, dict[str, Any]]:
+    """Steps 1-2 for one seed: data, the trained dense ResNet-20 and every score (R, D curves, fits ...).
+
+    Returns ``(data, artifacts, dense_row)``; ``dense_row`` is the study table's ``dense`` row
+    (accuracy, MACs, influence time, Weibull R² counts). The lab notebook calls this once and
+    then re-selects interactively from the stored scores.
+    """
+    t0 = time.perf_counter()
+    dev = resolve_device(settings.device)
+    shape = (1, settings.image_size, settings.image_size)
+    data = _data(settings, seed)
+    torch.manual_seed(seed)
+    dense = load_model("resnet20", num_classes=len(data.classes), in_channels=1)
+    _train(dense, data.train, settings.epochs, settings.lr, settings, seed, dev)
+    dense = dense.cpu().eval()
+    calib = data.train.tensors()[0][: settings.calib_items]
+    sc, curves, fits = scores_for_seed(dense, calib, settings, seed)
+    tab = influence_table(curves, fits)
+    c = cost(dense, shape, latency=False)
+    row = {"seed": seed, "run": "dense", "target": 0.0, "what": "unpruned ResNet-20", "structure": "",
+           "macs": c["MACs"], "params": c["params"], "reduction": 0.0, "removed_blocks": "",
+           "n_removed": 0, "shape_ok": True, "acc_pruned": np.nan, "acc_ft": _acc(dense, data.test),
+           "acc_se": np.nan, "acc_extra": np.nan, "se_params": 0, "se_macs": 0,
+           "influence_seconds": round(curves.seconds, 2), "weibull_fits": len(tab),
+           "weibull_r2_defined": int(tab["r2"].notna().sum()),
+           "weibull_r2_ge_09": int((tab["r2"] >= 0.9).sum()), "seconds": round(time.perf_counter() - t0, 1)}
+    return data, SeedArtifacts(dense, sc, curves, fits), row
+
+
 def run_study(settings: DominosSettings = DominosSettings(), *, progress: bool = False,
               artifacts: dict[int, SeedArtifacts] | None = None) -> pd.DataFrame:
     """Run §5.7 for every seed; one row per (seed, run, target), plus one ``dense`` row per seed.
@@ -189,24 +218,9 @@ def run_study(settings: DominosSettings = DominosSettings(), *, progress: bool =
     shape = (1, settings.image_size, settings.image_size)
     rows: list[dict[str, Any]] = []
     for seed in settings.seeds:
-        t0 = time.perf_counter()
-        data = _data(settings, seed)
-        torch.manual_seed(seed)
-        dense = load_model("resnet20", num_classes=len(data.classes), in_channels=1)
-        _train(dense, data.train, settings.epochs, settings.lr, settings, seed, dev)
-        dense = dense.cpu().eval()
-        calib = data.train.tensors()[0][: settings.calib_items]
-        sc, curves, fits = scores_for_seed(dense, calib, settings, seed)
-        tab = influence_table(curves, fits)
-        c = cost(dense, shape, latency=False)
-        rows.append({"seed": seed, "run": "dense", "target": 0.0, "what": "unpruned ResNet-20", "structure": "",
-                     "macs": c["MACs"], "params": c["params"], "reduction": 0.0, "removed_blocks": "",
-                     "n_removed": 0, "shape_ok": True, "acc_pruned": np.nan, "acc_ft": _acc(dense, data.test),
-                     "acc_se": np.nan, "acc_extra": np.nan, "se_params": 0, "se_macs": 0,
-                     "influence_seconds": round(curves.seconds, 2), "weibull_fits": len(tab),
-                     "weibull_r2_defined": int(tab["r2"].notna().sum()),
-                     "weibull_r2_ge_09": int((tab["r2"] >= 0.9).sum()), "seconds": round(time.perf_counter() - t0, 1)})
-        art = SeedArtifacts(dense, sc, curves, fits)
+        data, art, dense_row = prepare_seed(settings, seed)
+        rows.append(dense_row)
+        dense, sc = art.dense, art.scores
         for target in settings.targets:
             for run in settings.runs:
                 t1 = time.perf_counter()
@@ -261,23 +275,42 @@ def run_study(settings: DominosSettings = DominosSettings(), *, progress: bool =
     return df
 
 
-def importance_frame(art: SeedArtifacts, run: str = "rd_c2b", target: float = 0.6) -> pd.DataFrame:
-    """One row per block-conv channel: ``layer, channel, R, D_hat, I, kept`` for ``run`` at ``target``.
+def rescore(art: SeedArtifacts, alpha: float = 0.5, horizon: int | None = None) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """Re-derive D̂ and I from a seed's stored curves with another ``alpha`` or a shorter fit ``horizon``.
 
-    The input of :func:`labkit.views.dominos.importance_scatter`; ``df.attrs["cut"]`` holds the
-    plan's per-layer cut in the run's own score units (I for the R·D runs).
+    No forward pass: the curves already hold every depth, so a horizon ``h`` fits the Weibull
+    model on the first ``h`` depths and extrapolates it down to the logits (§5.2). This is what
+    the lab's α and horizon controls call. Returns ``(scores, fits)`` like :func:`scores_for_seed`.
     """
-    if (run, target) not in art.plans:
-        raise KeyError(f"no plan for run {run!r} at target {target}; plans: {sorted(art.plans)}")
-    plan = art.plans[(run, target)]
+    if horizon is not None and horizon < 1:
+        raise ValueError(f"horizon must be >= 1 depth (or None for all), got {horizon}")
+    fits, D = {}, {}
+    for n, d in art.curves.deltas.items():
+        d = d if horizon is None else d[:, :horizon]
+        fits[n] = fit_weibull(survival(d))
+        D[n] = domino_scores(d, fits[n], depths=art.curves.depths[n])
+    R = art.scores["R"]
+    return {**art.scores, "D": normalize_by_max(D), "I": combine_importance(R, D, alpha)}, fits
+
+
+def importance_frame(scores: dict[str, dict[str, torch.Tensor]], plan: BlockPlan) -> pd.DataFrame:
+    """One row per scored channel: ``layer, channel, R, D_hat, I, kept`` under ``plan``.
+
+    ``scores`` is the dict of :func:`scores_for_seed` or :func:`rescore` (keys ``"R"``, ``"D"``
+    (already D̂), ``"I"``); the input of :func:`labkit.views.dominos.importance_scatter`, whose cut
+    for a layer is ``plan.layer_cut[layer]``.
+
+    Example:
+        >>> frame = importance_frame(art.scores, art.plans[("rd_c2b", 0.6)])   # doctest: +SKIP
+    """
     rows = []
-    for n in art.scores["I"]:
-        rows.append(pd.DataFrame({"layer": n, "channel": np.arange(len(art.scores["I"][n])),
-                                  "R": art.scores["R"][n].numpy(), "D_hat": art.scores["D"][n].numpy(),
-                                  "I": art.scores["I"][n].numpy(), "kept": plan.masks[n].numpy()}))
-    df = pd.concat(rows, ignore_index=True)
-    df.attrs["cut"] = dict(plan.layer_cut)
-    return df
+    for n in scores["I"]:
+        if n not in plan.masks:
+            raise KeyError(f"the plan has no mask for {n!r}: plan and scores come from different models")
+        rows.append(pd.DataFrame({"layer": n, "channel": np.arange(len(scores["I"][n])),
+                                  "R": scores["R"][n].numpy(), "D_hat": scores["D"][n].numpy(),
+                                  "I": scores["I"][n].numpy(), "kept": plan.masks[n].numpy()}))
+    return pd.concat(rows, ignore_index=True)
 
 
 # --- verdict --------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labkit.studies.dominos import (RUNS, DominosSettings, importance_frame, read_results, run_study, stage_summary,
+from labkit.studies.dominos import (RUNS, DominosSettings, importance_frame, read_results, rescore, run_study, stage_summary,
                                     verdict, write_results)
 
 COLUMNS = ["seed", "run", "target", "what", "structure", "macs", "params", "reduction", "removed_blocks",
@@ -37,7 +37,7 @@ def test_tiny_run_returns_the_table(tiny, tmp_path):
     v = verdict(df).set_index("criterion")
     assert v.loc["blocks removed at -60%", "verdict"] == ("PASS" if se.n_removed >= 1 else "FAIL")
     assert v.loc["ablation: rd_c2b vs random at -60%", "verdict"] == "n/a"  # random was not run
-    frame = importance_frame(arts[0], "rd_c2b", 0.6)
+    frame = importance_frame(arts[0].scores, arts[0].plans[("rd_c2b", 0.6)])
     assert {"R", "D_hat", "I", "kept"} <= set(frame.columns) and frame["D_hat"].max() == pytest.approx(1.0)
     summ = stage_summary(df)
     assert list(summ["stage"]) == ["dense", "pruned", "fine-tuned", "+ extra epochs", "+ SE"]
@@ -90,3 +90,19 @@ def test_settings_and_errors():
         run_study(DominosSettings(runs=("magnitude",)))
     with pytest.raises(ValueError, match="targets"):
         run_study(DominosSettings(targets=(40,)))
+
+
+def test_rescore_reproduces_the_run_and_changes_with_its_options(tiny):
+    _, arts = tiny
+    art = arts[0]
+    same, _ = rescore(art, alpha=0.5)
+    for n in art.scores["I"]:
+        np.testing.assert_allclose(same["I"][n].numpy(), art.scores["I"][n].numpy(), rtol=1e-6)
+
+    r_only, _ = rescore(art, alpha=1.0)
+    n = "layer1.0.conv1.weight"
+    np.testing.assert_allclose(r_only["I"][n].numpy(), art.scores["R"][n].numpy(), rtol=1e-6)
+    short, fits = rescore(art, horizon=2)
+    assert fits[n].horizon == 2 and not np.allclose(short["D"][n].numpy(), art.scores["D"][n].numpy())
+    with pytest.raises(ValueError, match="horizon"):
+        rescore(art, horizon=0)
