@@ -422,7 +422,7 @@ def verdict(df: pd.DataFrame, ratio: float = 0.4) -> pd.DataFrame:
     for a, b in (("data", "weight"), ("weight", "random")):
         d = ((fam[a] - fam[b]).dropna() * 100).to_numpy()
         rows.append(_row(f"{a} >= {b}", f"mean acc({a} criteria) - mean acc({b}) >= 0, inherit, r > 0", d,
-                         enough and len(d) > 0 and paired_pass(d) if len(d) else False))
+                         enough and paired_pass(d)))
     g, p = _per_seed(pruned, pruned["ranking"] == "global"), _per_seed(pruned, pruned["ranking"] == "per-layer")
     rows.append(_row("global vs per-layer", "(report) mean acc(global) - acc(per-layer), inherit, r > 0",
                      ((g - p).dropna() * 100).to_numpy(), None))
