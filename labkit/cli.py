@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -120,6 +121,8 @@ def _train(args: argparse.Namespace) -> int:
                    class_counts=data.class_counts, device=device)
     metrics = {"test_overall": rep.overall, "test_balanced": rep.balanced,
                **{f"test_{g}": v for g, v in rep.by_group.items()}}
+    # A balanced set has no medium / few classes: their accuracy is NaN, which JSON cannot hold.
+    metrics = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
     meta = {"model": args.model, "dataset": args.dataset, "dataset_kwargs": dkw,
             "num_classes": data.num_classes, "in_channels": data.input_shape[0],
             "input_shape": list(data.input_shape), "train": config, "metrics": metrics,

@@ -172,6 +172,7 @@ class Lab:
         self.dense_report = self._report(self._inc.logits)
         self._scores: dict[tuple, Scores] = {}
         self._rankings: dict[tuple, Ranking] = {}
+        self._extras: dict[tuple, Any] = {}  # method views' results (influence curves, rescue searches)
         self._positions = self._output_positions()
         self.dense_cost = measure_cost(self.dense, self.input_shape, latency=False)
 
@@ -305,7 +306,12 @@ class Lab:
               mode: str = "weighted") -> Trial:
         """Merge candidate masks (each layer keeps its budget) and evaluate the result."""
         masks = [c.masks if isinstance(c, Trial) else c for c in candidates]
-        merged = merge_masks(masks, weights=weights, mode=mode)
+        # Scores break ties and fill the intersection-first budget by importance; a trial's plan
+        # names the cached scores it was made from (merged or hand-made masks have none).
+        scores = [self._scores.get(self._key(c.plan.criterion, c.plan.granularity, dict(c.plan.options)))
+                  if isinstance(c, Trial) else None for c in candidates]
+        merged = merge_masks(masks, weights=weights, mode=mode,
+                             scores=scores if all(s is not None for s in scores) else None)
         return self.evaluate_masks(merged, Plan(criterion=f"merge:{mode}", sparsity=merged.sparsity))
 
     def overlap(self, a: Trial | Masks, b: Trial | Masks) -> pd.DataFrame:
@@ -354,6 +360,73 @@ class Lab:
         finally:
             h.remove()
         return out[0]
+
+    # -- the methods' live views (METHODS.md §1-§5) --------------------------------------------------
+    def val_accuracy(self, trial: Trial) -> float:
+        """Balanced accuracy of ``trial`` on the validation split (what merge weights may see)."""
+        return evaluate(self.pruned_model(trial), self.data.val, device=self.device, n_boot=0).balanced
+
+    def merge_weights(self, trials: Mapping[str, Trial], tau: float = 20.0) -> dict[str, float]:
+        """Method 1's merge weights α_k = softmax(τ · balanced validation accuracy) (METHODS.md §1.4).
+
+        Validation, not test: the views report on the test split, so choosing weights there would
+        leak it. ``tau=0`` gives equal weights; a large τ puts all the weight on the best candidate.
+        """
+        from .training.trainers import merge_weights
+
+        acc = [self.val_accuracy(t) for t in trials.values()]
+        return dict(zip(trials, (float(a) for a in merge_weights(acc, tau=tau))))
+
+    def kept_filters(self, criteria: Sequence[str], sparsity: float, mode: str = "uniform",
+                     normalize: str = "l2") -> pd.DataFrame:
+        """Method 4's view data: filters kept per layer for each criterion at one filter sparsity.
+
+        Rows ``criterion, layer, kept, total``; ``mode="uniform"`` is the per-layer ranking of
+        METHODS.md §4.2 and ``"global"`` the global one (with ``normalize``).
+        """
+        rows = []
+        for c in criteria:
+            t = self.prune(c, sparsity, mode, "filter", normalize=normalize if mode == "global" else "none")
+            rows += [{"criterion": c, "ranking": "per-layer" if mode == "uniform" else "global", "layer": n,
+                      "kept": int(m.sum()), "total": m.numel()} for n, m in t.masks.items()]
+        return pd.DataFrame(rows)
+
+    def influence(self, layer: str, max_items: int = 32) -> tuple[Any, Any]:
+        """Method 5's domino influence of every channel of conv ``layer``: curves and Weibull fits.
+
+        Exact ablation curves Δ_d on ``max_items`` validation images
+        (:func:`labkit.analysis.influence.influence_curves`) and their fit
+        S(t) ≈ exp(-(t/λ)^k) (:func:`~labkit.analysis.influence.fit_weibull`); cached per layer.
+        Returns ``(curves, fits)``: ``curves.survival(layer)`` is the (C, T) survival matrix,
+        ``fits.k``, ``fits.lam``, ``fits.r2`` one entry per channel.
+        """
+        from .analysis.influence import fit_weibull, influence_curves
+
+        if layer not in self.conv_layers:
+            raise KeyError(f"{layer!r} is not a prunable conv layer; pick one of {self.conv_layers}")
+        key = ("influence", layer, max_items)
+        if key not in self._extras:
+            curves = influence_curves(self.dense, self.data.val, [layer], max_items=max_items)
+            self._extras[key] = (curves, fit_weibull(curves.survival(layer)))
+        return self._extras[key]
+
+    def rescue(self, sparsity: float, rho: float = 0.2, method: str = "ga", generations: int = 10,
+               population: int = 12, max_items: int = 128, progress: bool = False) -> Any:
+        """Method 3: magnitude masks plus small weights chosen by an optimizer (METHODS.md §3.1).
+
+        Runs :func:`labkit.criteria.optimized.rescue` on ``max_items`` validation images (the
+        calibration set; never the test split) and caches the :class:`RescueResult` per setting.
+        """
+        from .criteria.optimized import rescue
+
+        key = ("rescue", sparsity, rho, method, generations, population, max_items)
+        if key not in self._extras:
+            x, y = self.data.val.tensors()
+            self._extras[key] = rescue(self.dense, (x[:max_items], y[:max_items]), sparsity, rho=rho,
+                                       method=method, generations=generations, population=population,
+                                       elite=max(1, population // 4), seed=self.seed, progress=progress,
+                                       exclude_first=self._exclude[0], exclude_last=self._exclude[1])
+        return self._extras[key]
 
     # -- beyond the live loop -----------------------------------------------------------------------
     def pruned_model(self, trial: Trial) -> nn.Module:

@@ -30,6 +30,8 @@ removed with :func:`labkit.pruning.compact` (Torch-Pruning). :func:`masked` is t
 as a dense copy with zeros (``apply_masks``); their outputs agree.
 
 Example:
+    >>> from labkit import load_model, score
+    >>> from labkit.pruning.blocks import select_blocks, slim
     >>> net = load_model("resnet20", num_classes=10, in_channels=1)
     >>> sc = score(net, "magnitude", granularity="filter")
     >>> plan = select_blocks(net, sc, macs_reduction=0.6, input_shape=(1, 16, 16))

@@ -154,11 +154,14 @@ def observe(box: Any, callback: Callable[[dict[str, Any]], None]) -> Callable[[]
     return detach
 
 
-def linked_output(box: Any, render: Callable[[dict[str, Any]], Any]) -> Any:
+def linked_output(box: Any, render: Callable[[dict[str, Any]], Any], *, also: Sequence[Any] = ()) -> Any:
     """An ``ipywidgets.Output`` showing ``render(values(box))``, redrawn on every change.
 
-    ``render`` returns anything IPython can display (a view's ``Figure``, a DataFrame, text)
-    or None. The output is replaced, not appended to, so a slider drag leaves one figure. If
+    ``also``: more control boxes whose changes redraw the output too (``render`` reads their
+    values itself, e.g. the merge view follows both the pruning and the merge controls).
+
+    ``render`` returns anything IPython can display (a view's ``Figure``, a DataFrame, text),
+    a tuple of such things (shown in order) or None. The output is replaced, not appended to, so a slider drag leaves one figure. If
     ``render`` raises, the error message is shown in the output instead of vanishing into
     the widget log.
 
@@ -173,6 +176,8 @@ def linked_output(box: Any, render: Callable[[dict[str, Any]], Any]) -> Any:
     import ipywidgets as W
 
     _check_box(box)
+    for b in also:
+        _check_box(b)
     out = W.Output()
 
     def redraw(current: dict[str, Any]) -> None:
@@ -183,9 +188,12 @@ def linked_output(box: Any, render: Callable[[dict[str, Any]], Any]) -> Any:
             out.append_stderr(f"{type(err).__name__}: {err}\n")
             return
         out.outputs = ()
-        if result is not None:
-            out.append_display_data(result)
+        for item in result if isinstance(result, tuple) else (result,):
+            if item is not None:
+                out.append_display_data(item)
 
     redraw(values(box))
     observe(box, redraw)
+    for b in also:
+        observe(b, lambda _v: redraw(values(box)))
     return out

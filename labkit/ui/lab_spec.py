@@ -13,12 +13,13 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from ..lab import ALLOCATION_MODES
 from .controls import ControlSpec, Dropdown, Slider
 
-__all__ = ["lab_controls", "merge_controls"]
+__all__ = ["lab_controls", "merge_controls", "merge_weights", "WEIGHT_SOURCES", "influence_controls",
+           "rescue_controls", "transfer_controls"]
 
 # Criteria that score from weights alone, or from a forward pass on the validation split:
 # fast enough to switch live. Attribution criteria (captum) are listed after them.
@@ -43,11 +44,56 @@ def lab_controls(criteria: Sequence[str] | None = None, sparsity: float = 0.5) -
     ])
 
 
+WEIGHT_SOURCES = ("sliders", "softmax(τ · val accuracy)")
+
+
 def merge_controls(candidates: Sequence[str]) -> ControlSpec:
-    """One merge-weight slider per candidate criterion plus the merge mode."""
+    """One merge-weight slider per candidate, the merge mode, and where the weights come from.
+
+    ``weights = "softmax(τ · val accuracy)"`` is method 1's rule (METHODS.md §1.4,
+    :meth:`labkit.Lab.merge_weights`); the sliders then stand aside and ``tau`` sets how sharply
+    the best candidate wins.
+    """
     from ..pruning import list_merge_modes
 
     modes = tuple(list_merge_modes())
     return ControlSpec(
         [Slider(f"w_{c}", f"weight of {c}", 0.0, 1.0, 0.1, 0.5, debounce=True) for c in candidates]
-        + [Dropdown("merge_mode", "merge mode", modes, "weighted" if "weighted" in modes else modes[0])])
+        + [Dropdown("merge_mode", "merge mode", modes, "weighted" if "weighted" in modes else modes[0]),
+           Dropdown("weights", "merge weights from", WEIGHT_SOURCES, WEIGHT_SOURCES[0]),
+           Slider("tau", "temperature τ", 0, 60, 5, 20, debounce=True)])
+
+
+def merge_weights(lab: Any, trials: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, float]:
+    """The α each candidate gets under the merge controls' ``values`` (hand-set or method 1's softmax).
+
+    Hand-set weights that are all zero fall back to equal weights.
+    """
+    if values.get("weights") == WEIGHT_SOURCES[1]:
+        return lab.merge_weights(trials, tau=float(values["tau"]))
+    w = {c: float(values[f"w_{c}"]) for c in trials}
+    total = sum(w.values())
+    return {c: (v / total if total > 0 else 1.0 / len(w)) for c, v in w.items()}
+
+
+
+def influence_controls(conv_layers: Sequence[str]) -> ControlSpec:
+    """Method 5 (DOMINOS): the conv layer whose channels' domino influence curves are shown."""
+    if not conv_layers:
+        raise ValueError("the model has no prunable conv layer to measure domino influence on")
+    layers = tuple(conv_layers)
+    return ControlSpec([Dropdown("layer", "layer", layers, layers[len(layers) // 3])])
+
+
+def rescue_controls() -> ControlSpec:
+    """Method 3: sparsity, rescue budget ρ and GA generations of :meth:`labkit.Lab.rescue`."""
+    return ControlSpec([
+        Slider("sparsity", "sparsity s", 0.3, 0.95, 0.05, 0.5, debounce=True),
+        Slider("rho", "rescue budget ρ", 0.05, 0.5, 0.05, 0.2, debounce=True),
+        Slider("generations", "GA generations", 2, 40, 2, 8, debounce=True),
+    ])
+
+
+def transfer_controls() -> ControlSpec:
+    """Method 4: the filter pruning ratio r of :meth:`labkit.Lab.kept_filters`."""
+    return ControlSpec([Slider("ratio", "filter pruning ratio r", 0.1, 0.8, 0.1, 0.4, debounce=True)])

@@ -26,6 +26,28 @@ from .masks import overlap_heatmap as overlap_heatmap
 from .masks import sparsity_profile as sparsity_profile
 from .scores import score_distributions as score_distributions
 
+# the methods' views (METHODS.md §1-§5), one module per method
+from .csasml import cost_stack as cost_stack
+from .csasml import pareto_front as pareto_front
+from .csasml import accuracy_vs_macs as accuracy_vs_macs
+from .csasml import attention_map as attention_map
+from .dominos import decay_curves as decay_curves
+from .dominos import weibull_scatter as weibull_scatter
+from .dominos import importance_scatter as importance_scatter
+from .dominos import block_diagram as block_diagram
+from .dominos import stage_bars as stage_bars
+from .longtail import longtail_tradeoff as longtail_tradeoff
+from .longtail import overlap_alpha as overlap_alpha
+from .longtail import pie_rate as pie_rate
+from .optimized import weight_histogram as weight_histogram
+from .optimized import fitness_curve as fitness_curve
+from .optimized import variant_accuracy as variant_accuracy
+from .optimized import rescued_per_layer as rescued_per_layer
+from .transfer import kept_filters_bars as kept_filters_bars
+from .transfer import cut_thresholds as cut_thresholds
+from .transfer import transfer_curves as transfer_curves
+from .transfer import class_activation_heatmap as class_activation_heatmap
+
 __all__ = [
     "GROUP_COLORS",
     "METRIC_COLORS",
@@ -41,4 +63,24 @@ __all__ = [
     "cost_bars",
     "cost_table",
     "score_distributions",
+    "cost_stack",
+    "pareto_front",
+    "accuracy_vs_macs",
+    "attention_map",
+    "decay_curves",
+    "weibull_scatter",
+    "importance_scatter",
+    "block_diagram",
+    "stage_bars",
+    "longtail_tradeoff",
+    "overlap_alpha",
+    "pie_rate",
+    "weight_histogram",
+    "fitness_curve",
+    "variant_accuracy",
+    "rescued_per_layer",
+    "kept_filters_bars",
+    "cut_thresholds",
+    "transfer_curves",
+    "class_activation_heatmap",
 ]
