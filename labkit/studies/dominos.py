@@ -29,9 +29,7 @@ Example:
 from __future__ import annotations
 
 import copy
-import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -52,8 +50,9 @@ from ..data import load_dataset
 from ..models import load_model
 from ..models.se import add_se, se_overhead
 from ..pruning.blocks import BlockPlan, residual_blocks, select_blocks, slim
-from ..runtime import resolve_device, versions
+from ..runtime import resolve_device
 from ..training import fit
+from ._results import read_table, write_table
 from .csasml import paired_pass
 
 __all__ = ["DominosSettings", "RUNS", "Run", "SeedArtifacts", "scores_for_seed", "run_study", "verdict",
@@ -354,7 +353,7 @@ def verdict(df: pd.DataFrame) -> pd.DataFrame:
     targets = sorted(t for t in df["target"].unique() if t > 0)
     rows = []
     for t in targets:
-        rows.append(_row(f"R·D+c2b vs L1 at -{t:.0%}", f"acc(rd_c2b) − acc(l1) >= 0 pt after fine-tuning (paired)",
+        rows.append(_row(f"R·D+c2b vs L1 at -{t:.0%}", "acc(rd_c2b) − acc(l1) >= 0 pt after fine-tuning (paired)",
                          _diff(df, "rd_c2b", "l1", t), 0.0))
     hi = max(targets) if targets else None
     if hi is not None:
@@ -412,39 +411,16 @@ def stage_summary(df: pd.DataFrame, run: str = "rd_c2b") -> pd.DataFrame:
 
 # --- saved results --------------------------------------------------------------------------------
 def write_results(df: pd.DataFrame, path: str | os.PathLike[str], command: str) -> Path:
-    """Save ``df`` as CSV with ``#`` header lines (command, settings, versions, threads), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    head = ["# labkit DOMINOS study (METHODS.md §5.7; [inferred] scores, block rule and attention)",
-            f"# command: {command}",
-            f"# settings: {json.dumps(df.attrs.get('settings', {}), sort_keys=True)}",
-            f"# versions: {json.dumps({k: v for k, v in versions().items() if k != 'platform'}, sort_keys=True)}",
-            f"# torch threads: {torch.get_num_threads()}"]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write("\n".join(head) + "\n")
-            df.to_csv(fh, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Save ``df`` with its command, settings and versions (:func:`labkit.studies._results.write_table`)."""
+    return write_table(df, path, command, "labkit DOMINOS study (METHODS.md §5.7; [inferred] scores, block rule "
+                                          "and attention)")
 
 
 def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Load a table saved by :func:`write_results`; its ``#`` header lines go to ``df.attrs``."""
-    path = Path(path)
-    header = [ln[2:].rstrip("\n") for ln in path.open(encoding="utf-8") if ln.startswith("# ")]
-    df = pd.read_csv(path, comment="#", keep_default_na=True)
+    df = read_table(path)
     df["removed_blocks"] = df["removed_blocks"].fillna("")
     df["structure"] = df["structure"].fillna("")
-    for line in header:
-        key, _, value = line.partition(": ")
-        if key in ("settings", "versions"):
-            df.attrs[key] = json.loads(value)
-        elif key == "command":
-            df.attrs[key] = value
     return df
 
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -56,8 +55,9 @@ from ..criteria import score
 from ..data import LabData, Split, load_dataset
 from ..models import load_model
 from ..pruning import Allocation, Masks, allocate, make_masks, merge_masks, overlap
-from ..runtime import resolve_device, versions
+from ..runtime import resolve_device
 from ..training import fit
+from ._results import read_table, write_table, write_text
 from ..training.trainers import (DEFAULT_TRAINERS, Trainer, TrainerResult, calibration_set, candidate_accuracy,
                                  check_common_start, get_trainer, merge_weights, train_auxiliary)
 
@@ -536,47 +536,16 @@ def verdict(df: pd.DataFrame, sparsity: float | None = None) -> pd.DataFrame:
 
 # --- saved results ------------------------------------------------------------------------------
 def write_results(df: pd.DataFrame, path: str | os.PathLike[str], command: str) -> Path:
-    """Save ``df`` as CSV with ``#`` header lines (command, settings, versions), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    head = ["# labkit long-tail pruning study (METHODS.md §1.7; trainers, layering and merging are [inferred])",
-            f"# command: {command}",
-            f"# settings: {json.dumps(df.attrs.get('settings', {}), sort_keys=True, default=str)}",
-            f"# versions: {json.dumps({k: v for k, v in versions().items() if k != 'platform'}, sort_keys=True)}"]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write("\n".join(head) + "\n")
-            df.to_csv(fh, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Save ``df`` with its command, settings and versions (:func:`labkit.studies._results.write_table`)."""
+    return write_table(df, path, command, "labkit long-tail pruning study (METHODS.md §1.7; trainers, layering "
+                                          "and merging are [inferred])")
 
 
 def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Load a table saved by :func:`write_results`; its ``#`` header lines go to ``df.attrs``."""
-    path = Path(path)
-    header = [ln[2:].rstrip("\n") for ln in path.open(encoding="utf-8") if ln.startswith("# ")]
-    df = pd.read_csv(path, comment="#", dtype={"alpha": str, "trainer": str, "run": str})
+    df = read_table(path, dtype={"alpha": str, "trainer": str, "run": str})
     df["alpha"] = df["alpha"].fillna("")
-    for line in header:
-        key, _, value = line.partition(": ")
-        if key in ("command", "settings", "versions"):
-            df.attrs[key] = json.loads(value) if key != "command" else value
     return df
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -633,7 +602,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                      f"{ {g: round(r, 3) for g, r in rep.by_group().items()} }.\n\n```\n"
                      + rep.per_class.sort_values("n_train", ascending=False).to_string(index=False) + "\n```\n")
     parts.append(f"Total time: {time.perf_counter() - t0:.0f} s.\n")
-    _write_text(out.with_suffix(".md"), "\n".join(parts))
+    write_text(out.with_suffix(".md"), "\n".join(parts))
     with pd.option_context("display.width", 200, "display.max_colwidth", 100):
         print(v[["criterion", "measured", "verdict"]].to_string(index=False))
 

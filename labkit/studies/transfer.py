@@ -32,10 +32,8 @@ Example:
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -53,8 +51,9 @@ from ..data._base import Split
 from ..models import ASSETS_DIR, load_model, prunable_parameters, save_checkpoint, update_manifest
 from ..models._base import layer_of
 from ..pruning import Masks, allocate, compact, make_masks
-from ..runtime import resolve_device, versions
+from ..runtime import resolve_device
 from ..training import fit
+from ._results import read_table, write_table
 from .csasml import paired_pass
 
 __all__ = ["TransferSettings", "FAMILIES", "SOURCE", "conv_layers", "filter_scores", "select_filters",
@@ -412,8 +411,8 @@ def verdict(df: pd.DataFrame, ratio: float = 0.4) -> pd.DataFrame:
         crit, rk = means.idxmax()
         best = at[(at["criterion"] == crit) & (at["ranking"] == rk)].set_index("seed")["accuracy"]
         d = ((best - dense).dropna() * 100).to_numpy()
-        rows.append(_row(f"best data-driven at r={ratio:g}", f"acc(best of mean_activation / APoZ) - acc(unpruned) "
-                         f">= -2 pt (thesis: < 2 % loss)", d, enough and paired_pass(d, -2.0),
+        rows.append(_row(f"best data-driven at r={ratio:g}", "acc(best of mean_activation / APoZ) - acc(unpruned) "
+                         ">= -2 pt (thesis: < 2 % loss)", d, enough and paired_pass(d, -2.0),
                          extra=f" ({crit}, {rk})"))
     else:
         rows.append(_row(f"best data-driven at r={ratio:g}", "needs data-driven criteria and r=0", np.array([]), None))
@@ -438,36 +437,13 @@ def verdict(df: pd.DataFrame, ratio: float = 0.4) -> pd.DataFrame:
 # --- saved results ---------------------------------------------------------------------------------
 def write_results(df: pd.DataFrame, path: str | os.PathLike[str], command: str,
                   title: str = "labkit method 4 study (METHODS.md §4.5)") -> Path:
-    """Save ``df`` as CSV with ``#`` header lines (title, command, settings, versions), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    head = [f"# {title}", f"# command: {command}",
-            f"# settings: {json.dumps(df.attrs.get('settings', {}), sort_keys=True)}",
-            f"# versions: {json.dumps({k: v for k, v in versions().items() if k != 'platform'}, sort_keys=True)}"]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write("\n".join(head) + "\n")
-            df.to_csv(fh, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Save ``df`` with its command, settings and versions (:func:`labkit.studies._results.write_table`)."""
+    return write_table(df, path, command, title)
 
 
 def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Load a table saved by :func:`write_results`; its header lines go to ``df.attrs``."""
-    path = Path(path)
-    header = [ln[2:].rstrip("\n") for ln in path.open(encoding="utf-8") if ln.startswith("# ")]
-    df = pd.read_csv(path, comment="#")
-    for line in header:
-        key, _, value = line.partition(": ")
-        if key in ("settings", "versions"):
-            df.attrs[key] = json.loads(value)
-        elif key == "command":
-            df.attrs[key] = value
-    return df
+    return read_table(path)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,6 +1,8 @@
 """The §2.5 study: a tiny real run gives a complete, finite table; the verdict follows METHODS §0.1."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -108,3 +110,18 @@ def test_results_round_trip_with_their_command(tmp_path):
     pd.testing.assert_frame_equal(back, df)
     assert back.attrs["command"].endswith("--out r.csv") and back.attrs["settings"] == {"epochs": 3}
     assert not list(tmp_path.glob(".*.tmp"))  # no temp file left behind
+
+
+def test_the_same_study_runs_on_cifar100_files(tmp_path, fake_cifar100):
+    """The thesis's CIFAR-100 path: 32x32 RGB, 100 classes, the loader's crop-and-flip augmentation."""
+    fake_cifar100(train_per_class=2, test_per_class=2)
+    s = CSASMLSettings.cifar100(root=str(tmp_path), runs=("baseline", "csasml_lite"), seeds=(0,), epochs=1,
+                                batch_size=64, device="cpu",
+                                dataset_options=(("augment", True), ("root", str(tmp_path)), ("val_per_class", 1)))
+    df = run_study(s)
+    assert list(df["run"]) == ["baseline", "csasml_lite"]
+    assert (df["macs_analytic"] == df["macs_counted"]).all()
+    assert df.loc[1, "macs_counted"] < 0.75 * df.loc[0, "macs_counted"]  # the MACs claim at 32x32 too
+    assert df[["test_acc", "test_balanced"]].apply(lambda c: c.between(0, 1)).all().all()
+    with pytest.raises(ValueError, match="image_size"):
+        replace(s, image_size=16).load_data(0)

@@ -213,25 +213,9 @@ def test_settings_reject_bad_input():
     assert c.fit_kwargs("theta0")["lr"] == 0.1 and c.fit_kwargs("finetune")["lr"] == 0.01
 
 
-def _fake_cifar100(root, train_per_class: int = 4, test_per_class: int = 2) -> None:
-    """The official CIFAR-100 python files (fine/coarse labels, uint8 rows), tiny, in the real format."""
-    import pickle
-
-    folder = root / "cifar-100-python"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name, per in (("train", train_per_class), ("test", test_per_class)):
-        fine = rng.permutation(np.repeat(np.arange(100), per))
-        with open(folder / name, "wb") as f:
-            pickle.dump({b"fine_labels": fine.tolist(), b"coarse_labels": (fine // 5).tolist(),
-                         b"data": rng.integers(0, 256, (len(fine), 3072), dtype=np.uint8)}, f, protocol=2)
-    with open(folder / "meta", "wb") as f:
-        pickle.dump({b"fine_label_names": [f"c{i}".encode() for i in range(100)]}, f, protocol=2)
-
-
-def test_the_same_study_runs_on_cifar100_lt_files(tmp_path):
+def test_the_same_study_runs_on_cifar100_lt_files(tmp_path, fake_cifar100):
     """The CIFAR-100-LT path (streamed, augmented train split; 100 classes; no class permutation)."""
-    _fake_cifar100(tmp_path)
+    fake_cifar100()
     s = LongTailSettings.cifar100_lt(root=str(tmp_path), model="tiny_cnn", imbalance=2.0, seeds=(0,),
                                      sparsities=(0.3,), trainers=("ce", "ldam_drw"), e0=1, e_aux=1, e_ft=1,
                                      batch_size=64, device="cpu",
