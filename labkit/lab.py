@@ -25,7 +25,6 @@ Example:
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import tempfile
@@ -34,7 +33,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
@@ -43,7 +41,7 @@ from .analysis.cost import cost as measure_cost
 from .analysis.evaluate import ClassReport, evaluate, evaluate_predictions
 from .analysis.incremental import IncrementalForward
 from .criteria import Scores, score
-from .data import LabData, Split, load_dataset
+from .data import LabData, load_dataset
 from .models import load_model, prunable_parameters
 from .pruning import Masks, Ranking, apply_masks, compact, expand_masks, merge_masks, overlap
 from .pruning.allocate import check_sparsity

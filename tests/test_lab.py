@@ -66,6 +66,61 @@ def test_merge_and_overlap(lab):
     assert mat.loc["magnitude", "magnitude"] == 1.0 and 0 < mat.loc["magnitude", "random"] < 1
 
 
+def test_intersection_first_uses_the_scores_and_differs_from_weighted(lab):
+    a, b = lab.prune("magnitude", 0.5), lab.prune("random", 0.5)
+    inter = lab.merge([a, b], mode="intersection-first")
+    weighted = lab.merge([a, b], mode="weighted")
+    assert inter.masks.sparsity == pytest.approx(weighted.masks.sparsity, abs=1e-3)
+    # the intersection is kept first, the rest of each layer's budget goes to the highest scores
+    for n in a.masks:
+        both = a.masks[n] & b.masks[n]
+        assert bool((inter.masks[n] | ~both).all())
+    assert lab.overlap_matrix({"i": inter, "w": weighted}).loc["i", "w"] < 1.0
+
+
+def test_merge_weights_are_softmax_of_validation_accuracy(lab):
+    trials = {"magnitude": lab.prune("magnitude", 0.5), "random": lab.prune("random", 0.5)}
+    acc = {c: lab.val_accuracy(t) for c, t in trials.items()}
+    w = lab.merge_weights(trials, tau=20.0)
+    e = {c: torch.exp(torch.tensor(20.0 * a, dtype=torch.float64)) for c, a in acc.items()}
+    z = sum(e.values())
+    assert w == pytest.approx({c: float(v / z) for c, v in e.items()})
+    assert acc["magnitude"] > acc["random"] and w["magnitude"] > 0.9  # random pruning at 50% is chance
+    assert lab.merge_weights(trials, tau=0.0) == pytest.approx({"magnitude": 0.5, "random": 0.5})
+
+
+def test_kept_filters_counts_each_criterions_filter_masks(lab):
+    table = lab.kept_filters(["magnitude", "apoz"], 0.4, "uniform")
+    assert set(table.columns) == {"criterion", "ranking", "layer", "kept", "total"}
+    t = lab.prune("apoz", 0.4, "uniform", "filter")
+    apoz = table[table["criterion"] == "apoz"].set_index("layer")
+    assert all(apoz.loc[n, "kept"] == int(m.sum()) and apoz.loc[n, "total"] == m.numel() for n, m in t.masks.items())
+    # per-layer ranking: every layer loses the same share (up to rounding)
+    assert ((1 - apoz["kept"] / apoz["total"]) - 0.4).abs().max() < 1 / apoz["total"].min() + 1e-9
+
+
+def test_influence_curves_and_weibull_fits_of_one_layer(lab):
+    layer = lab.conv_layers[6]
+    curves, fits = lab.influence(layer)
+    S = curves.survival(layer)
+    channels = lab.dense.get_parameter(layer).shape[0]
+    assert S.shape[0] == channels == len(fits.k) == len(fits.lam)
+    assert torch.allclose(S[:, 0], torch.ones(channels, dtype=S.dtype))  # S(0) = Δ_1 / Δ_1
+    assert lab.influence(layer)[0] is curves  # cached
+    with pytest.raises(KeyError, match="conv layer"):
+        lab.influence("fc.weight")
+
+
+def test_rescue_is_never_worse_than_magnitude_on_its_calibration_loss(lab):
+    picked = lab.rescue(0.5, rho=0.2, generations=4, population=8)
+    assert picked.loss <= picked.magnitude_loss + 1e-9
+    assert picked.masks.sparsity == pytest.approx(0.5, abs=1e-3)
+    for n in picked.masks:
+        assert not bool((picked.large[n] & picked.rescued[n]).any())
+        assert torch.equal(picked.large[n] | picked.rescued[n], picked.masks[n])
+    assert lab.rescue(0.5, rho=0.2, generations=4, population=8) is picked
+
+
 def test_activations_mark_pruned_filters_as_zero(lab):
     t = lab.prune("magnitude", 0.5, granularity="filter")
     layer = lab.layers[0]

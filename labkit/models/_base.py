@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
 from torch import Tensor, nn
 
 __all__ = ["StagedNet", "stages", "register_stage_adapter", "prunable_parameters", "layer_of"]

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import torch
 from torch import Tensor, nn
 
 from ._base import StagedNet

@@ -67,3 +67,23 @@ def test_linked_output_redraws_one_view_per_change(spec):
     assert calls[-1] == pytest.approx(0.7) and len(out.outputs) == 1  # replaced, not appended
     box.controls["criterion"].value = "apoz"
     assert out.outputs[0]["name"] == "stderr" and "no activations cached" in out.outputs[0]["text"]
+
+
+def test_linked_output_follows_other_boxes_and_shows_tuples(spec):
+    from IPython.display import Markdown
+
+    from labkit.views import group_accuracy
+
+    box = jui.controls(spec)
+    other = jui.controls(ControlSpec([Slider("tau", "τ", 0, 60, 5, 20)]))
+    seen = []
+
+    def render(v):
+        seen.append(jui.values(other)["tau"])
+        return Markdown(f"τ = {seen[-1]}"), group_accuracy({"overall": 1.0 - v["sparsity"]})
+
+    out = jui.linked_output(box, render, also=[other])
+    assert [o["data"].get("text/markdown") for o in out.outputs][0] == "τ = 20"
+    assert "image/png" in out.outputs[1]["data"]
+    other.controls["tau"].value = 40
+    assert seen[-1] == 40 and len(out.outputs) == 2 and out.outputs[0]["data"]["text/markdown"] == "τ = 40"

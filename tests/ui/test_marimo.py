@@ -1,6 +1,6 @@
 import pytest
 
-from labkit.ui import ControlSpec, Slider
+from labkit.ui import Slider
 from labkit.ui import marimo as mui
 
 
