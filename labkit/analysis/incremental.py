@@ -12,9 +12,10 @@ no model is allocated per slider move. Results are exactly equal to a full forwa
 ``apply_masks(dense, masks)`` on the CPU: the same kernels run on the same inputs.
 
 Example:
+    >>> from labkit import load_model
     >>> net = load_model("tiny_cnn", num_classes=10, in_channels=1).eval()
     >>> inc = IncrementalForward(net, torch.rand(4, 1, 8, 8))
-    >>> m = Masks({"fc.weight": torch.rand(10, 64) > 0.5})
+    >>> m = Masks({"head.fc.weight": torch.rand(net.head.fc.weight.shape) > 0.5})
     >>> logits, first = inc.run(m)   # only the head stage re-runs
     >>> first == len(inc.stages) - 1
     True

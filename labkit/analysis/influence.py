@@ -31,6 +31,7 @@ needed is reached. ``method="jvp"`` replaces the difference by its first-order e
 ``‖J_{l→l+d} · (−A_l[:, i])‖`` computed with ``torch.func.jvp`` on the same batches.
 
 Example:
+    >>> from labkit import load_model
     >>> net = load_model("resnet20", num_classes=10, in_channels=1)
     >>> curves = influence_curves(net, torch.rand(16, 1, 16, 16), layers=["layer3.1.conv1.weight"])
     >>> curves.deltas["layer3.1.conv1.weight"].shape        # 64 channels x 4 downstream depths
@@ -110,6 +111,7 @@ def depth_sites(model: nn.Module, example: Tensor) -> list[str]:
     conv / linear, see :func:`labkit.criteria.measure_module`).
 
     Example:
+        >>> import torch; from labkit import load_model
         >>> depth_sites(load_model("resnet20", in_channels=1), torch.zeros(1, 1, 16, 16))[:3]
         ['stem.relu', 'layer1.0.relu1', 'layer1.0.relu2']
     """

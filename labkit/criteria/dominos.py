@@ -19,6 +19,7 @@ For a residual block's ``conv2`` the measurement point is the branch output befo
 (:func:`labkit.criteria.measure_module`), as §5.4 asks.
 
 Example:
+    >>> from labkit import load_model, score
     >>> net = load_model("resnet20", num_classes=10, in_channels=1)
     >>> x = torch.rand(32, 1, 16, 16)
     >>> sc = score(net, "dominos", data=x, granularity="filter", max_items_d=16)

@@ -20,6 +20,7 @@ same net with option-A shortcuts has 269,722 (the two 1x1 convs + BN add 2,752, 
 The paper's "0.27M" covers both.
 
 Example:
+    >>> import torch
     >>> net = resnet20(num_classes=10, in_channels=1)
     >>> net(torch.zeros(2, 1, 16, 16)).shape
     torch.Size([2, 10])

@@ -13,6 +13,7 @@ amplify a channel as well as damp it. Extra parameters: ``Σ 2C²/r`` weights (+
 biases per gate); extra MACs per item: the same ``Σ 2C²/r``.
 
 Example:
+    >>> from labkit import load_model
     >>> net = load_model("resnet20", num_classes=10, in_channels=1).eval()
     >>> att = add_se(net)
     >>> x = torch.rand(2, 1, 16, 16)
