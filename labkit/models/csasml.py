@@ -337,6 +337,8 @@ class FullSelfAttention(nn.Module):
         torch.Size([1, 16, 32])
     """
 
+    labkit_fixed_width = ("q", "k", "v")  # split into heads x head_dim: compact keeps their width
+
     def __init__(self, dim: int, heads: int = 4) -> None:
         super().__init__()
         _heads_dim(dim, heads)

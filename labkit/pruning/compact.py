@@ -19,6 +19,11 @@ kept channels), its masked members stay zeroed, the outputs still agree, and an
 ``strict=True`` raises instead. To cut residual channels, score coupled layers together with
 :func:`~labkit.pruning.couple_scores` and a uniform allocation.
 
+**Fixed-width layers.** A module whose forward reshapes a layer's output into a fixed layout
+(multi-head attention splits ``q, k, v`` into ``heads x head_dim``) lists those children in a
+``labkit_fixed_width`` attribute; their groups keep every channel (masked ones stay zeroed, and
+the warning counts them), so the compacted model still runs and still agrees.
+
 Example:
     >>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 4, 3))
     >>> keep = torch.tensor([True, False] * 4)
@@ -118,9 +123,12 @@ def compact(model: nn.Module, masks: Masks, example_inputs: Any = None, *, stric
     masked = apply_masks(model, masks)
     small = apply_masks(model, masks)
     DG = dependency_graph(small, example_inputs)
+    fixed = _fixed_width(small)
     plan, partial = [], []
     for group in DG.get_all_groups(root_module_types=(nn.Conv2d, nn.Conv1d, nn.Linear)):
         removable, cut = _removable(small, DG, group, masks)
+        if fixed and fixed & {n for n, _, _ in _producer_names(small, DG, group)}:
+            removable = torch.zeros_like(removable)  # heads keep their width (see module doc)
         stuck = cut & ~removable
         if bool(stuck.any()):
             members = list(dict.fromkeys(n for n, _, _ in _producer_names(small, DG, group)))
@@ -145,6 +153,15 @@ def compact(model: nn.Module, masks: Masks, example_inputs: Any = None, *, stric
     if check:
         _check_agree(masked, small, example_inputs, rtol, atol)
     return small
+
+
+def _fixed_width(model: nn.Module) -> set[str]:
+    """Weight names of the layers whose output width a parent module fixes (``labkit_fixed_width``)."""
+    out = set()
+    for name, mod in model.named_modules():
+        for child in getattr(mod, "labkit_fixed_width", ()):
+            out.add(f"{name}.{child}.weight" if name else f"{child}.weight")
+    return out
 
 
 def _describe(model: nn.Module, DG: Any, group: Any) -> str:

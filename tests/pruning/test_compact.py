@@ -53,6 +53,23 @@ def test_masked_and_compacted_agree_on_the_zoo(name, channels, size) -> None:
         assert _n_params(small) < 0.8 * _n_params(model)
 
 
+@pytest.mark.parametrize("name", ["csasml_baseline", "csasml_lite"])
+def test_attention_networks_compact_and_keep_their_heads_whole(name) -> None:
+    """q / k / v of multi-head attention keep their width (labkit_fixed_width); the rest shrinks."""
+    torch.manual_seed(0)
+    kw = {"input_size": 16} if name == "csasml_lite" else {}
+    model = load_model(name, num_classes=10, in_channels=1, **kw).eval()
+    x = torch.randn(2, 1, 16, 16)
+    sc = score(model, "magnitude", granularity="filter")
+    masks = make_masks(sc, allocate(sc, 0.3, mode="uniform"))
+    small = _agree(model, masks, x)  # masked and compacted outputs agree
+    assert _n_params(small) < 0.95 * _n_params(model)
+    for n, m in model.named_modules():
+        if getattr(m, "labkit_fixed_width", ()):
+            for child in m.labkit_fixed_width:
+                assert small.get_submodule(f"{n}.{child}").weight.shape == m.get_submodule(child).weight.shape
+
+
 def test_torchvision_resnet18_directly() -> None:
     torch.manual_seed(0)
     model = torchvision.models.resnet18(num_classes=10).eval()
