@@ -207,9 +207,10 @@ def fit(model: nn.Module, train: Split, *, epochs: int,
         seed: seeds everything; the same seed gives the same weights on the CPU.
         val: if given, accuracy and balanced accuracy are recorded after every epoch.
         masks: parameter name -> bool tensor (True = kept), or ``(out_channels,)`` filter flags.
-            Pruned weights are zero before training and stay exactly zero. A filter mask
-            covers only the parameter it names: give the bias / BatchNorm entries of a removed
-            filter their own masks if they must stay zero too.
+            Pruned weights are zero before training and stay exactly zero. Filter-level
+            :class:`~labkit.pruning.Masks` also hold the removed filters' bias and paired
+            BatchNorm at zero (:func:`~labkit.pruning.expand_masks`); a plain dict of
+            ``(out_channels,)`` flags covers only the parameters it names.
         class_counts: training count per class for long-tail losses (default: counted from
             ``train``; pass ``data.class_counts`` to be explicit).
         checkpoint: a ``.safetensors`` path rewritten after every epoch.
@@ -255,6 +256,10 @@ def fit(model: nn.Module, train: Split, *, epochs: int,
                       "use labkit.training.with_normed_head(model) or pass an LDAMLoss(counts, s=1)",
                       stacklevel=2)
 
+    if masks is not None and getattr(masks, "granularity", None) == "filter":
+        from ..pruning.apply import expand_masks  # a removed filter's bias and BN stay zero too
+
+        masks = expand_masks(model, masks)
     masked = _prepare_masks(model, masks) if masks is not None else []
     _reapply(masked)
     opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr=lr,

@@ -161,6 +161,20 @@ def test_filter_masks_broadcast_over_a_row() -> None:
     assert (net[0].weight[~keep] == 0).all() and (net[0].weight[keep] != 0).all()
 
 
+def test_filter_masks_object_keeps_bias_and_batchnorm_of_removed_filters_at_zero() -> None:
+    from labkit.pruning import Masks
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 4 * 4, 3))
+    x, y = torch.randn(48, 1, 6, 6), torch.randint(0, 3, (48,))
+    keep = torch.tensor([True, False] * 4)
+    fit(net, Split.from_tensors(x, y), epochs=2, masks=Masks({"0.weight": keep}, "filter"), progress=False)
+    for t in (net[0].weight, net[0].bias, net[1].weight, net[1].bias):
+        assert (t[~keep] == 0).all() and (t[keep] != 0).all()
+    with torch.no_grad():  # so a removed filter's map is exactly zero after BN and ReLU
+        assert (net[2](net[1](net[0](x)))[:, ~keep] == 0).all()
+
+
 def test_bad_masks_name_the_fix() -> None:
     x, y = _data()
     split = Split.from_tensors(x, y)
