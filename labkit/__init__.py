@@ -55,6 +55,9 @@ from .pruning import Ranking as Ranking
 from .pruning import allocate as allocate
 from .pruning import apply_masks as apply_masks
 from .pruning import compact as compact
+from .pruning import couple_scores as couple_scores
+from .pruning import coupled_groups as coupled_groups
+from .pruning import expand_masks as expand_masks
 from .pruning import get_merge_mode as get_merge_mode
 from .pruning import list_merge_modes as list_merge_modes
 from .pruning import make_masks as make_masks
@@ -83,7 +86,8 @@ __all__ = [
     "get_model", "list_models", "load_model", "prunable_parameters", "register_model", "stages",
     "load_checkpoint", "save_checkpoint",
     "Scores", "get_criterion", "list_criteria", "register_criterion", "score",
-    "Masks", "Ranking", "allocate", "apply_masks", "compact", "get_merge_mode", "list_merge_modes",
+    "Masks", "Ranking", "allocate", "apply_masks", "compact", "couple_scores", "coupled_groups", "expand_masks",
+    "get_merge_mode", "list_merge_modes",
     "make_masks", "merge_masks", "overlap", "register_merge_mode",
     "finetune", "fit", "list_losses", "cost", "ClassReport", "evaluate", "sensitivity_scan",
     "Lab", "Plan", "Trial",
