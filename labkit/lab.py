@@ -330,7 +330,8 @@ class Lab:
         for s in sparsities:
             t = self.prune(criterion, s, mode, granularity, **kw)
             vals = {"overall": t.report.overall, "balanced": t.report.balanced, **t.report.by_group}
-            rows += [{"sparsity": float(s), "metric": k, "value": v, "criterion": criterion} for k, v in vals.items()]
+            rows += [{"sparsity": float(s), "metric": k, "value": v, "criterion": criterion,
+                      "granularity": granularity} for k, v in vals.items()]
         return pd.DataFrame(rows)
 
     def baselines(self) -> dict[str, float]:

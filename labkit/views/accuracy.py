@@ -248,7 +248,7 @@ def group_accuracy(pruned: Mapping[str, float] | pd.DataFrame,
 @styled
 def accuracy_vs_sparsity(curves: pd.DataFrame, baselines: Mapping[str, float] | None = None,
                          current: float | Mapping[str, float] | None = None, *,
-                         title: str | None = None) -> Figure:
+                         title: str | None = None, unit: str | None = None) -> Figure:
     """The trade-off plot: accuracy per metric as sparsity grows (METHODS.md §1.6, view 1).
 
     Args:
@@ -259,6 +259,8 @@ def accuracy_vs_sparsity(curves: pd.DataFrame, baselines: Mapping[str, float] | 
         baselines: dense accuracy per metric, drawn as dashed horizontal lines.
         current: the lab's operating point: a sparsity (points are read off the mean curves
             by linear interpolation) or a dict with ``"sparsity"`` and measured metric values.
+        unit: what the sparsity counts, for the x label (``"weights"``, ``"filters"``); default
+            read from a ``granularity`` column of ``curves`` when it holds one value, else weights.
 
     Example:
         >>> curves = pd.DataFrame({"sparsity": [0, .5, .9] * 2, "metric": ["overall"] * 3 + ["few"] * 3,
@@ -308,7 +310,10 @@ def accuracy_vs_sparsity(curves: pd.DataFrame, baselines: Mapping[str, float] | 
         labels.append(f"current (s={s:.2f})")
 
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_xlabel("sparsity (fraction of prunable weights removed)")
+    if unit is None:
+        grans = set(df["granularity"]) if "granularity" in df.columns else set()
+        unit = f"{grans.pop()}s" if len(grans) == 1 else "weights"
+    ax.set_xlabel(f"sparsity (fraction of prunable {unit} removed)")
     ax.set_ylabel("accuracy")
     ax.set_title(title or "Accuracy vs sparsity", loc="left")
     return fig

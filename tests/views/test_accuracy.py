@@ -148,6 +148,12 @@ def test_accuracy_vs_sparsity_measured_current_and_no_extrapolation(curves):
     assert not [l for l in fig.axes[0].lines if l.get_marker() == "D" and len(l.get_xdata()) == 1]
 
 
+def test_accuracy_vs_sparsity_names_what_the_sparsity_counts(curves):
+    assert "weights" in accuracy_vs_sparsity(curves).axes[0].get_xlabel()
+    assert "filters" in accuracy_vs_sparsity(curves.assign(granularity="filter")).axes[0].get_xlabel()
+    assert "channels" in accuracy_vs_sparsity(curves, unit="channels").axes[0].get_xlabel()
+
+
 def test_accuracy_vs_sparsity_errors(curves):
     with pytest.raises(ValueError, match="fraction"):
         accuracy_vs_sparsity(curves.assign(sparsity=curves["sparsity"] * 100))
