@@ -399,7 +399,8 @@ class Lab:
         Returns ``(curves, fits)``: ``curves.survival(layer)`` is the (C, T) survival matrix,
         ``fits.k``, ``fits.lam``, ``fits.r2`` one entry per channel.
         """
-        from .analysis.influence import fit_weibull, influence_curves
+        from .analysis.influence import influence_curves
+        from .analysis.weibull import fit_weibull
 
         if layer not in self.conv_layers:
             raise KeyError(f"{layer!r} is not a prunable conv layer; pick one of {self.conv_layers}")
