@@ -25,6 +25,7 @@ Example:
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
@@ -457,11 +458,12 @@ class Lab:
     def finetune(self, trial: Trial, epochs: int = 5, lr: float = 1e-3, progress: bool = True,
                  **fit_kw: Any) -> Trial:
         """Fine-tune a copy of the pruned model with its masks held fixed, and evaluate it."""
-        from .training import finetune
+        from .training import fit
 
-        model = finetune(self.dense, self.data.train, masks=expand_masks(self.dense, trial.masks),
-                         epochs=epochs, lr=lr, seed=self.seed, device=self.device, progress=progress,
-                         class_counts=self.data.class_counts, **fit_kw)
+        model = copy.deepcopy(self.dense).requires_grad_(True)  # the lab's dense copy is frozen
+        model.train_history = fit(model, self.data.train, masks=expand_masks(self.dense, trial.masks),
+                                  epochs=epochs, lr=lr, seed=self.seed, device=self.device, progress=progress,
+                                  class_counts=self.data.class_counts, **fit_kw)
         model.eval()
         x = self._inc.acts[0]
         with torch.no_grad():

@@ -121,6 +121,21 @@ def test_rescue_is_never_worse_than_magnitude_on_its_calibration_loss(lab):
     assert lab.rescue(0.5, rho=0.2, generations=4, population=8) is picked
 
 
+@pytest.mark.parametrize("granularity", ["weight", "filter"])
+def test_finetune_trains_a_copy_keeps_the_masks_and_leaves_the_dense_model_frozen(lab, granularity):
+    trial = lab.prune("magnitude", 0.5, "uniform", granularity)
+    before = {k: v.clone() for k, v in lab.dense.state_dict().items()}
+    tuned = lab.finetune(trial, epochs=1, progress=False)
+    assert len(tuned.model.train_history.loss) == 1
+    assert all(torch.equal(before[k], v) for k, v in lab.dense.state_dict().items())
+    assert not any(p.requires_grad for p in lab.dense.parameters())
+    for n, m in lk.expand_masks(lab.dense, trial.masks).items():
+        p = tuned.model.get_parameter(n)
+        assert (p[~m] == 0).all()
+        assert not torch.equal(p[m], lab.dense.get_parameter(n)[m])  # the kept weights trained
+    assert tuned.report.balanced > 0.1 and tuned.masks is trial.masks
+
+
 def test_activations_mark_pruned_filters_as_zero(lab):
     t = lab.prune("magnitude", 0.5, granularity="filter")
     layer = lab.layers[0]

@@ -282,8 +282,8 @@ def _(mo):
       by vote. It can beat its candidates when they err differently; measure it, on more than one
       sparsity and seed.
 
-    This is the end of the sequence for now. The lab itself (`notebooks/lab.py`) has all of these
-    controls in one place.
+    Next: `05_domino_influence.py` judges channels by what they do downstream. The lab itself
+    (`notebooks/lab.py`) has all of these controls in one place.
     """)
     return
 
