@@ -152,11 +152,16 @@ def jupyter_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def execute(notebook: Path, kernel: str) -> object:
     """Run every cell of ``notebook`` in a fresh kernel from its own folder; raise on a cell error."""
+    return execute_in(notebook, kernel, notebook.parent)
+
+
+def execute_in(notebook: Path, kernel: str, folder: Path) -> object:
+    """Run every cell of ``notebook`` in a fresh kernel whose working directory is ``folder``."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name=kernel, resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    NotebookClient(nb, timeout=600, kernel_name=kernel, resources={"metadata": {"path": str(folder)}}).execute()
     return nb
 
 
@@ -165,6 +170,31 @@ def test_jupyter_notebook_executes(jupyter_notebook: Path, jupyter_kernel: str,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LABKIT_SMOKE", "1")  # the kernel inherits it; a notebook has no command line
     execute(jupyter_notebook, jupyter_kernel)
+
+
+@pytest.mark.slow
+def test_jupyter_lab_buttons_fine_tune_save_and_report(jupyter_kernel: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JupyterLab twin's action buttons, clicked in the kernel after the notebook ran."""
+    import nbformat
+
+    monkeypatch.setenv("LABKIT_SMOKE", "1")
+    lab_nb = Path(__file__).resolve().parents[2] / "notebooks" / "jupyter" / "lab.ipynb"
+    nb = nbformat.read(lab_nb, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(f"""
+OUT = Path({str(tmp_path)!r})
+shown = ju.linked_output(actions, act)
+for name in ("finetune", "save", "report"):
+    actions.controls[name].click()
+    print(name, "->", shown.outputs[-1]["data"]["text/markdown"])
+"""))
+    copy = tmp_path / "lab.ipynb"
+    nbformat.write(nb, copy)
+    nb = execute_in(copy, jupyter_kernel, lab_nb.parent)
+    printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert "finetune -> after 3 epochs: balanced" in printed
+    assert "save -> saved masks and plan" in printed and (tmp_path / "magnitude-global-0.50" / "plan.json").exists()
+    assert "report -> wrote" in printed and (tmp_path / "report.html").exists()
 
 
 def _write_ipynb(path: Path, *sources: str) -> Path:
