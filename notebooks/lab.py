@@ -469,7 +469,9 @@ def _(mo):
 @app.cell
 def _(ft_button, ft_epochs, lab, mo, trial):
     mo.stop(not ft_button.value, mo.md("_Press **fine-tune** to train the pruned model with its masks fixed._"))
-    tuned = lab.finetune(trial, epochs=ft_epochs.value)
+    with mo.status.progress_bar(total=ft_epochs.value, title="fine-tuning", completion_title="fine-tuned") as _bar:
+        tuned = lab.finetune(trial, epochs=ft_epochs.value, progress=False,
+                             callback=lambda _e, _h, _m: _bar.update(subtitle=f"train loss {_h.loss[-1]:.3f}"))
     mo.md(f"after {ft_epochs.value} epochs: balanced **{tuned.report.balanced:.3f}** "
           f"(one-shot {trial.report.balanced:.3f}, dense {lab.dense_report.balanced:.3f}) · " +
           " · ".join(f"{g} {v:.3f}" for g, v in tuned.report.by_group.items()))
