@@ -322,7 +322,7 @@ def _(mo):
     At sparsity $s$ every layer keeps $K$ weights: magnitude pruning keeps the $K$ largest.
     Here a share ρ of them is instead *searched*: a genetic algorithm (magnitude's choice seeded in
     its population) picks which small weights to keep so that the loss on calibration images
-    (validation split) is lowest.
+    (validation split) is lowest; a binary particle swarm (`pso`) is the alternative search.
     """)
     return
 
@@ -337,8 +337,8 @@ def _(lab_spec, mui):
 @app.cell
 def _(lab, mo, opt_ui, views):
     _c = opt_ui.value
-    with mo.status.spinner("genetic search ..."):
-        _picked = lab.rescue(_c["sparsity"], rho=_c["rho"], generations=_c["generations"])
+    with mo.status.spinner(f"{_c['method']} search over small weights ..."):
+        _picked = lab.rescue(_c["sparsity"], rho=_c["rho"], method=_c["method"], generations=_c["generations"])
     _opt = lab.evaluate_masks(_picked.masks)
     _mag = lab.prune("magnitude", _c["sparsity"], "uniform")
     _layer = max(_picked.masks, key=lambda n: int(_picked.rescued[n].sum()))

@@ -19,6 +19,10 @@ abstract is public, so everything below the idea is **[inferred]** and exposed a
   - ``ga`` (default): a genetic algorithm whose population is seeded with the magnitude
     solution, so its best calibration loss can never be worse than magnitude's;
   - ``sa``: simulated annealing from the magnitude solution, one in/out swap per step;
+  - ``pso``: binary particle swarm (Kennedy & Eberhart 1997) with a fixed budget: a real
+    velocity per pool member, ``v ← ω v + c₁r₁(p_best − x) + c₂r₂(g_best − x)`` clamped to
+    ``±4``, and the position keeps the ``B`` members whose ``σ(v) − u`` (``u ~ U(0, 1)``, the
+    BPSO coin) is largest; particle 0 starts at the magnitude solution;
   - ``ste``: a learned score mask (edge-popup, arXiv 1911.13299): hard top-``B`` over the pool
     in the forward pass, straight-through gradients to the scores, Adam, weights frozen.
 
@@ -294,6 +298,52 @@ def _sa(p: _Problem, gen: torch.Generator, o: dict[str, Any]) -> tuple[list[Tens
     return best, history
 
 
+@register_rescue_method("pso")
+def _pso(p: _Problem, gen: torch.Generator, o: dict[str, Any]) -> tuple[list[Tensor], list]:
+    """Binary PSO with a budget (module doc); ``population`` particles, ``generations`` iterations.
+
+    ω = 0.7, c₁ = c₂ = 1.5 (Shi & Eberhart 1998) and |v| ≤ 4 (Kennedy & Eberhart 1997, so that
+    σ(v) stays in [0.018, 0.982] and every member keeps a chance to flip).
+    """
+    size, iters = int(o["population"]), int(o["generations"])
+    inertia, c1, c2, vmax = 0.7, 1.5, 1.5, 4.0
+    if size < 1:
+        raise ValueError(f"population must be >= 1, got {size}")
+    segs = p.segments
+
+    def onehot(genes: list[Tensor]) -> list[Tensor]:
+        return [torch.zeros(len(s.pool)).index_fill_(0, g, 1.0) for s, g in zip(segs, genes)]
+
+    def position(vel: list[Tensor]) -> list[Tensor]:
+        return [_top(torch.sigmoid(v) - torch.rand(len(v), generator=gen), s.budget) for s, v in zip(segs, vel)]
+
+    pos = [p.magnitude()] + [[_sample(len(s.pool), s.budget, gen) for s in segs] for _ in range(size - 1)]
+    vel = [[2.0 * b - 1.0 for b in onehot(x)] for x in pos]  # leaning towards where each particle starts
+    fit = [p.loss(x) for x in pos]
+    pbest, pfit = list(pos), list(fit)
+    g = int(np.argmin(pfit))
+    gbest, gfit = pbest[g], pfit[g]
+    history = [{"generation": 0, "best_fitness": -gfit, "mean_fitness": -float(np.mean(fit))}]
+    bar = _bar(o, iters, "PSO")
+    for it in range(1, iters + 1):
+        gb = onehot(gbest)
+        for i in range(size):
+            x, pb = onehot(pos[i]), onehot(pbest[i])
+            vel[i] = [(inertia * v + c1 * torch.rand(len(v), generator=gen) * (pbs - xs)
+                       + c2 * torch.rand(len(v), generator=gen) * (gbs - xs)).clamp_(-vmax, vmax)
+                      for v, xs, pbs, gbs in zip(vel[i], x, pb, gb)]
+            pos[i] = position(vel[i])
+            fit[i] = p.loss(pos[i])
+            if fit[i] < pfit[i]:
+                pbest[i], pfit[i] = pos[i], fit[i]
+            if fit[i] < gfit:
+                gbest, gfit = pos[i], fit[i]
+        history.append({"generation": it, "best_fitness": -gfit, "mean_fitness": -float(np.mean(fit))})
+        _tick(bar, gfit)
+    _close(bar)
+    return gbest, history
+
+
 @register_rescue_method("ste")
 def _ste(p: _Problem, gen: torch.Generator, o: dict[str, Any]) -> tuple[list[Tensor], list]:
     """Learned score mask: hard top-B forward, straight-through backward, Adam on the scores."""
@@ -331,7 +381,7 @@ def _bar(o: dict[str, Any], total: int, desc: str) -> Any:
         return None
     from tqdm.auto import tqdm  # lazy: `import labkit` needs no tqdm
 
-    return tqdm(total=total, desc=desc, unit="gen" if desc == "GA" else "step", leave=False)
+    return tqdm(total=total, desc=desc, unit="gen" if desc in ("GA", "PSO") else "step", leave=False)
 
 
 def _tick(bar: Any, best_loss: float) -> None:

@@ -86,11 +86,16 @@ def influence_controls(conv_layers: Sequence[str]) -> ControlSpec:
 
 
 def rescue_controls() -> ControlSpec:
-    """Method 3: sparsity, rescue budget ρ and GA generations of :meth:`labkit.Lab.rescue`."""
+    """Method 3: sparsity, rescue budget ρ, the search (GA or binary PSO) and its iterations.
+
+    The values go to :meth:`labkit.Lab.rescue` as ``sparsity, rho, method, generations``. SA and
+    the learned mask are left to the study notebook: their defaults take thousands of steps.
+    """
     return ControlSpec([
         Slider("sparsity", "sparsity s", 0.3, 0.95, 0.05, 0.5, debounce=True),
         Slider("rho", "rescue budget ρ", 0.05, 0.5, 0.05, 0.2, debounce=True),
-        Slider("generations", "GA generations", 2, 40, 2, 8, debounce=True),
+        Dropdown("method", "search", ("ga", "pso"), "ga"),
+        Slider("generations", "generations (iterations)", 2, 40, 2, 8, debounce=True),
     ])
 
 

@@ -36,15 +36,15 @@ def test_ga_best_calibration_loss_never_worse_than_magnitude(seed: int) -> None:
     assert best[0] >= -res.magnitude_loss - 1e-7 and math.isclose(best[-1], -res.loss, rel_tol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["sa", "ste"])
+@pytest.mark.parametrize("method", ["sa", "ste", "pso"])
 def test_alternatives_start_from_magnitude_and_never_end_worse(method: str) -> None:
     net, data = make_mlp(), make_data()
-    res = rescue(net, data, 0.85, method=method, sa_steps=60, ste_steps=20, seed=1)
+    res = rescue(net, data, 0.85, method=method, sa_steps=60, ste_steps=20, population=8, generations=6, seed=1)
     assert res.loss <= res.magnitude_loss + 1e-7
     assert list(res.history.columns) == ["generation", "best_fitness", "mean_fitness"]
 
 
-@pytest.mark.parametrize("method", sorted({"magnitude", "random", "wanda", "taylor", "ga", "sa", "ste"}))
+@pytest.mark.parametrize("method", sorted({"magnitude", "random", "wanda", "taylor", "ga", "sa", "ste", "pso"}))
 def test_every_method_keeps_the_budget_per_layer(method: str) -> None:
     assert method in list_rescue_methods()
     net, data = make_mlp(), make_data()
@@ -62,6 +62,16 @@ def test_every_method_keeps_the_budget_per_layer(method: str) -> None:
         assert torch.equal(res.masks[n].reshape(-1), large | rescued)
         assert float(w[large].min()) >= float(w[~large].max()), "the large set is the top-L by |w|"
         assert res.threshold[n] == pytest.approx(float(w[large].min()))
+
+
+def test_pso_is_seeded_and_its_best_fitness_never_drops() -> None:
+    net, data = make_mlp(), make_data()
+    a = rescue(net, data, 0.85, method="pso", population=6, generations=5, seed=3)
+    b = rescue(net, data, 0.85, method="pso", population=6, generations=5, seed=3)
+    assert all(torch.equal(a.masks[n], b.masks[n]) for n in a.masks) and a.loss == b.loss
+    best = a.history["best_fitness"].to_numpy()
+    assert len(best) == 6 and (best[1:] >= best[:-1] - 1e-12).all()
+    assert best[0] >= -a.magnitude_loss - 1e-7  # particle 0 starts at the magnitude solution
 
 
 def test_magnitude_method_equals_the_engine_s_uniform_magnitude_masks() -> None:
@@ -131,7 +141,7 @@ def test_bad_inputs_name_the_fix() -> None:
     with pytest.raises(ValueError, match="fraction"):
         rescue(net, data, 80)
     with pytest.raises(KeyError):
-        rescue(net, data, 0.8, method="pso")
+        rescue(net, data, 0.8, method="bpso")
     with pytest.raises(ValueError, match="labelled"):
         rescue(net, data[0], 0.8)
     with pytest.raises(ValueError, match="scope"):

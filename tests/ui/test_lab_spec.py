@@ -36,5 +36,5 @@ def test_method_controls():
     assert lab_spec.influence_controls(layers).defaults() == {"layer": "l2.weight"}
     with pytest.raises(ValueError, match="no prunable conv"):
         lab_spec.influence_controls([])
-    assert lab_spec.rescue_controls().defaults() == {"sparsity": 0.5, "rho": 0.2, "generations": 8}
+    assert lab_spec.rescue_controls().defaults() == {"sparsity": 0.5, "rho": 0.2, "method": "ga", "generations": 8}
     assert lab_spec.transfer_controls().defaults() == {"ratio": 0.4}
