@@ -59,7 +59,7 @@ from ..runtime import resolve_device
 from ..training import fit
 from ._results import read_table, write_table, write_text
 from ..training.trainers import (DEFAULT_TRAINERS, Trainer, TrainerResult, calibration_set, candidate_accuracy,
-                                 check_common_start, get_trainer, merge_weights, train_auxiliary)
+                                 check_common_start, get_trainer, merge_weights, soup, train_auxiliary)
 
 __all__ = ["LongTailSettings", "RUNS", "MergeResult", "UnitResult", "COLUMNS", "load_unit_data",
            "merge_candidates", "overlap_matrix", "run_unit", "run_study", "pie_study", "paired_rule",
@@ -113,7 +113,7 @@ class LongTailSettings:
     weights: tuple[float, ...] | None = None  # merge weights by hand (one per trainer); overrides τ
     weight_by: str = "balanced"        # a_k: balanced val accuracy, or "few"
     control: str = "matched"           # B: "matched" (+E_ft dense epochs) or "theta_k" (θ_k* as is)
-    start: str = "best"                # E / D fine-tune from θ_k* ("best") or from θ0 ("theta0")
+    start: str = "best"                # E / D fine-tune from θ_k* ("best"), θ0 ("theta0") or an α-weighted soup
     exclude_first: bool = True         # METHODS §0.1 prunable set (the classifier always stays dense)
     verdict_sparsity: float = 0.3
     dataset_options: tuple[tuple[str, Any], ...] = ()
@@ -134,8 +134,8 @@ class LongTailSettings:
                 raise ValueError(f"sparsities must be fractions in (0, 1), got {s}")
         if self.control not in ("matched", "theta_k"):
             raise ValueError(f"control must be 'matched' or 'theta_k', got {self.control!r}")
-        if self.start not in ("best", "theta0"):
-            raise ValueError(f"start must be 'best' or 'theta0', got {self.start!r}")
+        if self.start not in ("best", "theta0", "soup"):
+            raise ValueError(f"start must be 'best', 'theta0' or 'soup', got {self.start!r}")
         if self.weights is not None and len(self.weights) != len(self.trainers):
             raise ValueError(f"weights has {len(self.weights)} entries for {len(self.trainers)} trainers")
 
@@ -256,6 +256,16 @@ class UnitResult:
     reports: dict[tuple[str, float], ClassReport] = field(default_factory=dict)
 
 
+def _soup_start(cands: Sequence[TrainerResult], best: TrainerResult, alpha: Mapping[str, float]) -> nn.Module:
+    """METHODS.md §1.5's "soup" start: the α-weighted average of the θ_k whose head matches θ_k*'s.
+
+    Trainers with a cosine head (LDAM) and with a linear head are not averaged together; the
+    best trainer is always in its own soup, so the soup of one model is θ_k* itself.
+    """
+    same = [c for c in cands if c.trainer.normed_head == best.trainer.normed_head]
+    return soup([c.model for c in same], weights=[alpha.get(c.name, 0.0) + 1e-12 for c in same])
+
+
 def _finetune(start: nn.Module, trainer: Trainer, data: LabData, settings: LongTailSettings,
               masks: Masks | None, device: Any, progress: bool) -> nn.Module:
     work = copy.deepcopy(start)  # the start stays a reference; fit writes θ ⊙ M into the copy first
@@ -324,7 +334,8 @@ def run_unit(data: LabData, seed: int, settings: LongTailSettings, *, permutatio
                 out.merges[s] = mr
             best = by_name[mr.best]
             t_best = best.trainer.seeded(ft_seed)
-            start = best.model if settings.start == "best" else t_best.prepare(theta0)
+            start = (best.model if settings.start == "best" else t_best.prepare(theta0) if settings.start == "theta0"
+                     else _soup_start(cands, best, mr.alpha))
             if "B" in settings.runs and mr.best not in controls:
                 tb = time.perf_counter()
                 control = (_finetune(best.model, t_best, data, settings, None, dev, progress)
@@ -570,6 +581,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--e-aux", type=int, dest="e_aux")
     ap.add_argument("--e-ft", type=int, dest="e_ft")
     ap.add_argument("--criterion", choices=["magnitude", "taylor"])
+    ap.add_argument("--start", choices=["best", "theta0", "soup"],
+                    help="what D and E fine-tune from: θ_k* (default), θ0, or the α-weighted soup of the θ_k")
     ap.add_argument("--pie-k", type=int, default=0, help="also count PIEs over K training seeds (0 = skip)")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     ap.add_argument("--out", required=True, help="CSV to write (atomically); the .md goes beside it")
@@ -581,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     s = (LongTailSettings.smoke() if args.smoke else
          LongTailSettings.cifar100_lt(root=args.cifar_root) if args.cifar_root else LongTailSettings())
     over = {k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()
-            if k in ("seeds", "permutations", "sparsities", "trainers", "e0", "e_aux", "e_ft", "criterion")
+            if k in ("seeds", "permutations", "sparsities", "trainers", "e0", "e_aux", "e_ft", "criterion", "start")
             and v is not None}
     s = replace(s, **over)
     t0 = time.perf_counter()

@@ -70,7 +70,7 @@ from .losses import get_loss
 __all__ = [
     "Trainer", "TrainerResult", "DEFAULT_TRAINERS", "register_trainer", "get_trainer", "list_trainers",
     "fingerprint", "calibration_set", "train_auxiliary", "check_common_start", "candidate_accuracy",
-    "merge_weights",
+    "merge_weights", "soup",
 ]
 
 SCORE_CRITERIA = ("magnitude", "taylor")
@@ -341,3 +341,46 @@ def merge_weights(accuracies: Sequence[float] | np.ndarray, tau: float = 20.0) -
     z = tau * (a - a.max())  # shift for numerical stability; softmax is unchanged
     w = np.exp(z)
     return w / w.sum()
+
+
+def soup(models: Sequence[nn.Module], weights: Sequence[float] | None = None) -> nn.Module:
+    """A weighted *model soup* (Wortsman et al. 2022): the average of the models' parameters.
+
+    ``θ_soup = Σ_k w_k θ_k / Σ_k w_k`` for every floating-point parameter and buffer (BatchNorm's
+    running statistics included); integer buffers (``num_batches_tracked``) come from the first
+    model. Averaging is only meaningful for models fine-tuned from one common start (the
+    auxiliary trainers of METHODS.md §1.2 all start from ``θ0``), so the models must have the same
+    architecture: the same state-dict keys and shapes, and the same module types (a cosine head
+    is not averaged with a linear one). Returns a new model; the inputs are not changed.
+
+    Example:
+        >>> a, b = nn.Linear(2, 1), nn.Linear(2, 1)
+        >>> s = soup([a, b], weights=[3, 1])
+        >>> torch.allclose(s.weight, 0.75 * a.weight + 0.25 * b.weight)
+        True
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("soup needs at least one model")
+    w = torch.ones(len(models), dtype=torch.float64) if weights is None else torch.as_tensor(list(weights), dtype=torch.float64)
+    if w.shape != (len(models),) or not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
+        raise ValueError(f"weights must be one finite, non-negative number per model, not all zero; got {w.tolist()}")
+    ref = models[0].state_dict()
+    types = [type(m).__name__ for m in models[0].modules()]
+    for i, m in enumerate(models[1:], 1):
+        sd = m.state_dict()
+        if list(sd) != list(ref) or any(sd[k].shape != ref[k].shape for k in ref) \
+                or [type(x).__name__ for x in m.modules()] != types:
+            raise ValueError(f"models[{i}] has another architecture than models[0] (keys, shapes or module "
+                             f"types differ); a soup averages models of one architecture from one start")
+    w = w / w.sum()
+    states = [m.state_dict() for m in models]
+    out = {}
+    for k, v in ref.items():
+        if v.is_floating_point():
+            out[k] = sum(float(wi) * sd[k].double() for wi, sd in zip(w, states)).to(v.dtype)
+        else:
+            out[k] = v.clone()
+    result = copy.deepcopy(models[0])
+    result.load_state_dict(out)
+    return result

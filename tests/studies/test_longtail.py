@@ -102,6 +102,24 @@ def test_merge_refuses_candidates_from_another_start(net, val):
         merge_candidates(cands, 0.3, val=val, groups=GROUPS)
 
 
+def test_soup_start_averages_the_candidates_by_alpha_and_runs_in_the_study():
+    from labkit.studies.longtail import _soup_start
+
+    cands = _candidates(_net(0), k=3)
+    alpha = {"ce": 0.5, "ce_drw": 0.3, "balanced_softmax": 0.2}
+    start = _soup_start(cands, cands[0], alpha)
+    name = next(n for n, _ in start.named_parameters())
+    expect = sum(a * c.model.get_parameter(name) for a, c in zip(alpha.values(), cands))
+    torch.testing.assert_close(start.get_parameter(name), expect)
+    df = run_study(LongTailSettings(seeds=(0,), permutations=(0,), sparsities=(0.3,), e0=1, e_aux=1, e_ft=1,
+                                    trainers=("ce", "balanced_softmax"), device="cpu", runs=("D", "E"),
+                                    start="soup"))
+    assert df.attrs["settings"]["start"] == "soup" and sorted(df["run"]) == ["D", "E"]
+    assert np.isfinite(df[["overall", "balanced", "few"]].to_numpy(float)).all()
+    with pytest.raises(ValueError, match="soup"):
+        LongTailSettings(start="average")
+
+
 def test_smoke_study_gives_a_complete_finite_table():
     s = LongTailSettings(seeds=(0, 1), permutations=(0,), sparsities=(0.3,), trainers=("ce", "balanced_softmax"),
                          e0=1, e_aux=1, e_ft=1, device="cpu")

@@ -11,7 +11,7 @@ from labkit.data import Split
 from labkit.models import load_model
 from labkit.pruning import Masks, allocate
 from labkit.training import NormedLinear
-from labkit.training.trainers import (DEFAULT_TRAINERS, Trainer, calibration_set, candidate_accuracy,
+from labkit.training.trainers import (DEFAULT_TRAINERS, Trainer, calibration_set, candidate_accuracy, soup,
                                       check_common_start, fingerprint, get_trainer, list_trainers, merge_weights,
                                       register_trainer, train_auxiliary)
 
@@ -147,3 +147,29 @@ def test_merge_weights_are_a_temperature_softmax():
         merge_weights([0.5, 85.0])
     with pytest.raises(ValueError, match="tau"):
         merge_weights([0.5, 0.6], tau=-1)
+
+
+def test_soup_is_the_weighted_average_of_parameters_and_buffers(theta0, split):
+    a = _aux(theta0, "ce", split)
+    b = _aux(theta0, "balanced_softmax", split)
+    s = soup([a.model, b.model], weights=[3.0, 1.0])
+    sa, sb, ss = a.model.state_dict(), b.model.state_dict(), s.state_dict()
+    for k, v in ss.items():
+        if v.is_floating_point():  # weights and BatchNorm running statistics
+            torch.testing.assert_close(v, 0.75 * sa[k] + 0.25 * sb[k])
+        else:
+            assert torch.equal(v, sa[k])
+    key = next(k for k, v in sa.items() if v.is_floating_point())
+    assert soup([a.model]).state_dict()[key].equal(sa[key])
+    assert s is not a.model and torch.equal(a.model.state_dict()[key], sa[key])  # inputs untouched
+
+
+def test_soup_refuses_other_architectures_and_bad_weights(theta0, split):
+    a = _aux(theta0, "ce", split)
+    ldam = _aux(theta0, "ldam_drw", split)  # a cosine head: same shapes, another module type
+    with pytest.raises(ValueError, match="architecture"):
+        soup([a.model, ldam.model])
+    with pytest.raises(ValueError, match="non-negative"):
+        soup([a.model, a.model], weights=[1.0, -1.0])
+    with pytest.raises(ValueError, match="at least one"):
+        soup([])
