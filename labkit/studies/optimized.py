@@ -55,6 +55,7 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "ga": ("ga", "L largest + B chosen by the GA (magnitude seeded)"),
     "sa": ("sa", "L largest + B chosen by simulated annealing"),
     "ste": ("ste", "L largest + B chosen by a learned straight-through score mask"),
+    "pso": ("pso", "L largest + B chosen by binary particle swarm (magnitude seeded)"),
 }
 
 
