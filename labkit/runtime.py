@@ -18,12 +18,12 @@ from __future__ import annotations
 import os
 import platform
 import random
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 
-__all__ = ["default_device", "resolve_device", "seed_everything", "versions"]
+__all__ = ["default_device", "resolve_device", "seed_everything", "versions", "smoke_mode"]
 
 
 def default_device() -> torch.device:
@@ -72,3 +72,21 @@ def versions() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def smoke_mode(cli_args: Mapping[str, Any] | None = None, *, threads: int | None = 1) -> bool:
+    """Should a notebook run its tiny CI version? And if so, keep torch to ``threads`` threads.
+
+    Smoke mode is on when ``cli_args`` (marimo's ``mo.cli_args()``, from
+    ``marimo export html nb.py -- --smoke``) has a ``smoke`` key, or when the environment has
+    ``LABKIT_SMOKE=1`` (a Jupyter kernel has no command line; ``make test`` sets it for nbclient).
+    Tiny models on 2 shared CI cores run faster on one thread than on two.
+
+    Example:
+        >>> smoke_mode({"smoke": ""}, threads=None), smoke_mode({}, threads=None) == (os.environ.get("LABKIT_SMOKE") == "1")
+        (True, True)
+    """
+    on = "smoke" in (cli_args or {}) or os.environ.get("LABKIT_SMOKE") == "1"
+    if on and threads is not None:
+        torch.set_num_threads(threads)
+    return on

@@ -40,23 +40,20 @@ def _(mo):
 
 @app.cell
 def _():
-    import os
-
     import marimo as mo
     import pandas as pd
-    import torch
 
     import labkit as lk
     from labkit import course, views
     from labkit.ui import marimo as mui
-    return course, lk, mo, mui, os, pd, torch, views
+    return course, lk, mo, mui, pd, views
 
 
 @app.cell
-def _(mo, os, torch):
-    smoke = "smoke" in mo.cli_args() or os.environ.get("LABKIT_SMOKE") == "1"
-    if smoke:
-        torch.set_num_threads(1)  # CI: one thread avoids oversubscribing shared cores
+def _(mo):
+    from labkit.runtime import smoke_mode
+
+    smoke = smoke_mode(mo.cli_args())  # `-- --smoke` or LABKIT_SMOKE=1: tiny CI run on one thread
     SPARSITIES = [0.0, 0.5, 0.7] if smoke else [0.0, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9]
     SCAN_SPARSITIES = [0.7, 0.9] if smoke else [0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
     STAGE_COLORS = {"layer1": "#4C72B0", "layer2": "#DD8452", "layer3": "#55A868"}

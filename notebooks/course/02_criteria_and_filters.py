@@ -35,24 +35,22 @@ def _(mo):
 
 @app.cell
 def _():
-    import os
     import warnings
 
     import marimo as mo
     import pandas as pd
-    import torch
 
     import labkit as lk
     from labkit import course, views
     from labkit.pruning import couple_scores, coupled_groups
-    return couple_scores, coupled_groups, course, lk, mo, os, pd, torch, views, warnings
+    return couple_scores, coupled_groups, course, lk, mo, pd, views, warnings
 
 
 @app.cell
-def _(mo, os, torch):
-    smoke = "smoke" in mo.cli_args() or os.environ.get("LABKIT_SMOKE") == "1"
-    if smoke:
-        torch.set_num_threads(1)  # CI: one thread avoids oversubscribing shared cores
+def _(mo):
+    from labkit.runtime import smoke_mode
+
+    smoke = smoke_mode(mo.cli_args())  # `-- --smoke` or LABKIT_SMOKE=1: tiny CI run on one thread
     SPARSITIES = [0.0, 0.1] if smoke else [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5]
     CRITERIA = ["magnitude", "mean_activation", "apoz", "taylor", "random"]
     LATENCY_BATCH = 4 if smoke else 64

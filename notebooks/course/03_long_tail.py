@@ -36,24 +36,21 @@ def _(mo):
 
 @app.cell
 def _():
-    import os
-
     import marimo as mo
     import numpy as np
     import pandas as pd
-    import torch
     from scipy.stats import spearmanr
 
     import labkit as lk
     from labkit import course, views
-    return course, lk, mo, np, os, pd, spearmanr, torch, views
+    return course, lk, mo, np, pd, spearmanr, views
 
 
 @app.cell
-def _(mo, os, torch):
-    smoke = "smoke" in mo.cli_args() or os.environ.get("LABKIT_SMOKE") == "1"
-    if smoke:
-        torch.set_num_threads(1)  # CI: one thread avoids oversubscribing shared cores
+def _(mo):
+    from labkit.runtime import smoke_mode
+
+    smoke = smoke_mode(mo.cli_args())  # `-- --smoke` or LABKIT_SMOKE=1: tiny CI run on one thread
     SPARSITIES = [0.0, 0.5, 0.6] if smoke else [0.0, 0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]
     AT = 0.5  # the sparsity the questions ask about
     return AT, SPARSITIES, smoke

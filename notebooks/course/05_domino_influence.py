@@ -37,25 +37,21 @@ def _(mo):
 
 @app.cell
 def _():
-    import os
-
     import marimo as mo
     import numpy as np
-    import pandas as pd
-    import torch
 
     import labkit as lk
     from labkit import course, views
     from labkit.analysis.influence import influence_curves, influence_table
     from labkit.pruning.blocks import select_blocks, slim
-    return course, influence_curves, influence_table, lk, mo, np, os, pd, select_blocks, slim, torch, views
+    return course, influence_curves, influence_table, lk, mo, np, select_blocks, slim, views
 
 
 @app.cell
-def _(mo, os, torch):
-    smoke = "smoke" in mo.cli_args() or os.environ.get("LABKIT_SMOKE") == "1"
-    if smoke:
-        torch.set_num_threads(1)  # CI: one thread avoids oversubscribing shared cores
+def _(mo):
+    from labkit.runtime import smoke_mode
+
+    smoke = smoke_mode(mo.cli_args())  # `-- --smoke` or LABKIT_SMOKE=1: tiny CI run on one thread
     return (smoke,)
 
 
@@ -145,7 +141,7 @@ def _(mo):
 
 
 @app.cell
-def _(STAGES, course, mo, pd, q_stage, table, views):
+def _(STAGES, course, mo, q_stage, table, views):
     _by = table.groupby("stage")[["delta1", "D", "k", "lam", "r2"]].median().reindex(STAGES)
     _best = str(_by["D"].idxmax())
     _r = course.check_choice(q_stage.value, _best, options=STAGES, what="the stage with the largest median D",

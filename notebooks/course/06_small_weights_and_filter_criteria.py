@@ -37,22 +37,19 @@ def _(mo):
 
 @app.cell
 def _():
-    import os
-
     import marimo as mo
-    import pandas as pd
     import torch
 
     import labkit as lk
     from labkit import course, views
-    return course, lk, mo, os, pd, torch, views
+    return course, lk, mo, torch, views
 
 
 @app.cell
-def _(mo, os, torch):
-    smoke = "smoke" in mo.cli_args() or os.environ.get("LABKIT_SMOKE") == "1"
-    if smoke:
-        torch.set_num_threads(1)  # CI: one thread avoids oversubscribing shared cores
+def _(mo):
+    from labkit.runtime import smoke_mode
+
+    smoke = smoke_mode(mo.cli_args())  # `-- --smoke` or LABKIT_SMOKE=1: tiny CI run on one thread
     return (smoke,)
 
 

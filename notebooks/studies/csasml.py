@@ -37,11 +37,8 @@ def _(mo):
 
 @app.cell
 def _():
-    import os
-
     import marimo as mo
     import pandas as pd
-    import torch
 
     from labkit.data import load_dataset
     from labkit.models import load_model
@@ -49,15 +46,15 @@ def _():
     from labkit.models.csasml_plugin import plug_smm
     from labkit.studies import csasml as study
     from labkit.views import csasml as views
-    return csa_macs, load_dataset, load_model, mhsa_macs, mo, os, pd, plug_smm, smm_macs, study, torch, views
+    return csa_macs, load_dataset, load_model, mhsa_macs, mo, pd, plug_smm, smm_macs, study, views
 
 
 @app.cell
-def _(mo, os, study, torch):
-    smoke = "smoke" in mo.cli_args() or os.environ.get("LABKIT_SMOKE") == "1"
+def _(mo, study):
+    from labkit.runtime import smoke_mode
+
+    smoke = smoke_mode(mo.cli_args())  # `-- --smoke` or LABKIT_SMOKE=1: tiny CI run on one thread
     settings = study.CSASMLSettings.smoke() if smoke else study.CSASMLSettings()
-    if smoke:
-        torch.set_num_threads(1)  # tiny models: one thread avoids oversubscribing shared CI cores
     mo.md(f"**Mode:** {'smoke (tiny, for CI: numbers are not meaningful)' if smoke else 'full §2.5 run'} · "
           f"{len(settings.runs)} runs × {len(settings.seeds)} seeds × {settings.epochs} epochs")
     return (settings,)

@@ -40,7 +40,6 @@ def _(mo):
 @app.cell
 def _():
     import marimo as mo
-    import torch
 
     from labkit.analysis.cost import cost
     from labkit.analysis.influence import influence_table, survival
@@ -48,14 +47,14 @@ def _():
     from labkit.pruning.blocks import select_blocks, slim
     from labkit.studies import dominos as study
     from labkit.views import dominos as views
-    return add_se, cost, influence_table, mo, se_overhead, select_blocks, slim, study, survival, torch, views
+    return add_se, cost, influence_table, mo, se_overhead, select_blocks, slim, study, survival, views
 
 
 @app.cell
-def _(mo, study, torch):
-    smoke = "smoke" in mo.cli_args()
-    if smoke:  # CI shares 2 cores with other jobs: one thread avoids oversubscription
-        torch.set_num_threads(1)
+def _(mo, study):
+    from labkit.runtime import smoke_mode
+
+    smoke = smoke_mode(mo.cli_args())  # `-- --smoke` or LABKIT_SMOKE=1: tiny CI run on one thread
     settings = study.DominosSettings.smoke() if smoke else study.DominosSettings()
     shape = (1, settings.image_size, settings.image_size)
     mo.md(f"**Mode:** {'smoke (tiny, for CI: numbers are noise)' if smoke else 'full §5.7 settings'} · "

@@ -53,10 +53,10 @@ def _():
 
 
 @app.cell
-def _(mo, study, torch):
-    smoke = "smoke" in mo.cli_args()
-    if smoke:  # CI shares 2 cores with other jobs: one thread avoids oversubscription
-        torch.set_num_threads(1)
+def _(mo, study):
+    from labkit.runtime import smoke_mode
+
+    smoke = smoke_mode(mo.cli_args())  # `-- --smoke` or LABKIT_SMOKE=1: tiny CI run on one thread
     settings = study.OptimizedSettings.smoke() if smoke else study.OptimizedSettings()
     mo.md(f"**Mode:** {'smoke (tiny, for CI: numbers are noise)' if smoke else 'full §3.3 settings'} · "
           f"variants {list(settings.variants)} × s {list(settings.sparsities)} × {len(settings.seeds)} seeds · "
