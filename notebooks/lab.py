@@ -208,7 +208,7 @@ def _(lk, mo):
 @app.cell
 def _(candidates, merge_controls, mui):
     merge_ui = mui.controls(merge_controls(sorted(candidates.value)), label="merge") if len(candidates.value) >= 2 else None
-    merge_ui
+    merge_ui.hstack(justify="start", wrap=True) if merge_ui is not None else None
     return (merge_ui,)
 
 
@@ -294,7 +294,7 @@ def _(mo):
 @app.cell
 def _(lab, lab_spec, mui):
     dom_ui = mui.controls(lab_spec.influence_controls(lab.conv_layers))
-    dom_ui
+    dom_ui.hstack(justify="start")
     return (dom_ui,)
 
 
@@ -330,7 +330,7 @@ def _(mo):
 @app.cell
 def _(lab_spec, mui):
     opt_ui = mui.controls(lab_spec.rescue_controls())
-    opt_ui
+    opt_ui.hstack(justify="start", wrap=True)
     return (opt_ui,)
 
 
@@ -368,7 +368,7 @@ def _(mo):
 @app.cell
 def _(lab_spec, mui):
     ratio_ui = mui.controls(lab_spec.transfer_controls())
-    ratio_ui
+    ratio_ui.hstack(justify="start")
     return (ratio_ui,)
 
 
@@ -381,9 +381,10 @@ def _(lab, mo, pd, ratio_ui, views):
                           "balanced (one-shot)": lab.prune(c, _r, m, "filter",
                                                            normalize="l2" if m == "global" else "none").report.balanced}
                          for c in _crits for m in ("uniform", "global")])
-    mo.hstack([views.kept_filters_bars(_kept),
-               mo.ui.table(_acc.pivot(index="criterion", columns="ranking").round(3), selection=None)],
-              widths=[3, 1])
+    mo.vstack([views.kept_filters_bars(_kept),
+               mo.md(f"Balanced test accuracy, one-shot, {_r:.0%} of the filters removed:"),
+               mo.ui.table(_acc.pivot(index="criterion", columns="ranking", values="balanced (one-shot)")
+                           .round(3).reset_index(), selection=None)])
     return
 
 
