@@ -192,7 +192,8 @@ def _(mo):
     shows how much their kept sets overlap (Jaccard); the merged mask keeps every layer's budget and
     votes with the weights α (`weighted`), by majority, or keeps the intersection first. The weights
     come from your sliders or, as in **method 1** (long-tail-aware pruning), from
-    α = softmax(τ · balanced validation accuracy) of each candidate: the bars show them.
+    α = softmax(τ · balanced validation accuracy) of each candidate: the bars show them. Click a
+    cell of the second heatmap to see that pair's overlap layer by layer.
     """)
     return
 
@@ -213,23 +214,54 @@ def _(candidates, merge_controls, mui):
 
 
 @app.cell
-def _(candidates, lab, merge_ui, merge_weights, mo, pd, settings, views):
+def _(candidates, lab, merge_ui, merge_weights, settings):
     if merge_ui is None:
-        _out = mo.md("Pick at least two criteria to merge.")
+        merging = None
     else:
         _base = {k: v for k, v in settings.items() if k not in ("criterion", "layer_sparsity")}
         _base["mode"] = "global" if _base["mode"] == "per-layer" else _base["mode"]
         _trials = {c: lab.prune(criterion=c, **_base) for c in sorted(candidates.value)}
         _alpha = merge_weights(lab, _trials, merge_ui.value)
         _merged = lab.merge(list(_trials.values()), weights=list(_alpha.values()), mode=merge_ui.value["merge_mode"])
-        _val = {c: lab.val_accuracy(t) for c, t in _trials.items()}
-        _rows = [{"mask": c, "α": _alpha[c], "val balanced": _val[c], "test balanced": t.report.balanced,
-                  **t.report.by_group} for c, t in _trials.items()]
-        _rows.append({"mask": f"merged ({merge_ui.value['merge_mode']})", "val balanced": lab.val_accuracy(_merged),
-                      "test balanced": _merged.report.balanced, **_merged.report.by_group})
-        _out = mo.vstack([views.overlap_alpha(lab.overlap_matrix({**_trials, "merged": _merged}), _alpha, _val),
+        merging = {"trials": {**_trials, "merged": _merged}, "alpha": _alpha,
+                   "val": {c: lab.val_accuracy(t) for c, t in {**_trials, "merged": _merged}.items()}}
+    return (merging,)
+
+
+@app.cell
+def _(lab, merge_ui, merging, mo, pd, views):
+    if merging is None:
+        _out = mo.md("Pick at least two criteria to merge.")
+    else:
+        _rows = [{"mask": c if c != "merged" else f"merged ({merge_ui.value['merge_mode']})",
+                  "α": merging["alpha"].get(c), "val balanced": merging["val"][c],
+                  "test balanced": t.report.balanced, **t.report.by_group} for c, t in merging["trials"].items()]
+        _cands = {c: v for c, v in merging["val"].items() if c != "merged"}
+        _out = mo.vstack([views.overlap_alpha(lab.overlap_matrix(merging["trials"]), merging["alpha"], _cands),
                           mo.ui.table(pd.DataFrame(_rows).round(3), selection=None)])
     _out
+    return
+
+
+@app.cell
+def _(lab, merging, mo):
+    from labkit.ui import MaskOverlapWidget
+
+    overlap_pick = (mo.ui.anywidget(MaskOverlapWidget(lab.overlap_matrix(merging["trials"]),
+                                                      title="Click a pair: its overlap layer by layer"))
+                    if merging is not None else None)
+    overlap_pick
+    return (overlap_pick,)
+
+
+@app.cell
+def _(lab, merging, mo, overlap_pick, views):
+    mo.stop(overlap_pick is None)
+    _pair = overlap_pick.value["selected"] or ["merged", next(iter(merging["trials"]))]
+    _ov = lab.overlap(merging["trials"][_pair[0]], merging["trials"][_pair[1]])
+    mo.vstack([mo.md(f"selected pair: **{_pair[0]} vs {_pair[1]}** · Jaccard over all layers "
+                     f"{_ov.attrs['total']['jaccard']:.3f}"),
+               views.layer_overlap(_ov, title=f"{_pair[0]} vs {_pair[1]}: Jaccard overlap per layer")])
     return
 
 

@@ -202,6 +202,10 @@ def test_lab_global_sparsity_slider_updates_views(marimo_app, page, artifacts):
         before = ga.inner_text()
         _press_right(page, "rescue budget ρ", 1)
         expect(ga).not_to_have_text(before, timeout=120_000)
+        # the overlap anywidget: a click on a cell picks the pair whose per-layer overlap is shown
+        page.get_by_text(re.compile(r"selected pair: merged vs")).first.wait_for(timeout=120_000)
+        page.get_by_role("gridcell", name=re.compile(r"^taylor vs random")).first.click()
+        page.get_by_text(re.compile(r"selected pair: taylor vs random")).first.wait_for(timeout=120_000)
         # the fine-tune button trains under a progress bar and reports the result
         page.get_by_role("button", name="fine-tune").click()
         page.get_by_text(re.compile(r"after 3 epochs: balanced")).first.wait_for(timeout=120_000)
