@@ -32,7 +32,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import pandas as pd
 import torch
@@ -47,6 +47,11 @@ from .models import load_model, prunable_parameters
 from .pruning import Masks, Ranking, apply_masks, compact, expand_masks, merge_masks, overlap
 from .pruning.allocate import check_sparsity
 from .runtime import resolve_device, seed_everything, versions
+
+if TYPE_CHECKING:  # annotations only: these modules load on first use
+    from .analysis.influence import InfluenceCurves
+    from .analysis.weibull import WeibullFits
+    from .criteria.optimized import RescueResult
 
 __all__ = ["Lab", "Plan", "Trial", "ALLOCATION_MODES"]
 
@@ -381,7 +386,7 @@ class Lab:
                      normalize: str = "l2") -> pd.DataFrame:
         """Method 4's view data: filters kept per layer for each criterion at one filter sparsity.
 
-        Rows ``criterion, layer, kept, total``; ``mode="uniform"`` is the per-layer ranking of
+        Rows ``criterion, ranking, layer, kept, total``; ``mode="uniform"`` is the per-layer ranking of
         METHODS.md §4.2 and ``"global"`` the global one (with ``normalize``).
         """
         rows = []
@@ -391,12 +396,12 @@ class Lab:
                       "kept": int(m.sum()), "total": m.numel()} for n, m in t.masks.items()]
         return pd.DataFrame(rows)
 
-    def influence(self, layer: str, max_items: int = 32) -> tuple[Any, Any]:
+    def influence(self, layer: str, max_items: int = 32) -> tuple[InfluenceCurves, WeibullFits]:
         """Method 5's domino influence of every channel of conv ``layer``: curves and Weibull fits.
 
         Exact ablation curves Δ_d on ``max_items`` validation images
         (:func:`labkit.analysis.influence.influence_curves`) and their fit
-        S(t) ≈ exp(-(t/λ)^k) (:func:`~labkit.analysis.influence.fit_weibull`); cached per layer.
+        S(t) ≈ exp(-(t/λ)^k) (:func:`~labkit.analysis.weibull.fit_weibull`); cached per layer.
         Returns ``(curves, fits)``: ``curves.survival(layer)`` is the (C, T) survival matrix,
         ``fits.k``, ``fits.lam``, ``fits.r2`` one entry per channel.
         """
@@ -412,7 +417,7 @@ class Lab:
         return self._extras[key]
 
     def rescue(self, sparsity: float, rho: float = 0.2, method: str = "ga", generations: int = 10,
-               population: int = 12, max_items: int = 128, progress: bool = False) -> Any:
+               population: int = 12, max_items: int = 128, progress: bool = False) -> RescueResult:
         """Method 3: magnitude masks plus small weights chosen by an optimizer (METHODS.md §3.1).
 
         Runs :func:`labkit.criteria.optimized.rescue` on ``max_items`` validation images (the
