@@ -25,7 +25,6 @@ Example:
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import tempfile
@@ -463,12 +462,11 @@ class Lab:
     def finetune(self, trial: Trial, epochs: int = 5, lr: float = 1e-3, progress: bool = True,
                  **fit_kw: Any) -> Trial:
         """Fine-tune a copy of the pruned model with its masks held fixed, and evaluate it."""
-        from .training import fit
+        from .training import finetune
 
-        model = copy.deepcopy(self.dense).requires_grad_(True)  # the lab's dense copy is frozen
-        model.train_history = fit(model, self.data.train, masks=expand_masks(self.dense, trial.masks),
-                                  epochs=epochs, lr=lr, seed=self.seed, device=self.device, progress=progress,
-                                  class_counts=self.data.class_counts, **fit_kw)
+        model = finetune(self.dense, self.data.train, masks=expand_masks(self.dense, trial.masks),
+                         epochs=epochs, lr=lr, seed=self.seed, device=self.device, progress=progress,
+                         class_counts=self.data.class_counts, **fit_kw)  # a trainable copy of the frozen dense
         model.eval()
         x = self._inc.acts[0]
         with torch.no_grad():

@@ -372,7 +372,10 @@ def fit(model: nn.Module, train: Split, *, epochs: int,
 def finetune(model: nn.Module, train: Split, masks: Masks | None = None, **kwargs: Any) -> nn.Module:
     """Fine-tune a deep copy of ``model`` (under ``masks`` if given) and return it.
 
-    ``model`` is never changed, so a dense reference stays a reference. Keyword arguments
+    ``model`` is never changed, so a dense reference stays a reference. Every parameter of
+    the copy trains, even where ``model`` was frozen (``requires_grad=False``, as the lab keeps
+    its dense model, and so every copy made from it, such as a compacted or slimmed network); to
+    train only some layers, freeze them on your own copy and call :func:`fit`. Keyword arguments
     go to :func:`fit` (``epochs`` is required); the history is on ``.train_history``.
 
     Example:
@@ -380,6 +383,6 @@ def finetune(model: nn.Module, train: Split, masks: Masks | None = None, **kwarg
     """
     if "epochs" not in kwargs:
         raise TypeError("finetune needs epochs=<int>")
-    work = copy.deepcopy(model)
+    work = copy.deepcopy(model).requires_grad_(True)
     work.train_history = fit(work, train, masks=masks, **kwargs)  # type: ignore[assignment]
     return work

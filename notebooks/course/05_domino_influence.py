@@ -258,8 +258,7 @@ def _(ft_epochs, mo):
 @app.cell
 def _(ft_button, ft_epochs, lab, lk, mo, small, smoke):
     mo.stop(not (ft_button.value or smoke), mo.md("_Press the button: a few seconds on a laptop CPU._"))
-    # the lab keeps its dense model frozen (no autograd while sliders move); the copy must train
-    _tuned = lk.finetune(small.requires_grad_(True), lab.data.train, epochs=ft_epochs, lr=1e-3, seed=0, progress=False,
+    _tuned = lk.finetune(small, lab.data.train, epochs=ft_epochs, lr=1e-3, seed=0, progress=False,
                          class_counts=lab.data.class_counts)
     _rep = lk.evaluate(_tuned, lab.data.test, groups=lab.data.groups, n_boot=0)
     mo.md(f"after {ft_epochs} epochs: balanced **{_rep.balanced:.3f}** (dense {lab.dense_report.balanced:.3f}) · "

@@ -175,6 +175,15 @@ def test_filter_masks_object_keeps_bias_and_batchnorm_of_removed_filters_at_zero
         assert (net[2](net[1](net[0](x)))[:, ~keep] == 0).all()
 
 
+def test_finetune_trains_every_parameter_of_its_copy_even_from_a_frozen_model() -> None:
+    x, y = _data()
+    net = _net(bn=True).requires_grad_(False)  # as Lab keeps its dense model
+    tuned = finetune(net, Split.from_tensors(x, y), epochs=2, progress=False)
+    assert all(p.requires_grad for p in tuned.parameters()) and not any(p.requires_grad for p in net.parameters())
+    changed = [not torch.equal(a, b) for a, b in zip(net.parameters(), tuned.parameters())]
+    assert all(changed), "every layer trained"
+
+
 def test_bad_masks_name_the_fix() -> None:
     x, y = _data()
     split = Split.from_tensors(x, y)
