@@ -34,7 +34,7 @@ def test_tiny_study_table() -> None:
     assert ga["cal_loss"] <= ga["magnitude_cal_loss"] + 1e-7
     assert set(keep) == {(0, 0.9, v) for v in s.variants}
     with pytest.raises(KeyError):
-        O.run_study(O.OptimizedSettings(variants=("pso",)), progress=False)
+        O.run_study(O.OptimizedSettings(variants=("bpso",)), progress=False)
 
 
 def fabricated(ga_gain: list[float], cal_ok: bool = True) -> pd.DataFrame:
