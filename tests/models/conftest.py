@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 import pytest
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from labkit.models import load_model
 
@@ -21,3 +22,15 @@ def zoo() -> Callable[..., nn.Module]:
         return cache[key]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def counted_macs() -> Callable[..., int]:
+    """``counted_macs(fn, *args)``: MACs of one call as torch's FlopCounterMode counts them (FLOPs / 2)."""
+    def count(fn: Callable[..., Any], *args: Any) -> int:
+        with FlopCounterMode(display=False) as fc:
+            fn(*args)
+        flops = fc.get_total_flops()
+        assert flops % 2 == 0
+        return flops // 2
+    return count
