@@ -49,6 +49,7 @@ from ..models.resnet_cifar import BasicBlock
 from ..runtime import resolve_device
 from ..training import fit
 from ._results import read_table, write_table
+from ._verdict import paired_pass
 
 __all__ = ["CSASMLSettings", "RUNS", "RandomShift", "analytic_macs", "counted_macs", "cost_breakdown",
            "build_run", "run_study", "verdict", "paired_pass", "AttentionSample", "attention_sample",
@@ -311,26 +312,6 @@ def run_study(settings: CSASMLSettings = CSASMLSettings(), *, progress: bool = F
 
 
 # --- verdict --------------------------------------------------------------------------------------
-def paired_pass(diffs: Sequence[float], threshold: float = 0.0) -> bool:
-    """METHODS §0.1 "pass" for the claim ``diff >= threshold`` over paired seeds.
-
-    With ``x = diffs − threshold``: pass when ``mean(x) > 0`` and exceeds one (sample) std of
-    ``x``, or when ``x >= 0`` in every seed (the claimed sign in every seed; a tie counts as
-    meeting a ``>=`` claim).
-
-    Example:
-        >>> paired_pass([0.4, 0.1, 0.3]), paired_pass([0.5, -0.2, 0.1]), paired_pass([-0.1, -0.4], -0.3)
-        (True, False, False)
-    """
-    x = np.asarray(diffs, dtype=float) - threshold
-    if len(x) == 0 or not np.isfinite(x).all():
-        return False
-    if (x >= 0).all():
-        return True
-    sd = float(x.std(ddof=1)) if len(x) > 1 else float("inf")
-    return bool(x.mean() > 0 and x.mean() > sd)
-
-
 def _paired(df: pd.DataFrame, a: str, b: str) -> np.ndarray:
     """Per-seed ``acc(a) − acc(b)`` in points, over the seeds both runs have."""
     t = df.pivot_table(index="seed", columns="run", values="test_acc", aggfunc="first")

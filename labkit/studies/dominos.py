@@ -53,7 +53,7 @@ from ..pruning.blocks import BlockPlan, residual_blocks, select_blocks, slim
 from ..runtime import resolve_device
 from ..training import fit
 from ._results import read_table, write_table
-from .csasml import paired_pass
+from ._verdict import paired_pass
 
 __all__ = ["DominosSettings", "RUNS", "Run", "SeedArtifacts", "scores_for_seed", "run_study", "verdict",
            "prepare_seed", "stage_summary", "importance_frame", "rescore", "write_results", "read_results", "main"]

@@ -40,7 +40,7 @@ from ..models import load_model
 from ..pruning import apply_masks
 from ..runtime import resolve_device
 from ..training import finetune, fit
-from .csasml import paired_pass
+from ._verdict import paired_pass
 from .transfer import read_results, write_results
 
 __all__ = ["OptimizedSettings", "VARIANTS", "calibration_split", "run_study", "verdict", "main",

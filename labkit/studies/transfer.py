@@ -54,7 +54,7 @@ from ..pruning import Masks, allocate, compact, make_masks
 from ..runtime import resolve_device
 from ..training import fit
 from ._results import read_table, write_table
-from .csasml import paired_pass
+from ._verdict import paired_pass
 
 __all__ = ["TransferSettings", "FAMILIES", "SOURCE", "conv_layers", "filter_scores", "select_filters",
            "with_new_head", "reinit", "kept_filters", "class_activations", "run_transfer", "run_study",

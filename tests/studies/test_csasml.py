@@ -11,7 +11,7 @@ import torch
 import labkit.studies.csasml as study_io
 
 from labkit.studies.csasml import (RUNS, CSASMLSettings, RandomShift, analytic_macs, attention_sample,
-                                   build_run, cost_breakdown, counted_macs, paired_pass, run_study, verdict)
+                                   build_run, cost_breakdown, counted_macs, run_study, verdict)
 
 COLUMNS = ["run", "seed", "what", "options", "params", "macs_analytic", "macs_counted", "test_acc",
            "test_balanced", "train_seconds", "epochs"]
@@ -46,16 +46,6 @@ def test_every_run_builds_and_its_macs_formulas_agree(run):
 def test_single_scale_uses_the_largest_default_scale():
     assert build_run("single_scale").layer3[1].attn.scales == (2,)  # 16x16 input -> 4x4 map -> (1, 2)
     assert build_run("single_scale", CSASMLSettings(image_size=32)).layer3[1].attn.scales == (4,)
-
-
-def test_paired_pass_follows_methods_0_1():
-    assert paired_pass([0.1, 0.2, 0.3])                 # same sign every seed
-    assert paired_pass([0.0, 0.0, 0.0])                 # ">= 0" met by ties in every seed
-    assert not paired_pass([1.0, -0.1, 0.2])            # mean 0.37 < std 0.56
-    assert paired_pass([3.0, -0.1, 3.2])                # mean 2.03 > std 1.85
-    assert paired_pass([-0.2, -0.1, 0.0], -0.3)         # within the -0.3 pt margin every seed
-    assert not paired_pass([-0.5, -0.4, -0.6], -0.3)
-    assert not paired_pass([])
 
 
 def _table(acc: dict[str, list[float]], macs: dict[str, int]) -> pd.DataFrame:
