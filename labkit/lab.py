@@ -370,15 +370,17 @@ class Lab:
         """Balanced accuracy of ``trial`` on the validation split (what merge weights may see)."""
         return evaluate(self.pruned_model(trial), self.data.val, device=self.device, n_boot=0).balanced
 
-    def merge_weights(self, trials: Mapping[str, Trial], tau: float = 20.0) -> dict[str, float]:
+    def merge_weights(self, trials: Mapping[str, Trial], tau: float = 20.0,
+                      accuracy: Mapping[str, float] | None = None) -> dict[str, float]:
         """Method 1's merge weights α_k = softmax(τ · balanced validation accuracy) (METHODS.md §1.4).
 
         Validation, not test: the views report on the test split, so choosing weights there would
         leak it. ``tau=0`` gives equal weights; a large τ puts all the weight on the best candidate.
+        ``accuracy``: the candidates' :meth:`val_accuracy` if the caller has them already.
         """
         from .training.trainers import merge_weights
 
-        acc = [self.val_accuracy(t) for t in trials.values()]
+        acc = [accuracy[c] if accuracy is not None else self.val_accuracy(t) for c, t in trials.items()]
         return dict(zip(trials, (float(a) for a in merge_weights(acc, tau=tau))))
 
     def kept_filters(self, criteria: Sequence[str], sparsity: float, mode: str = "uniform",
@@ -389,10 +391,11 @@ class Lab:
         METHODS.md §4.2 and ``"global"`` the global one (with ``normalize``).
         """
         rows = []
-        for c in criteria:
-            t = self.prune(c, sparsity, mode, "filter", normalize=normalize if mode == "global" else "none")
+        for c in criteria:  # masks only, from the cached ranking: nothing is evaluated here
+            m = self.masks(self.plan(criterion=c, sparsity=sparsity, mode=mode, granularity="filter",
+                                     normalize=normalize if mode == "global" else "none"))
             rows += [{"criterion": c, "ranking": "per-layer" if mode == "uniform" else "global", "layer": n,
-                      "kept": int(m.sum()), "total": m.numel()} for n, m in t.masks.items()]
+                      "kept": int(k.sum()), "total": k.numel()} for n, k in m.items()]
         return pd.DataFrame(rows)
 
     def influence(self, layer: str, max_items: int = 32) -> tuple[InfluenceCurves, WeibullFits]:

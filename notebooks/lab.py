@@ -221,10 +221,11 @@ def _(candidates, lab, merge_ui, merge_weights, settings):
         _base = {k: v for k, v in settings.items() if k not in ("criterion", "layer_sparsity")}
         _base["mode"] = "global" if _base["mode"] == "per-layer" else _base["mode"]
         _trials = {c: lab.prune(criterion=c, **_base) for c in sorted(candidates.value)}
-        _alpha = merge_weights(lab, _trials, merge_ui.value)
+        _val = {c: lab.val_accuracy(t) for c, t in _trials.items()}  # once: the softmax rule reuses them
+        _alpha = merge_weights(lab, _trials, merge_ui.value, accuracy=_val)
         _merged = lab.merge(list(_trials.values()), weights=list(_alpha.values()), mode=merge_ui.value["merge_mode"])
         merging = {"trials": {**_trials, "merged": _merged}, "alpha": _alpha,
-                   "val": {c: lab.val_accuracy(t) for c, t in {**_trials, "merged": _merged}.items()}}
+                   "val": {**_val, "merged": lab.val_accuracy(_merged)}}
     return (merging,)
 
 

@@ -87,6 +87,7 @@ def test_merge_weights_are_softmax_of_validation_accuracy(lab):
     assert w == pytest.approx({c: float(v / z) for c, v in e.items()})
     assert acc["magnitude"] > acc["random"] and w["magnitude"] > 0.9  # random pruning at 50% is chance
     assert lab.merge_weights(trials, tau=0.0) == pytest.approx({"magnitude": 0.5, "random": 0.5})
+    assert lab.merge_weights(trials, tau=20.0, accuracy=acc) == w  # given accuracies are not recomputed
 
 
 def test_kept_filters_counts_each_criterions_filter_masks(lab):

@@ -57,9 +57,9 @@ from ..models import load_model
 from ..pruning import Allocation, Masks, allocate, make_masks, merge_masks, overlap
 from ..runtime import resolve_device
 from ..training import fit
-from ._results import read_table, write_table, write_text
 from ..training.trainers import (DEFAULT_TRAINERS, Trainer, TrainerResult, calibration_set, candidate_accuracy,
                                  check_common_start, get_trainer, merge_weights, soup, train_auxiliary)
+from ._results import read_table, write_table, write_text
 
 __all__ = ["LongTailSettings", "RUNS", "MergeResult", "UnitResult", "COLUMNS", "load_unit_data",
            "merge_candidates", "overlap_matrix", "run_unit", "run_study", "pie_study", "paired_rule",
@@ -263,7 +263,7 @@ def _soup_start(cands: Sequence[TrainerResult], best: TrainerResult, alpha: Mapp
     best trainer is always in its own soup, so the soup of one model is θ_k* itself.
     """
     same = [c for c in cands if c.trainer.normed_head == best.trainer.normed_head]
-    return soup([c.model for c in same], weights=[alpha.get(c.name, 0.0) + 1e-12 for c in same])
+    return soup([c.model for c in same], weights=[alpha[c.name] for c in same])  # α_best > 0: softmax
 
 
 def _finetune(start: nn.Module, trainer: Trainer, data: LabData, settings: LongTailSettings,

@@ -64,17 +64,18 @@ def merge_controls(candidates: Sequence[str]) -> ControlSpec:
            Slider("tau", "temperature τ", 0, 60, 5, 20, debounce=True)])
 
 
-def merge_weights(lab: Any, trials: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, float]:
+def merge_weights(lab: Any, trials: Mapping[str, Any], values: Mapping[str, Any],
+                  accuracy: Mapping[str, float] | None = None) -> dict[str, float]:
     """The α each candidate gets under the merge controls' ``values`` (hand-set or method 1's softmax).
 
-    Hand-set weights that are all zero fall back to equal weights.
+    Hand-set weights that are all zero fall back to equal weights. ``accuracy``: the candidates'
+    validation accuracies if the caller has them (the softmax rule then does not evaluate again).
     """
     if values.get("weights") == WEIGHT_SOURCES[1]:
-        return lab.merge_weights(trials, tau=float(values["tau"]))
+        return lab.merge_weights(trials, tau=float(values["tau"]), accuracy=accuracy)
     w = {c: float(values[f"w_{c}"]) for c in trials}
     total = sum(w.values())
     return {c: (v / total if total > 0 else 1.0 / len(w)) for c, v in w.items()}
-
 
 
 def influence_controls(conv_layers: Sequence[str]) -> ControlSpec:

@@ -7,8 +7,8 @@ from labkit.ui import lab_spec
 class _FakeLab:
     """Stands in for Lab.merge_weights so the rule's routing is tested without a model."""
 
-    def merge_weights(self, trials, tau):
-        return {c: tau for c in trials}
+    def merge_weights(self, trials, tau, accuracy=None):
+        return {c: tau if accuracy is None else accuracy[c] for c in trials}
 
 
 def test_merge_controls_defaults_and_names():
@@ -29,6 +29,7 @@ def test_merge_weights_from_sliders_are_normalised_and_zero_means_equal():
 def test_merge_weights_from_validation_accuracy_go_to_the_lab():
     v = {"w_a": 1.0, "weights": lab_spec.WEIGHT_SOURCES[1], "tau": 35}
     assert lab_spec.merge_weights(_FakeLab(), {"a": None}, v) == {"a": 35.0}
+    assert lab_spec.merge_weights(_FakeLab(), {"a": None}, v, accuracy={"a": 0.9}) == {"a": 0.9}  # passed on
 
 
 def test_method_controls():
