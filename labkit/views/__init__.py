@@ -47,6 +47,8 @@ from .transfer import kept_filters_bars as kept_filters_bars
 from .transfer import cut_thresholds as cut_thresholds
 from .transfer import transfer_curves as transfer_curves
 from .transfer import class_activation_heatmap as class_activation_heatmap
+from .samples import image_strip as image_strip
+from . import charts as charts  # Altair charts for the live lab (altair imported on first use)
 
 __all__ = [
     "GROUP_COLORS",
@@ -83,4 +85,6 @@ __all__ = [
     "cut_thresholds",
     "transfer_curves",
     "class_activation_heatmap",
+    "image_strip",
+    "charts",
 ]
