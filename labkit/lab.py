@@ -65,11 +65,21 @@ class Plan:
     sparsity: float = 0.5         # fraction of the prunable units removed, in [0, 1)
     mode: str = "global"          # global | uniform | layered | per-layer
     granularity: str = "weight"   # weight (unstructured) | filter (output channels)
-    normalize: str = "none"       # per-layer score normalisation for global ranking: none|l2|minmax|mean
+    # per-layer score normalisation for global ranking: auto|none|l2|minmax|mean. "auto" is "none"
+    # for weights (classic global magnitude pruning) and "l2" for filters: raw filter norms differ by
+    # orders of magnitude between layers, so one global threshold would empty the early layers.
+    normalize: str = "auto"
     depth_bias: float = 0.5       # delta of the layered profile (METHODS.md §1.3)
     s_max: float = 0.95           # per-layer ceiling of the layered profile
     layer_sparsity: tuple[tuple[str, float], ...] = ()  # mode="per-layer": (layer, sparsity) pairs
     options: tuple[tuple[str, Any], ...] = ()           # criterion options, e.g. (("p", 2),)
+
+    @property
+    def resolved_normalize(self) -> str:
+        """The normalisation actually used: ``"auto"`` resolved by granularity (see ``normalize``)."""
+        if self.normalize != "auto":
+            return self.normalize
+        return "l2" if self.granularity == "filter" else "none"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -92,6 +102,7 @@ class Trial:
     eval_ms: float               # masks -> per-class report, wall time
     preview: bool = False        # report computed on the stratified preview only
     model: nn.Module | None = field(default=None, repr=False)  # set for fine-tuned trials
+    pred: Tensor | None = field(default=None, repr=False)       # predicted labels of the live test items
 
     def layers(self) -> pd.DataFrame:
         """Per-layer ``layer, sparsity, n_params`` (the sparsity-profile view's input)."""
@@ -210,6 +221,10 @@ class Lab:
                                       layers=self.layers, **opts)
         return self._scores[key]
 
+    def has_scores(self, criterion: str, granularity: str = "weight", **options: Any) -> bool:
+        """Are these scores cached already (so the next prune takes milliseconds, not a scoring pass)?"""
+        return self._key(criterion, granularity, options) in self._scores
+
     def ranking(self, criterion: str = "magnitude", granularity: str = "weight", **options: Any) -> Ranking:
         """The sorted-once :class:`Ranking` of :meth:`scores`."""
         key = self._key(criterion, granularity, options)
@@ -239,7 +254,7 @@ class Lab:
         if plan.mode == "per-layer":
             alloc = r.allocate(dict(plan.layer_sparsity), mode="global")
         else:
-            alloc = r.allocate(plan.sparsity, mode=plan.mode, normalize=plan.normalize,
+            alloc = r.allocate(plan.sparsity, mode=plan.mode, normalize=plan.resolved_normalize,
                                depth_bias=plan.depth_bias, s_max=plan.s_max)
         m = r.masks(alloc)
         m.meta.update({"plan": plan.to_dict(), "model": self.model_name, "dataset": self.data.name,
@@ -293,7 +308,8 @@ class Lab:
         masks = masks if masks is not None else Masks({}, "weight")
         alloc = {n: 1.0 - float(m.float().mean()) for n, m in masks.items()}
         return Trial(plan or Plan(criterion="given", sparsity=masks.sparsity if len(masks) else 0.0),
-                     masks, alloc, report, self.dense_report, self._live_cost(), first, ms, self.preview)
+                     masks, alloc, report, self.dense_report, self._live_cost(), first, ms, self.preview,
+                     pred=logits.argmax(1).cpu())
 
     def prune(self, criterion: str = "magnitude", sparsity: float = 0.5, mode: str = "global",
               granularity: str = "weight", *, incremental: bool = True, **kw: Any) -> Trial:
@@ -344,6 +360,12 @@ class Lab:
         r = self.dense_report
         return {"overall": r.overall, "balanced": r.balanced, **r.by_group}
 
+    def test_image(self, index: int) -> Tensor:
+        """Live test item ``index`` as the model sees it, ``(C, H, W)`` on the CPU (normalised)."""
+        if not 0 <= index < len(self._y):
+            raise IndexError(f"index must be in [0, {len(self._y)}), got {index}")
+        return self._inc.acts[0][index].cpu()
+
     def activations(self, layer: str, index: int = 0, masks: Masks | None = None) -> Tensor:
         """Feature maps ``(C, H, W)`` that conv ``layer`` outputs for test item ``index``.
 
@@ -364,6 +386,28 @@ class Lab:
         finally:
             h.remove()
         return out[0]
+
+    def class_details(self, trial: Trial, cls: int, k: int = 8) -> tuple[pd.DataFrame, Tensor, Tensor]:
+        """What the pruned model does with the test items of class ``cls``.
+
+        Returns ``(row, images, predicted)``: ``row`` is the class's confusion row (columns
+        ``predicted, name, count, share``, sorted by count, the diagonal included), ``images``
+        up to ``k`` misclassified items ``(k, C, H, W)`` as the model sees them (normalised) and
+        ``predicted`` their predicted labels. Computed from ``trial.pred``: no forward pass.
+        """
+        if trial.pred is None:
+            raise ValueError("this trial carries no predictions; make it with lab.prune / lab.evaluate_masks")
+        if not 0 <= int(cls) < self.data.num_classes:
+            raise IndexError(f"class must be in [0, {self.data.num_classes}), got {cls}")
+        mine = self._y.cpu() == int(cls)
+        pred = trial.pred[mine]
+        counts = torch.bincount(pred, minlength=self.data.num_classes)
+        names = list(self.data.classes)
+        row = pd.DataFrame({"predicted": range(self.data.num_classes), "name": names, "count": counts.numpy()})
+        row = row[row["count"] > 0].sort_values(["count", "predicted"], ascending=[False, True])
+        row["share"] = row["count"] / max(int(mine.sum()), 1)
+        wrong = torch.nonzero(mine & (trial.pred != self._y.cpu())).flatten()[:k]
+        return row.reset_index(drop=True), self._inc.acts[0][wrong.to(self._inc.acts[0].device)].cpu(), trial.pred[wrong]
 
     # -- the methods' live views (METHODS.md §1-§5) --------------------------------------------------
     def val_accuracy(self, trial: Trial) -> float:
@@ -478,7 +522,7 @@ class Lab:
         c = measure_cost(model, self.input_shape, latency=False)
         return Trial(plan, trial.masks, trial.allocation, self._report(logits), self.dense_report,
                      {k: c[k] for k in ("params", "nonzero_params", "MACs", "nonzero_MACs")},
-                     0, float("nan"), self.preview, model)
+                     0, float("nan"), self.preview, model, pred=logits.argmax(1).cpu())
 
     def save(self, trial: Trial, folder: str | os.PathLike) -> Path:
         """Write ``masks.safetensors`` and ``plan.json`` (plan, results, seed, versions) atomically."""
