@@ -303,7 +303,7 @@ def _(mo):
     mo.md(r"""
     ## The five methods, live
 
-    Each method of `METHODS.md` has a live view on this lab's model here, and a study notebook in
+    Each method of `docs/methods.md` has a live view on this lab's model here, and a study notebook in
     `notebooks/studies/` that runs its CPU experiment to a PASS / FAIL verdict. **Method 1**
     (long-tail-aware pruning) is the per-class view above with the `layered` allocation (depth
     bias δ) and the merge weights from validation accuracy; its study's trade-off is at the end.
