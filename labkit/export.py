@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["export_notebook", "marimo_static_dir", "CSP"]
+__all__ = ["export_notebook", "freeze_marimo_html", "marimo_static_dir", "CSP"]
 
 CDN_PREFIX = "https://cdn.jsdelivr.net/npm/@marimo-team/frontend@"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -83,6 +83,22 @@ async () => {
     }
   };
   await visit(document);
+  // The app scrolls inside a viewport-high box: in the snapshot that box and its ancestors grow
+  // to their content instead, so the page is one long document (the live page is left alone:
+  // marimo hides its cells while it re-measures a changed layout).
+  const unclip = new Set();
+  for (const el of document.querySelectorAll('body *')) {
+    const s = getComputedStyle(el);
+    if (/(auto|scroll|hidden)/.test(s.overflowY) && el.clientHeight >= 0.6 * innerHeight &&
+        el.scrollHeight > el.clientHeight + 2) {
+      for (let e = el; e && e !== document.body; e = e.parentElement) unclip.add(e);
+    }
+  }
+  // marimo can leave the cell column `invisible` while it measures; a snapshot shows it.
+  const reveal = new Set();
+  for (const c of document.querySelectorAll('.marimo-cell'))
+    for (let e = c; e && e !== document.body; e = e.parentElement) reveal.add(e);
+  const GROW = 'overflow:visible!important;height:auto!important;max-height:none!important;flex:none!important;';
   const ser = node => {
     if (node.nodeType === Node.TEXT_NODE) return esc(node.data);
     if (node.nodeType !== Node.ELEMENT_NODE) return '';
@@ -107,7 +123,10 @@ async () => {
       if (node.type === 'checkbox' || node.type === 'radio') { if (node.checked) attrs += ' checked'; }
       else attrs += ` value="${attr(node.value)}"`;
     }
+    if (tag === 'ol' && /not connected to a kernel/i.test(node.textContent)) return '';  // marimo's toast
+    if (reveal.has(node)) attrs = attrs.replace(/ class="([^"]*)"/, (m, c) => ` class="${c.replace(/\binvisible\b/g, '')}"`);
     if (node.shadowRoot) attrs += ' data-shadow-host=""';
+    if (unclip.has(node)) attrs = attrs.replace(/ style="([^"]*)"/, '') + ` style="${attr(node.getAttribute('style') || '')};${GROW}"`;
     if (VOID.has(tag)) return `<${tag}${attrs}>`;
     let inner = '';
     if (tag === 'textarea') inner = esc(node.value);
@@ -124,19 +143,9 @@ async () => {
 # Interactive leftovers that mean nothing in a snapshot: toasts, the "static notebook" notice.
 _DROP_JS = r"""
 () => {
-  for (const el of document.querySelectorAll('[role=region][aria-label*="otification"], ol[tabindex="-1"], [data-sonner-toaster]')) el.remove();
-  // The app scrolls inside a viewport-high box; a snapshot is one long page instead.
-  for (let pass = 0; pass < 4; pass++) {
-    let changed = false;
-    for (const el of document.querySelectorAll('body *')) {
-      const s = getComputedStyle(el);
-      if (/(auto|scroll|hidden)/.test(s.overflowY) && el.clientHeight >= 0.6 * innerHeight &&
-          el.scrollHeight > el.clientHeight + 2) {
-        el.style.overflow = 'visible'; el.style.height = 'auto'; el.style.maxHeight = 'none';
-        el.style.flex = 'none'; changed = true;
-      }
-    }
-    if (!changed) break;
+  for (const el of document.querySelectorAll('[role=region][aria-label*="otification"], [data-sonner-toaster]')) el.remove();
+  for (const li of document.querySelectorAll('ol > li')) {
+    if (/not connected to a kernel/i.test(li.textContent)) li.parentElement.remove();
   }
 }
 """
@@ -234,6 +243,11 @@ def _render_offline(page_html: Path, static: Path, timeout: float, screenshot: P
                                    "[...document.images].every(i => i.complete)")
             page.wait_for_timeout(800)  # late layout (fonts, tables) settles
             page.evaluate(_DROP_JS)
+            try:  # the cells are normally shown by now; the snapshot reveals them regardless
+                page.wait_for_function("() => [...document.querySelectorAll('.marimo-cell')]"
+                                       ".every(c => getComputedStyle(c).visibility === 'visible')", timeout=20_000)
+            except PlaywrightError:
+                pass
             if screenshot is not None:
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot), full_page=True)
@@ -263,6 +277,39 @@ def _page(snap: dict[str, Any], static: Path, source: str, args: Sequence[str]) 
             f"{body}</html>\n")
 
 
+def freeze_marimo_html(page: str | os.PathLike, out: str | os.PathLike, *, label: str | None = None,
+                       args: Sequence[str] = (), timeout: float = 300.0,
+                       screenshot: str | os.PathLike | None = None) -> Path:
+    """Steps 2-3 of the export: render a ``marimo export html`` page offline and write it frozen.
+
+    Use it on a page you already exported; :func:`export_notebook` runs the notebook first.
+    ``label`` (default: the page's file name) and ``args`` name the source in the banner.
+    """
+    page, out = Path(page).resolve(), Path(out)
+    if not page.is_file():
+        raise FileNotFoundError(f"no exported page at {page}; make one with `marimo export html NOTEBOOK -o PAGE`")
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"the export is HTML: give a path ending in .html, got {out}")
+    static = marimo_static_dir()
+    snap, refused = _render_offline(page, static, timeout, Path(screenshot) if screenshot else None)
+    missing = [u for u in refused if u.startswith(CDN_PREFIX)]
+    if missing:
+        raise RuntimeError(f"the page asked for {len(missing)} frontend file(s) the installed marimo does not ship "
+                           f"(first: {missing[0]}); the export would be incomplete: reinstall marimo")
+    text = _page(snap, static, label or page.name, args)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_out = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp_out, 0o644)
+        os.replace(tmp_out, out)
+    except BaseException:
+        Path(tmp_out).unlink(missing_ok=True)
+        raise
+    return out
+
+
 def export_notebook(notebook: str | os.PathLike, out: str | os.PathLike, *, args: Sequence[str] = (),
                     include_code: bool = False, timeout: float = 900.0,
                     screenshot: str | os.PathLike | None = None) -> Path:
@@ -273,7 +320,7 @@ def export_notebook(notebook: str | os.PathLike, out: str | os.PathLike, *, args
         out: the ``.html`` file to write (atomically: a temp file, then a rename).
         args: the notebook's own command-line arguments (``mo.cli_args()``), e.g. ``["--smoke"]``.
         include_code: keep the cells' code in the page (default: outputs only).
-        timeout: seconds allowed for running the notebook and for rendering it.
+        timeout: seconds allowed for running the notebook, and for rendering it.
         screenshot: also save a PNG of the rendered page here (to look at).
 
     Returns:
@@ -286,24 +333,8 @@ def export_notebook(notebook: str | os.PathLike, out: str | os.PathLike, *, args
                                 "(the lab is notebooks/lab.py in the labkit repository)")
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"the export is HTML: give a path ending in .html, got {out}")
-    static = marimo_static_dir()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    marimo_static_dir()  # fail before the (long) run when marimo is missing
     with tempfile.TemporaryDirectory(prefix="labkit-export-") as tmp:
         raw = Path(tmp) / "marimo-export.html"
         _run_marimo_export(notebook, raw, args, include_code, timeout)
-        snap, refused = _render_offline(raw, static, timeout, Path(screenshot) if screenshot else None)
-    missing = [u for u in refused if u.startswith(CDN_PREFIX)]
-    if missing:
-        raise RuntimeError(f"the page asked for {len(missing)} frontend file(s) the installed marimo does not ship "
-                           f"(first: {missing[0]}); the export would be incomplete: reinstall marimo")
-    text = _page(snap, static, notebook.name, args)
-    fd, tmp_out = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp_out, 0o644)
-        os.replace(tmp_out, out)
-    except BaseException:
-        Path(tmp_out).unlink(missing_ok=True)
-        raise
-    return out
+        return freeze_marimo_html(raw, out, label=notebook.name, args=args, timeout=timeout, screenshot=screenshot)
