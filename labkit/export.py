@@ -206,6 +206,16 @@ def _inline_css_urls(css: str, assets: Path) -> str:
 
 
 def _render_offline(page_html: Path, static: Path, timeout: float, screenshot: Path | None) -> tuple[dict[str, Any], list[str]]:
+    """Render in a worker thread: Playwright's sync API refuses a thread with a running event loop
+    (Jupyter, or a caller already driving a browser)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_render_offline_here, page_html, static, timeout, screenshot).result()
+
+
+def _render_offline_here(page_html: Path, static: Path, timeout: float,
+                         screenshot: Path | None) -> tuple[dict[str, Any], list[str]]:
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
