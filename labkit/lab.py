@@ -6,7 +6,7 @@ A notebook cell should read like the experiment, not like plumbing::
     trial = lab.prune(criterion="magnitude", sparsity=0.5, mode="global")
     trial.report.by_group, trial.cost["nonzero_MACs"]
 
-What the lab keeps so that a slider move costs milliseconds (DESIGN.md §4):
+What the lab keeps so that a slider move costs milliseconds (docs/design.md §4):
 
 - the dense model on the device, never modified (pruned weights go into one working copy);
 - scores per (criterion, granularity, options) and their :class:`~labkit.pruning.Ranking`, so a
@@ -69,7 +69,7 @@ class Plan:
     # for weights (classic global magnitude pruning) and "l2" for filters: raw filter norms differ by
     # orders of magnitude between layers, so one global threshold would empty the early layers.
     normalize: str = "auto"
-    depth_bias: float = 0.5       # delta of the layered profile (METHODS.md §1.3)
+    depth_bias: float = 0.5       # delta of the layered profile (docs/methods.md §1.3)
     s_max: float = 0.95           # per-layer ceiling of the layered profile
     layer_sparsity: tuple[tuple[str, float], ...] = ()  # mode="per-layer": (layer, sparsity) pairs
     options: tuple[tuple[str, Any], ...] = ()           # criterion options, e.g. (("p", 2),)
@@ -143,7 +143,7 @@ class Lab:
             trained with (so the test split is the one it never saw).
         device: ``None`` picks cuda, then mps, then cpu.
         seed: seeds scoring, random criteria and the preview.
-        exclude_first, exclude_last: keep the first conv / last linear dense (METHODS.md §0.1).
+        exclude_first, exclude_last: keep the first conv / last linear dense (docs/methods.md §0.1).
         preview: live views evaluate at most this many test items (stratified); ``None`` = all.
     """
 
@@ -409,14 +409,14 @@ class Lab:
         wrong = torch.nonzero(mine & (trial.pred != self._y.cpu())).flatten()[:k]
         return row.reset_index(drop=True), self._inc.acts[0][wrong.to(self._inc.acts[0].device)].cpu(), trial.pred[wrong]
 
-    # -- the methods' live views (METHODS.md §1-§5) --------------------------------------------------
+    # -- the methods' live views (docs/methods.md §1-§5) --------------------------------------------------
     def val_accuracy(self, trial: Trial) -> float:
         """Balanced accuracy of ``trial`` on the validation split (what merge weights may see)."""
         return evaluate(self.pruned_model(trial), self.data.val, device=self.device, n_boot=0).balanced
 
     def merge_weights(self, trials: Mapping[str, Trial], tau: float = 20.0,
                       accuracy: Mapping[str, float] | None = None) -> dict[str, float]:
-        """Method 1's merge weights α_k = softmax(τ · balanced validation accuracy) (METHODS.md §1.4).
+        """Method 1's merge weights α_k = softmax(τ · balanced validation accuracy) (docs/methods.md §1.4).
 
         Validation, not test: the views report on the test split, so choosing weights there would
         leak it. ``tau=0`` gives equal weights; a large τ puts all the weight on the best candidate.
@@ -432,7 +432,7 @@ class Lab:
         """Method 4's view data: filters kept per layer for each criterion at one filter sparsity.
 
         Rows ``criterion, ranking, layer, kept, total``; ``mode="uniform"`` is the per-layer ranking of
-        METHODS.md §4.2 and ``"global"`` the global one (with ``normalize``).
+        docs/methods.md §4.2 and ``"global"`` the global one (with ``normalize``).
         """
         rows = []
         for c in criteria:  # masks only, from the cached ranking: nothing is evaluated here
@@ -464,7 +464,7 @@ class Lab:
 
     def rescue(self, sparsity: float, rho: float = 0.2, method: str = "ga", generations: int = 10,
                population: int = 12, max_items: int = 128, progress: bool = False) -> RescueResult:
-        """Method 3: magnitude masks plus small weights chosen by an optimizer (METHODS.md §3.1).
+        """Method 3: magnitude masks plus small weights chosen by an optimizer (docs/methods.md §3.1).
 
         Runs :func:`labkit.criteria.optimized.rescue` on ``max_items`` validation images (the
         calibration set; never the test split) and caches the :class:`RescueResult` per setting.

@@ -1,4 +1,4 @@
-"""The Weibull survival model of a decaying influence, and its fit (METHODS.md §5.2).
+"""The Weibull survival model of a decaying influence, and its fit (docs/methods.md §5.2).
 
 DOMINOS models how a channel's influence dies out with depth as a Weibull survival curve
 
@@ -88,7 +88,7 @@ class WeibullFits:
 
 
 def fit_weibull(S: Any, t: Any = None, *, eps: float = 1e-4, lam_max: float | None = None) -> WeibullFits:
-    """Fit ``S(t) = exp(−(t/λ)^k)`` to each row of ``S`` by Weibull-plot regression (METHODS §5.2).
+    """Fit ``S(t) = exp(−(t/λ)^k)`` to each row of ``S`` by Weibull-plot regression (docs/methods.md §5.2).
 
     On the points with ``t >= 1`` and ``S ∈ (eps, 1 − eps)``, regress ``y = ln(−ln S)`` on
     ``x = ln t``: ``k`` = slope, ``λ = exp(−intercept / k)``. Fallbacks:

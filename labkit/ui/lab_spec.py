@@ -88,7 +88,7 @@ WEIGHT_SOURCES = ("sliders", "softmax(τ · val accuracy)")
 def merge_controls(candidates: Sequence[str]) -> ControlSpec:
     """One merge-weight slider per candidate, the merge mode, and where the weights come from.
 
-    ``weights = "softmax(τ · val accuracy)"`` is method 1's rule (METHODS.md §1.4,
+    ``weights = "softmax(τ · val accuracy)"`` is method 1's rule (docs/methods.md §1.4,
     :meth:`labkit.Lab.merge_weights`); the sliders then stand aside and ``tau`` sets how sharply
     the best candidate wins.
     """
