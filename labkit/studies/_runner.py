@@ -75,6 +75,7 @@ class Study:
         axes: settings fields that only choose which units exist (``seeds``, ``runs`` ...); they
             are left out of the settings hash, so adding a seed reuses the seeds already run.
         settings_dict: settings -> JSON-able dict (``df.attrs["settings"]``; default ``asdict``).
+        columns: the table's column order (default: the order of the first row's keys).
         volatile: columns that measure time, not results (equal tables may differ there).
     """
 
@@ -83,6 +84,7 @@ class Study:
     run: Callable[[Any, dict[str, Any]], list[dict[str, Any]]]
     axes: tuple[str, ...] = ("seeds",)
     settings_dict: Callable[[Any], dict[str, Any]] = asdict
+    columns: tuple[str, ...] | None = None
     volatile: tuple[str, ...] = ()
 
 
@@ -273,7 +275,7 @@ def run_units(study: Study, settings: Any, *, out: str | os.PathLike[str] | None
     extra = [k for k in rows if k not in ids]  # units of a larger earlier run stay in the file
     todo = [(i, u) for i, u in zip(ids, units) if i not in rows]
     skipped = len(units) - len(todo)
-    columns: list[str] = []
+    columns: list[str] = list(study.columns or ())
 
     def table() -> pd.DataFrame:
         recs = [r for k in ids + extra if k in rows for r in rows[k]]

@@ -53,8 +53,8 @@ from ._runner import Study, add_cluster_flags, run_cli
 from ._verdict import paired_pass
 
 __all__ = ["CSASMLSettings", "RUNS", "RandomShift", "analytic_macs", "counted_macs", "cost_breakdown",
-           "build_run", "units", "run_unit", "STUDY", "run_study", "verdict", "paired_pass", "AttentionSample", "attention_sample",
-           "write_results", "read_results", "main"]
+           "build_run", "study_units", "unit_rows", "STUDY", "run_study", "verdict", "paired_pass", "AttentionSample",
+           "attention_sample", "write_results", "read_results", "main"]
 
 
 @dataclass(frozen=True)
@@ -311,17 +311,17 @@ def _run_row(settings: CSASMLSettings, seed: int, run: str, data: LabData,
             "train_seconds": round(seconds, 2), "epochs": settings.epochs}
 
 
-def units(settings: CSASMLSettings) -> list[dict[str, Any]]:
+def study_units(settings: CSASMLSettings) -> list[dict[str, Any]]:
     """The study's units (:mod:`labkit.studies._runner`): one per seed x run, in table order."""
     return [{"seed": int(seed), "run": run} for seed in settings.seeds for run in settings.runs]
 
 
-def run_unit(settings: CSASMLSettings, unit: dict[str, Any]) -> list[dict[str, Any]]:
+def unit_rows(settings: CSASMLSettings, unit: dict[str, Any]) -> list[dict[str, Any]]:
     """One unit's rows: run ``unit["run"]`` on seed ``unit["seed"]`` (what Ray runs as a task)."""
     return [_run_row(settings, unit["seed"], unit["run"], settings.load_data(unit["seed"]))]
 
 
-STUDY = Study("csasml", units=units, run=run_unit, axes=("seeds", "runs"), volatile=("train_seconds",))
+STUDY = Study("csasml", units=study_units, run=unit_rows, axes=("seeds", "runs"), volatile=("train_seconds",))
 """The study for :func:`labkit.studies._runner.run_units` (``--ray`` / ``--address`` on the CLI)."""
 
 
