@@ -191,11 +191,12 @@ def connect(cluster: Cluster) -> Any:
     Raises:
         ClusterError: Ray missing, address unreachable, or no node has the resources of one task.
     """
+    loaded = sys.modules.get("ray")
+    if cluster.address not in (None, "auto") and not (loaded is not None and loaded.is_initialized()):
+        _check_reachable(cluster.address)  # before importing Ray, which alone can take seconds
     ray = _import_ray()
     if not ray.is_initialized():
         address = cluster.address
-        if address not in (None, "auto"):
-            _check_reachable(address)
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=True,
                      logging_level="warning", configure_logging=True)
@@ -293,6 +294,7 @@ def run_units(study: Study, settings: Any, *, out: str | os.PathLike[str] | None
             write(table())
 
     failures: list[UnitFailure] = []
+    ray = connect(cluster) if cluster.enabled and todo else None  # bad address / resources fail before any work
     bar = None
     if progress and todo:
         from tqdm.auto import tqdm
@@ -306,16 +308,15 @@ def run_units(study: Study, settings: Any, *, out: str | os.PathLike[str] | None
             bar.update(done)
 
     try:
-        if cluster.enabled:
-            _run_ray(study, settings, todo, cluster, retries, land, failures, status, tick)
+        if ray is not None:
+            _run_ray(ray, study, settings, todo, cluster, retries, land, failures, status, tick)
         else:
-            threads = None
             for key, unit in todo:
                 status["running"] = 1
                 tick()
                 for attempt in range(retries + 1):
                     try:
-                        new = _call_unit(study.run, settings, unit, threads)
+                        new = _call_unit(study.run, settings, unit, None)
                     except Exception as exc:  # noqa: BLE001 - reported with the unit, others go on
                         if attempt == retries:
                             failures.append(UnitFailure(unit, _error(exc)))
@@ -331,10 +332,9 @@ def run_units(study: Study, settings: Any, *, out: str | os.PathLike[str] | None
     return RunResult(table(), failures, ran=len(todo) - len(failures), skipped=skipped)
 
 
-def _run_ray(study: Study, settings: Any, todo: list[tuple[str, dict[str, Any]]], cluster: Cluster, retries: int,
-             land: Callable, failures: list[UnitFailure], status: dict[str, int], tick: Callable) -> None:
+def _run_ray(ray: Any, study: Study, settings: Any, todo: list[tuple[str, dict[str, Any]]], cluster: Cluster,
+             retries: int, land: Callable, failures: list[UnitFailure], status: dict[str, int], tick: Callable) -> None:
     """Submit ``todo`` as Ray tasks (at most as many in flight as the cluster runs at once)."""
-    ray = connect(cluster)
     threads = max(1, int(cluster.cpus_per_task))
     task = ray.remote(_call_unit).options(num_cpus=cluster.cpus_per_task, num_gpus=cluster.gpus_per_task,
                                           max_retries=0)
