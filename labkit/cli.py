@@ -8,6 +8,7 @@ Example:
     $ labkit train --model resnet20 --dataset digits-lt --imbalance 20 --epochs 60 \\
           --out labkit/models/assets/resnet20__digits-lt.safetensors
     $ labkit eval --model resnet20 --dataset digits-lt
+    $ torchrun --nproc_per_node 2 -m labkit.cli train ...   # data-parallel (labkit.training.distributed)
 """
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3, Adam)")
     t.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="optimizer (default adam)")
     t.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay (default 5e-4)")
-    t.add_argument("--batch-size", type=int, default=64, help="mini-batch size (default 64)")
+    t.add_argument("--batch-size", type=int, default=64,
+                   help="mini-batch size (default 64); under torchrun the global batch, split over the processes")
     t.add_argument("--schedule", choices=["none", "cosine", "step"], default="cosine",
                    help="learning-rate schedule (default cosine)")
     t.add_argument("--loss", default="ce", help="training loss (see labkit.training.list_losses(); default ce)")
@@ -101,22 +103,29 @@ def _train(args: argparse.Namespace) -> int:
     from .analysis import evaluate
     from .runtime import resolve_device, seed_everything, versions
     from .training import fit
+    from .training.distributed import close, init_from_env
 
     out = Path(args.out)
     if out.suffix != ".safetensors":
         raise SystemExit(f"--out must end in .safetensors (got {out}); labkit never writes pickles")
+    ctx = init_from_env(args.device)  # under torchrun: one process per GPU (NCCL) or CPU slot (gloo)
     dkw = _dataset_kwargs(args)
     data = load_dataset(args.dataset, **dkw)
     seed_everything(args.seed)
     model = load_model(args.model, dataset=args.dataset, pretrained=False,
                        num_classes=data.num_classes, in_channels=data.input_shape[0])
-    device = resolve_device(args.device)
+    device = ctx.device if ctx is not None else resolve_device(args.device)
     config = {k: getattr(args, k) for k in
               ("epochs", "lr", "optimizer", "weight_decay", "batch_size", "schedule", "loss", "seed")}
     hist = fit(model, data.train, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
                weight_decay=args.weight_decay, batch_size=args.batch_size, schedule=args.schedule,
                loss=args.loss, class_counts=data.class_counts, seed=args.seed, device=device,
                val=data.val, checkpoint=out.with_suffix(".run.safetensors"), resume=args.resume)
+    if ctx is not None:
+        if not ctx.is_main:  # rank 0 evaluates and writes; the others hold the same weights
+            close()
+            return 0
+        config["world_size"] = ctx.world  # batch_size stays the global batch
     rep = evaluate(model, data.test, groups=data.groups, classes=data.classes,
                    class_counts=data.class_counts, device=device)
     metrics = {"test_overall": rep.overall, "test_balanced": rep.balanced,
@@ -127,6 +136,7 @@ def _train(args: argparse.Namespace) -> int:
             "num_classes": data.num_classes, "in_channels": data.input_shape[0],
             "input_shape": list(data.input_shape), "train": config, "metrics": metrics,
             "final_train_loss": float(hist.to_frame()["loss"].iloc[-1]),
+            "train_loss": [float(v) for v in hist.loss],
             "command": "labkit " + " ".join(sys.argv[1:]), "versions": versions()}
     save_checkpoint(model.cpu(), out, meta)
     if args.ship:
@@ -134,6 +144,8 @@ def _train(args: argparse.Namespace) -> int:
     out.with_suffix(".run.safetensors").unlink(missing_ok=True)
     print(json.dumps(metrics, indent=2))
     print(f"wrote {out}")
+    if ctx is not None:
+        close()
     return 0
 
 
