@@ -88,7 +88,8 @@ def main() -> None:
     equal = serial.drop(columns=drop).equals(on_ray.drop(columns=drop))
     start = t_init + t_warm
     print(f"serial (1 process, 1 thread)        {t_serial:7.1f} s   {t_serial / n:5.2f} s/unit")
-    print(f"Ray start-up: init {t_init:5.1f} s + first task on {len(set(pids))} workers {t_warm:5.1f} s = {start:6.1f} s")
+    print(f"Ray start-up: init {t_init:5.1f} s + first task on {len(set(pids))} workers {t_warm:5.1f} s "
+          f"= {start:6.1f} s")
     print(f"Ray, 2 workers (warm)               {t_ray:7.1f} s   {t_ray / n:5.2f} s/unit")
     print(f"speed-up serial / Ray: {t_serial / t_ray:.2f}x on warm workers, "
           f"{t_serial / (t_ray + start):.2f}x including the start-up")

@@ -296,7 +296,8 @@ def _run_row(settings: CSASMLSettings, seed: int, run: str, data: LabData,
     shape = tuple(data.input_shape)
     torch.manual_seed(seed)  # same init draw for the same seed
     net = build_run(run, settings, len(data.classes), shape[0])
-    params, macs_a, macs_c = sum(p.numel() for p in net.parameters()), analytic_macs(net, shape), counted_macs(net, shape)
+    params = sum(p.numel() for p in net.parameters())
+    macs_a, macs_c = analytic_macs(net, shape), counted_macs(net, shape)
     t0 = time.perf_counter()
     fit(net, data.train, epochs=settings.epochs, optimizer="adamw", lr=settings.lr,
         weight_decay=settings.weight_decay, schedule="cosine", batch_size=settings.batch_size,

@@ -158,7 +158,8 @@ def _tensor_batches(x: Tensor, y: Tensor, order: Tensor, batch_size: int,
         yield x[mine], y[mine], len(idx)
 
 
-def _loader_batches(dataset: Any, order: Tensor, batch_size: int, rank: int, world: int) -> Iterator[tuple[Any, Any, int]]:
+def _loader_batches(dataset: Any, order: Tensor, batch_size: int, rank: int,
+                    world: int) -> Iterator[tuple[Any, Any, int]]:
     """Like :func:`_tensor_batches` for a dataset on disk (a ``DataLoader`` over this rank's slices)."""
     glob = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     loader = DataLoader(dataset, batch_sampler=[shard(g, rank, world).tolist() for g in glob])
