@@ -3,7 +3,7 @@
 A study is a grid of independent **units** (a seed, a class order, a run ...: each study says
 which). A unit is a pure function of ``(settings, unit)``: it seeds everything it draws from the
 unit itself, so it computes the same rows in this process, in a Ray worker on this machine, or on
-another machine (METHODS.md §0.1: same seed, same split, init and batch order). That is what lets
+another machine (docs/methods.md §0.1: same seed, same split, init and batch order). That is what lets
 :func:`run_units` farm the units out and still give the serial table, row for row.
 
 What :func:`run_units` adds around the study's unit function:
