@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     r.add_argument("--out", default="report.html", help="output HTML path (default report.html)")
+    g = r.add_argument_group("cluster (Ray; pip install 'labkit[dist]')")
+    g.add_argument("--ray", action="store_true", help="measure the operating points on a local Ray (actors)")
+    g.add_argument("--address", default=None, help="join a Ray cluster: auto, HOST:6379 or ray://HOST:10001")
+    g.add_argument("--cpus-per-task", type=float, default=1.0, help="CPUs per actor (default 1)")
+    g.add_argument("--gpus-per-task", type=float, default=0.0, help="GPUs per actor (default 0)")
 
     x = sub.add_parser("export-lab", help="export the marimo lab (or any marimo notebook) to HTML that opens offline",
                        description="Run a marimo notebook and write a static snapshot of it as one HTML file: "
@@ -213,9 +218,22 @@ def _report(args: argparse.Namespace) -> int:
 
     sparsities = [float(s) for s in args.sparsities.split(",") if s.strip()]
     baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    points = None
+    if args.ray or args.address:  # every point on a Ray actor that loads the model and data once
+        from functools import partial
+
+        from .lab import Lab
+        from .studies._runner import Cluster, sweep_on_ray
+
+        cluster = Cluster(ray=True, address=args.address, cpus_per_task=args.cpus_per_task,
+                          gpus_per_task=args.gpus_per_task)
+        criteria = [args.criterion] + [b for b in baselines if b != args.criterion]
+        points = sweep_on_ray(partial(Lab, args.model, args.dataset, seed=args.seed), criteria, sparsities,
+                              mode=args.mode, granularity=args.granularity, kind="report", cluster=cluster)
     path = write_report(args.out, model=args.model, dataset=args.dataset, criterion=args.criterion,
                         mode=args.mode, sparsities=sparsities, seed=args.seed, granularity=args.granularity,
-                        baselines=baselines, verdicts=args.verdicts or True, progress=not args.no_progress)
+                        baselines=baselines, verdicts=args.verdicts or True, progress=not args.no_progress,
+                        points=points)
     print(f"wrote {path}")
     return 0
 

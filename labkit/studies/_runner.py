@@ -430,21 +430,25 @@ class _LabWorker:
               kw: dict[str, Any]) -> list[dict[str, Any]]:
         if kind == "sweep":
             return self.lab.sweep([sparsity], criterion, mode, granularity, **kw).to_dict("records")
-        from ..report import _operating_points
+        from ..report import _measure
 
-        return _operating_points(self.lab, criterion, mode, [sparsity], granularity)[0].to_dict("records")
+        return _measure(self.lab, [criterion], [sparsity], mode, granularity, progress=False)
 
 
 def sweep_on_ray(lab_factory: Callable[[], Any], criteria: Sequence[str], sparsities: Sequence[float], *,
                  mode: str = "global", granularity: str = "weight", kind: str = "sweep",
-                 cluster: Cluster = Cluster(ray=True), actors: int | None = None, **kw: Any) -> pd.DataFrame:
-    """``Lab.sweep`` (``kind="sweep"``) or the report's operating points (``kind="points"``) on Ray actors.
+                 cluster: Cluster = Cluster(ray=True), actors: int | None = None, **kw: Any) -> Any:
+    """``Lab.sweep`` (``kind="sweep"``) or ``labkit report``'s operating points (``kind="report"``) on Ray actors.
 
     Every (criterion, sparsity) point is one call on one of ``actors`` actors (default: as many as
     the cluster runs at once); each actor calls ``lab_factory()`` once and keeps the Lab (model,
-    data, cached scores). The table is the in-process one, in the same order::
+    data, cached scores). The result is the in-process one, in the same order::
 
         pd.concat([lab.sweep(sparsities, c, mode, granularity) for c in criteria])   # kind="sweep"
+        labkit.report._measure(lab, criteria, sparsities, mode, granularity, False)  # kind="report"
+
+    (the report's points, trials with their masks and full-test reports, go to
+    ``render_report(..., points=...)``).
 
     Example:
         >>> from functools import partial
@@ -452,8 +456,8 @@ def sweep_on_ray(lab_factory: Callable[[], Any], criteria: Sequence[str], sparsi
         >>> df = sweep_on_ray(partial(Lab, "resnet20", "digits-lt"), ["magnitude", "random"],
         ...                   [0.3, 0.5, 0.7], cluster=Cluster(address="auto"))   # doctest: +SKIP
     """
-    if kind not in ("sweep", "points"):
-        raise ValueError(f"kind must be 'sweep' (Lab.sweep) or 'points' (the report's operating points), got {kind!r}")
+    if kind not in ("sweep", "report"):
+        raise ValueError(f"kind must be 'sweep' (Lab.sweep) or 'report' (labkit report's points), got {kind!r}")
     jobs = [(c, float(s)) for c in criteria for s in sparsities]
     if not jobs:
         raise ValueError("give at least one criterion and one sparsity")
@@ -470,4 +474,4 @@ def sweep_on_ray(lab_factory: Callable[[], Any], criteria: Sequence[str], sparsi
     finally:
         for w in workers:
             ray.kill(w)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows) if kind == "sweep" else rows

@@ -159,3 +159,15 @@ def test_the_cluster_is_off_without_flags() -> None:
     assert not Cluster().enabled and Cluster(address="auto").enabled and Cluster(ray=True).enabled
     with pytest.raises(ValueError, match="gpus-per-task"):
         Cluster(gpus_per_task=-1)
+
+
+def test_labkit_report_with_an_unreachable_address_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
+    from labkit.cli import main as labkit
+
+    t0 = time.perf_counter()
+    assert labkit(["report", "--address", "10.0.0.1:notaport", "--out", str(tmp_path / "r.html")]) == 2
+    assert labkit(["report", "--address", "ray://127.0.0.1:9", "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert time.perf_counter() - t0 < 10 and len(err) == 2 and "Traceback" not in "".join(err)
+    assert "not auto, HOST:PORT" in err[0] and "ray://127.0.0.1:9" in err[1] and "ray start --head" in err[1]
+    assert not (tmp_path / "r.html").exists()
