@@ -259,6 +259,9 @@ def run_units(study: Study, settings: Any, *, out: str | os.PathLike[str] | None
             and ``command``); ``read(path)`` loads it back for resuming.
         retries: extra attempts of a failing unit before it is reported (default 1).
         fresh: ignore (and replace) the rows already in ``out``.
+
+    Units already in ``out`` that ``settings`` no longer asks for (an earlier run with more seeds
+    and the same settings hash) are kept, after the others: a resume never drops results.
     """
     units = study.units(settings)
     ids = [unit_id(u) for u in units]
