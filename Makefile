@@ -25,6 +25,7 @@ test: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) benchmarks/masks_speed.py
 	$(PY) benchmarks/lab_latency.py
+	$(PY) benchmarks/ray_study.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -8,6 +8,7 @@ Example:
     $ labkit train --model resnet20 --dataset digits-lt --imbalance 20 --epochs 60 \\
           --out labkit/models/assets/resnet20__digits-lt.safetensors
     $ labkit eval --model resnet20 --dataset digits-lt
+    $ torchrun --nproc_per_node 2 -m labkit.cli train ...   # data-parallel (labkit.training.distributed)
 """
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3, Adam)")
     t.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="optimizer (default adam)")
     t.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay (default 5e-4)")
-    t.add_argument("--batch-size", type=int, default=64, help="mini-batch size (default 64)")
+    t.add_argument("--batch-size", type=int, default=64,
+                   help="mini-batch size (default 64); under torchrun the global batch, split over the processes")
     t.add_argument("--schedule", choices=["none", "cosine", "step"], default="cosine",
                    help="learning-rate schedule (default cosine)")
     t.add_argument("--loss", default="ce", help="training loss (see labkit.training.list_losses(); default ce)")
@@ -97,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     r.add_argument("--out", default="report.html", help="output HTML path (default report.html)")
+    g = r.add_argument_group("cluster (Ray; pip install 'labkit[dist]')")
+    g.add_argument("--ray", action="store_true", help="measure the operating points on a local Ray (actors)")
+    g.add_argument("--address", default=None, help="join a Ray cluster: auto, HOST:6379 or ray://HOST:10001")
+    g.add_argument("--cpus-per-task", type=float, default=1.0, help="CPUs per actor (default 1)")
+    g.add_argument("--gpus-per-task", type=float, default=0.0, help="GPUs per actor (default 0)")
 
     x = sub.add_parser("export-lab", help="export the marimo lab (or any marimo notebook) to HTML that opens offline",
                        description="Run a marimo notebook and write a static snapshot of it as one HTML file: "
@@ -119,22 +126,29 @@ def _train(args: argparse.Namespace) -> int:
     from .analysis import evaluate
     from .runtime import resolve_device, seed_everything, versions
     from .training import fit
+    from .training.distributed import close, init_from_env
 
     out = Path(args.out)
     if out.suffix != ".safetensors":
         raise SystemExit(f"--out must end in .safetensors (got {out}); labkit never writes pickles")
+    ctx = init_from_env(args.device)  # under torchrun: one process per GPU (NCCL) or CPU slot (gloo)
     dkw = _dataset_kwargs(args)
     data = load_dataset(args.dataset, **dkw)
     seed_everything(args.seed)
     model = load_model(args.model, dataset=args.dataset, pretrained=False,
                        num_classes=data.num_classes, in_channels=data.input_shape[0])
-    device = resolve_device(args.device)
+    device = ctx.device if ctx is not None else resolve_device(args.device)
     config = {k: getattr(args, k) for k in
               ("epochs", "lr", "optimizer", "weight_decay", "batch_size", "schedule", "loss", "seed")}
     hist = fit(model, data.train, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
                weight_decay=args.weight_decay, batch_size=args.batch_size, schedule=args.schedule,
                loss=args.loss, class_counts=data.class_counts, seed=args.seed, device=device,
                val=data.val, checkpoint=out.with_suffix(".run.safetensors"), resume=args.resume)
+    if ctx is not None:
+        if not ctx.is_main:  # rank 0 evaluates and writes; the others hold the same weights
+            close()
+            return 0
+        config["world_size"] = ctx.world  # batch_size stays the global batch
     rep = evaluate(model, data.test, groups=data.groups, classes=data.classes,
                    class_counts=data.class_counts, device=device)
     metrics = {"test_overall": rep.overall, "test_balanced": rep.balanced,
@@ -145,6 +159,7 @@ def _train(args: argparse.Namespace) -> int:
             "num_classes": data.num_classes, "in_channels": data.input_shape[0],
             "input_shape": list(data.input_shape), "train": config, "metrics": metrics,
             "final_train_loss": float(hist.to_frame()["loss"].iloc[-1]),
+            "train_loss": [float(v) for v in hist.loss],
             "command": "labkit " + " ".join(sys.argv[1:]), "versions": versions()}
     save_checkpoint(model.cpu(), out, meta)
     if args.ship:
@@ -152,6 +167,8 @@ def _train(args: argparse.Namespace) -> int:
     out.with_suffix(".run.safetensors").unlink(missing_ok=True)
     print(json.dumps(metrics, indent=2))
     print(f"wrote {out}")
+    if ctx is not None:
+        close()
     return 0
 
 
@@ -201,9 +218,22 @@ def _report(args: argparse.Namespace) -> int:
 
     sparsities = [float(s) for s in args.sparsities.split(",") if s.strip()]
     baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    points = None
+    if args.ray or args.address:  # every point on a Ray actor that loads the model and data once
+        from functools import partial
+
+        from .lab import Lab
+        from .studies._runner import Cluster, sweep_on_ray
+
+        cluster = Cluster(ray=True, address=args.address, cpus_per_task=args.cpus_per_task,
+                          gpus_per_task=args.gpus_per_task)
+        criteria = [args.criterion] + [b for b in baselines if b != args.criterion]
+        points = sweep_on_ray(partial(Lab, args.model, args.dataset, seed=args.seed), criteria, sparsities,
+                              mode=args.mode, granularity=args.granularity, kind="report", cluster=cluster)
     path = write_report(args.out, model=args.model, dataset=args.dataset, criterion=args.criterion,
                         mode=args.mode, sparsities=sparsities, seed=args.seed, granularity=args.granularity,
-                        baselines=baselines, verdicts=args.verdicts or True, progress=not args.no_progress)
+                        baselines=baselines, verdicts=args.verdicts or True, progress=not args.no_progress,
+                        points=points)
     print(f"wrote {path}")
     return 0
 

@@ -293,7 +293,7 @@ def _default_verdicts() -> Path | None:
 def render_report(lab: Lab, *, criterion: str = "magnitude", mode: str = "global",
                   sparsities: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9), granularity: str = "weight",
                   baselines: Sequence[str] = ("random",), verdicts: str | os.PathLike | None | bool = True,
-                  progress: bool = True) -> str:
+                  progress: bool = True, points: Sequence[_Point] | None = None) -> str:
     """The report's HTML for ``lab``: operating points of ``criterion`` plus baseline criteria.
 
     Args:
@@ -302,11 +302,14 @@ def render_report(lab: Lab, *, criterion: str = "magnitude", mode: str = "global
         verdicts: a folder of committed study results to append every method's PASS / FAIL
             table; ``True`` looks for ``notebooks/studies/results``; ``False``/``None`` leaves it out.
         progress: a tqdm bar over the operating points (they are the slow part).
+        points: the operating points measured elsewhere (``labkit report --address``: Ray actors,
+            :func:`labkit.studies._runner.sweep_on_ray` with ``kind="report"``); default: measured here.
     """
     if len(sparsities) == 0:
         raise ValueError("give at least one operating point, e.g. sparsities=[0.3, 0.5, 0.7]")
     criteria = [criterion] + [b for b in baselines if b != criterion]
-    points = _measure(lab, criteria, sparsities, mode, granularity, progress)
+    if points is None:
+        points = _measure(lab, criteria, sparsities, mode, granularity, progress)
     main = [p for p in points if p.criterion == criterion]
     mid = main[len(main) // 2]
     from . import views

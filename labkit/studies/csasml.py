@@ -49,11 +49,12 @@ from ..models.resnet_cifar import BasicBlock
 from ..runtime import resolve_device
 from ..training import fit
 from ._results import read_table, write_table
+from ._runner import Study, add_cluster_flags, run_cli
 from ._verdict import paired_pass
 
 __all__ = ["CSASMLSettings", "RUNS", "RandomShift", "analytic_macs", "counted_macs", "cost_breakdown",
-           "build_run", "run_study", "verdict", "paired_pass", "AttentionSample", "attention_sample",
-           "write_results", "read_results", "main"]
+           "build_run", "study_units", "unit_rows", "STUDY", "run_study", "verdict", "paired_pass", "AttentionSample",
+           "attention_sample", "write_results", "read_results", "main"]
 
 
 @dataclass(frozen=True)
@@ -279,36 +280,50 @@ def run_study(settings: CSASMLSettings = CSASMLSettings(), *, progress: bool = F
         raise KeyError(f"unknown run(s) {unknown}; runs: {', '.join(RUNS)}")
     if not settings.seeds:
         raise ValueError("settings.seeds is empty; give at least one seed (three for a verdict)")
-    dev = resolve_device(settings.device)
     rows = []
-    cost_cache: dict[str, tuple[int, int, int]] = {}
     for seed in settings.seeds:
         data = settings.load_data(seed)
-        shape = tuple(data.input_shape)
-        for run in settings.runs:
-            torch.manual_seed(seed)  # same init draw for the same seed
-            net = build_run(run, settings, len(data.classes), shape[0])
-            if run not in cost_cache:
-                cost_cache[run] = (sum(p.numel() for p in net.parameters()),
-                                   analytic_macs(net, shape), counted_macs(net, shape))
-            t0 = time.perf_counter()
-            fit(net, data.train, epochs=settings.epochs, optimizer="adamw", lr=settings.lr,
-                weight_decay=settings.weight_decay, schedule="cosine", batch_size=settings.batch_size,
-                augment=RandomShift(settings.max_shift), seed=seed, device=dev, progress=progress)
-            seconds = time.perf_counter() - t0
-            rep = evaluate(net, data.test, n_boot=0)  # no bootstrap: the seeds give the spread
-            params, macs_a, macs_c = cost_cache[run]
-            rows.append({"run": run, "seed": seed, "what": RUNS[run].what,
-                         "options": json.dumps(RUNS[run].options, sort_keys=True),
-                         "params": params, "macs_analytic": macs_a, "macs_counted": macs_c,
-                         "test_acc": rep.overall, "test_balanced": rep.balanced,
-                         "train_seconds": round(seconds, 2), "epochs": settings.epochs})
-            if models is not None:
-                models[(run, seed)] = net.cpu().eval()
+        rows += [_run_row(settings, seed, run, data, models, progress) for run in settings.runs]
     df = pd.DataFrame(rows)
     df.attrs["settings"] = asdict(settings)
     return df
 
+
+def _run_row(settings: CSASMLSettings, seed: int, run: str, data: LabData,
+             models: dict[tuple[str, int], nn.Module] | None = None, progress: bool = False) -> dict[str, Any]:
+    """Train and measure one run on one seed's data: the table row (seeded by ``seed`` alone)."""
+    dev = resolve_device(settings.device)
+    shape = tuple(data.input_shape)
+    torch.manual_seed(seed)  # same init draw for the same seed
+    net = build_run(run, settings, len(data.classes), shape[0])
+    params = sum(p.numel() for p in net.parameters())
+    macs_a, macs_c = analytic_macs(net, shape), counted_macs(net, shape)
+    t0 = time.perf_counter()
+    fit(net, data.train, epochs=settings.epochs, optimizer="adamw", lr=settings.lr,
+        weight_decay=settings.weight_decay, schedule="cosine", batch_size=settings.batch_size,
+        augment=RandomShift(settings.max_shift), seed=seed, device=dev, progress=progress)
+    seconds = time.perf_counter() - t0
+    rep = evaluate(net, data.test, n_boot=0)  # no bootstrap: the seeds give the spread
+    if models is not None:
+        models[(run, seed)] = net.cpu().eval()
+    return {"run": run, "seed": seed, "what": RUNS[run].what, "options": json.dumps(RUNS[run].options, sort_keys=True),
+            "params": params, "macs_analytic": macs_a, "macs_counted": macs_c,
+            "test_acc": rep.overall, "test_balanced": rep.balanced,
+            "train_seconds": round(seconds, 2), "epochs": settings.epochs}
+
+
+def study_units(settings: CSASMLSettings) -> list[dict[str, Any]]:
+    """The study's units (:mod:`labkit.studies._runner`): one per seed x run, in table order."""
+    return [{"seed": int(seed), "run": run} for seed in settings.seeds for run in settings.runs]
+
+
+def unit_rows(settings: CSASMLSettings, unit: dict[str, Any]) -> list[dict[str, Any]]:
+    """One unit's rows: run ``unit["run"]`` on seed ``unit["seed"]`` (what Ray runs as a task)."""
+    return [_run_row(settings, unit["seed"], unit["run"], settings.load_data(unit["seed"]))]
+
+
+STUDY = Study("csasml", units=study_units, run=unit_rows, axes=("seeds", "runs"), volatile=("train_seconds",))
+"""The study for :func:`labkit.studies._runner.run_units` (``--ray`` / ``--address`` on the CLI)."""
 
 
 # --- verdict --------------------------------------------------------------------------------------
@@ -448,21 +463,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--runs", nargs="+", default=None, choices=list(RUNS))
     ap.add_argument("--cifar100", metavar="ROOT", default=None,
                     help="CIFAR-100 at 32x32 (CSASMLSettings.cifar100(root=ROOT)); needs the data files")
-    ap.add_argument("--out", required=True, help="CSV to write (atomically)")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (1 is fastest on shared cores)")
+    ap.add_argument("--out", required=True, help="CSV to write (atomically, after every unit; a rerun resumes)")
+    add_cluster_flags(ap)
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.smoke and args.cifar100:
         raise SystemExit("--smoke and --cifar100 exclude each other")
     s = (CSASMLSettings.smoke() if args.smoke else
          CSASMLSettings.cifar100(root=args.cifar100) if args.cifar100 else CSASMLSettings())
     s = replace(s, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in
                       (("epochs", args.epochs), ("seeds", args.seeds), ("runs", args.runs)) if v is not None})
-    df = run_study(s, progress=False)
     cmd = " ".join(shlex.quote(a) for a in ["python", "-m", "labkit.studies.csasml",
                                             *(sys.argv[1:] if argv is None else argv)])
-    write_results(df, args.out, cmd)
+    df = run_cli(STUDY, s, args, prog="labkit.studies.csasml", write=lambda d: write_results(d, args.out, cmd),
+                 read=read_results)
     with pd.option_context("display.width", 200, "display.max_colwidth", 90):
         print(verdict(df)[["criterion", "measured", "verdict"]].to_string(index=False))
 
 
 if __name__ == "__main__":
-    main()
+    # Run the importable module, not __main__: Ray then pickles the unit function by reference.
+    from labkit.studies.csasml import main as _main
+
+    _main()

@@ -53,9 +53,11 @@ from ..pruning.blocks import BlockPlan, residual_blocks, select_blocks, slim
 from ..runtime import resolve_device
 from ..training import fit
 from ._results import read_table, write_table
+from ._runner import Study, add_cluster_flags, run_cli
 from ._verdict import paired_pass
 
-__all__ = ["DominosSettings", "RUNS", "Run", "SeedArtifacts", "scores_for_seed", "run_study", "verdict",
+__all__ = ["DominosSettings", "RUNS", "Run", "SeedArtifacts", "COLUMNS", "scores_for_seed", "run_study",
+           "study_units", "unit_rows", "STUDY", "verdict",
            "prepare_seed", "stage_summary", "importance_frame", "rescore", "write_results", "read_results", "main"]
 
 
@@ -194,6 +196,12 @@ def prepare_seed(settings: DominosSettings, seed: int) -> tuple[Any, SeedArtifac
     return data, SeedArtifacts(dense, sc, curves, fits), row
 
 
+COLUMNS = ["seed", "run", "target", "what", "structure", "macs", "params", "reduction", "removed_blocks",
+           "n_removed", "shape_ok", "acc_pruned", "acc_ft", "acc_se", "acc_extra", "se_params", "se_macs",
+           "influence_seconds", "weibull_fits", "weibull_r2_defined", "weibull_r2_ge_09", "seconds"]
+"""Columns of :func:`run_study`'s table."""
+
+
 def run_study(settings: DominosSettings = DominosSettings(), *, progress: bool = False,
               artifacts: dict[int, SeedArtifacts] | None = None) -> pd.DataFrame:
     """Run §5.7 for every seed; one row per (seed, run, target), plus one ``dense`` row per seed.
@@ -213,65 +221,85 @@ def run_study(settings: DominosSettings = DominosSettings(), *, progress: bool =
     bad = [t for t in settings.targets if not 0 < t < 1]
     if bad:
         raise ValueError(f"targets are MACs reductions in (0, 1), e.g. 0.4 for -40%; got {bad}")
+    rows: list[dict[str, Any]] = []
+    for seed in settings.seeds:
+        rows += _seed_rows(settings, seed, artifacts, progress)
+    df = pd.DataFrame(rows)[COLUMNS]
+    df.attrs["settings"] = asdict(settings)
+    return df
+
+
+def _seed_rows(settings: DominosSettings, seed: int, artifacts: dict[int, SeedArtifacts] | None = None,
+               progress: bool = False) -> list[dict[str, Any]]:
+    """One seed's rows: the dense row, then every target x run; ``artifacts[seed]`` receives the views' data."""
     dev = resolve_device(settings.device)
     shape = (1, settings.image_size, settings.image_size)
     rows: list[dict[str, Any]] = []
-    for seed in settings.seeds:
-        data, art, dense_row = prepare_seed(settings, seed)
-        rows.append(dense_row)
-        dense, sc = art.dense, art.scores
-        for target in settings.targets:
-            for run in settings.runs:
-                t1 = time.perf_counter()
-                spec = RUNS[run]
-                plan = select_blocks(dense, sc[spec.importance], target, input_shape=shape, floor=settings.floor,
-                                     tau_blk=settings.tau_blk, beta=settings.beta, structure=spec.structure)
-                art.plans[(run, target)] = plan
-                try:
-                    small = slim(dense, plan)           # raises if shapes or outputs disagree
-                    with torch.no_grad():
-                        small(torch.zeros(2, *shape))
-                    ok = True
-                except (RuntimeError, ValueError):
-                    ok = False
-                row = {"seed": seed, "run": run, "target": target, "what": spec.what, "structure": spec.structure,
-                       "reduction": plan.reduction, "removed_blocks": " ".join(plan.removed_blocks),
-                       "n_removed": len(plan.removed_blocks), "shape_ok": ok, "acc_se": np.nan, "acc_extra": np.nan,
-                       "se_params": 0, "se_macs": 0, "influence_seconds": np.nan, "weibull_fits": np.nan,
-                       "weibull_r2_defined": np.nan, "weibull_r2_ge_09": np.nan}
-                if not ok:
-                    rows.append({**row, "macs": plan.macs_pruned, "params": np.nan, "acc_pruned": np.nan,
-                                 "acc_ft": np.nan, "seconds": round(time.perf_counter() - t1, 1)})
-                    continue
-                c = cost(small, shape, latency=False)
-                row.update(macs=c["MACs"], params=c["params"], acc_pruned=_acc(small, data.test))
-                ft = _train(copy.deepcopy(small), data.train, settings.finetune_epochs, settings.finetune_lr,
-                            settings, seed, dev).cpu().eval()
-                row["acc_ft"] = _acc(ft, data.test)
-                art.models[(run, target, "finetuned")] = ft
-                if run in settings.attention_runs:
-                    att = _train(add_se(ft), data.train, settings.attention_epochs, settings.attention_lr,
-                                 settings, seed, dev).cpu().eval()
-                    extra = _train(copy.deepcopy(ft), data.train, settings.attention_epochs, settings.attention_lr,
-                                   settings, seed, dev).cpu().eval()
-                    ov = se_overhead(att)
-                    row.update(acc_se=_acc(att, data.test), acc_extra=_acc(extra, data.test), se_params=ov["params"],
-                               se_macs=cost(att, shape, latency=False)["MACs"] - c["MACs"])
-                    art.models[(run, target, "se")] = att
-                    art.models[(run, target, "extra")] = extra
-                row["seconds"] = round(time.perf_counter() - t1, 1)
-                rows.append(row)
-                if progress:
-                    print(f"seed {seed} target {target:.0%} {run}: acc {row['acc_ft']:.3f} "
-                          f"({row['seconds']:.0f}s)", flush=True)
-        if artifacts is not None:
-            artifacts[seed] = art
-    cols = ["seed", "run", "target", "what", "structure", "macs", "params", "reduction", "removed_blocks",
-            "n_removed", "shape_ok", "acc_pruned", "acc_ft", "acc_se", "acc_extra", "se_params", "se_macs",
-            "influence_seconds", "weibull_fits", "weibull_r2_defined", "weibull_r2_ge_09", "seconds"]
-    df = pd.DataFrame(rows)[cols]
-    df.attrs["settings"] = asdict(settings)
-    return df
+    data, art, dense_row = prepare_seed(settings, seed)
+    if artifacts is not None:
+        artifacts[seed] = art
+    rows.append(dense_row)
+    dense, sc = art.dense, art.scores
+    for target in settings.targets:
+        for run in settings.runs:
+            t1 = time.perf_counter()
+            spec = RUNS[run]
+            plan = select_blocks(dense, sc[spec.importance], target, input_shape=shape, floor=settings.floor,
+                                 tau_blk=settings.tau_blk, beta=settings.beta, structure=spec.structure)
+            art.plans[(run, target)] = plan
+            try:
+                small = slim(dense, plan)           # raises if shapes or outputs disagree
+                with torch.no_grad():
+                    small(torch.zeros(2, *shape))
+                ok = True
+            except (RuntimeError, ValueError):
+                ok = False
+            row = {"seed": seed, "run": run, "target": target, "what": spec.what, "structure": spec.structure,
+                   "reduction": plan.reduction, "removed_blocks": " ".join(plan.removed_blocks),
+                   "n_removed": len(plan.removed_blocks), "shape_ok": ok, "acc_se": np.nan, "acc_extra": np.nan,
+                   "se_params": 0, "se_macs": 0, "influence_seconds": np.nan, "weibull_fits": np.nan,
+                   "weibull_r2_defined": np.nan, "weibull_r2_ge_09": np.nan}
+            if not ok:
+                rows.append({**row, "macs": plan.macs_pruned, "params": np.nan, "acc_pruned": np.nan,
+                             "acc_ft": np.nan, "seconds": round(time.perf_counter() - t1, 1)})
+                continue
+            c = cost(small, shape, latency=False)
+            row.update(macs=c["MACs"], params=c["params"], acc_pruned=_acc(small, data.test))
+            ft = _train(copy.deepcopy(small), data.train, settings.finetune_epochs, settings.finetune_lr,
+                        settings, seed, dev).cpu().eval()
+            row["acc_ft"] = _acc(ft, data.test)
+            art.models[(run, target, "finetuned")] = ft
+            if run in settings.attention_runs:
+                att = _train(add_se(ft), data.train, settings.attention_epochs, settings.attention_lr,
+                             settings, seed, dev).cpu().eval()
+                extra = _train(copy.deepcopy(ft), data.train, settings.attention_epochs, settings.attention_lr,
+                               settings, seed, dev).cpu().eval()
+                ov = se_overhead(att)
+                row.update(acc_se=_acc(att, data.test), acc_extra=_acc(extra, data.test), se_params=ov["params"],
+                           se_macs=cost(att, shape, latency=False)["MACs"] - c["MACs"])
+                art.models[(run, target, "se")] = att
+                art.models[(run, target, "extra")] = extra
+            row["seconds"] = round(time.perf_counter() - t1, 1)
+            rows.append(row)
+            if progress:
+                print(f"seed {seed} target {target:.0%} {run}: acc {row['acc_ft']:.3f} "
+                      f"({row['seconds']:.0f}s)", flush=True)
+    return rows
+
+
+def study_units(settings: DominosSettings) -> list[dict[str, Any]]:
+    """The study's units (:mod:`labkit.studies._runner`): one per seed (its dense model and scores are shared)."""
+    return [{"seed": int(seed)} for seed in settings.seeds]
+
+
+def unit_rows(settings: DominosSettings, unit: dict[str, Any]) -> list[dict[str, Any]]:
+    """One unit's rows (what Ray runs as a task)."""
+    return _seed_rows(settings, unit["seed"])
+
+
+STUDY = Study("dominos", units=study_units, run=unit_rows, axes=("seeds",), columns=tuple(COLUMNS),
+              volatile=("seconds", "influence_seconds"))
+"""The study for :func:`labkit.studies._runner.run_units` (``--ray`` / ``--address`` on the CLI)."""
 
 
 def rescore(art: SeedArtifacts, alpha: float = 0.5, horizon: int | None = None) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
@@ -438,7 +466,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--attention-epochs", type=int, default=None, help="default 10")
     ap.add_argument("--runs", nargs="+", default=None, choices=list(RUNS))
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (1 is fastest on shared cores)")
-    ap.add_argument("--out", required=True, help="CSV to write (atomically)")
+    ap.add_argument("--out", required=True, help="CSV to write (atomically, after every unit; a rerun resumes)")
+    add_cluster_flags(ap)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -447,14 +476,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             "attention_epochs": args.attention_epochs, "runs": args.runs}
     s = replace(s, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in over.items() if v is not None})
     t0 = time.perf_counter()
-    df = run_study(s, progress=True)
     cmd = " ".join(shlex.quote(a) for a in ["python", "-m", "labkit.studies.dominos",
                                             *(sys.argv[1:] if argv is None else argv)])
-    write_results(df, args.out, cmd)
+    df = run_cli(STUDY, s, args, prog="labkit.studies.dominos", write=lambda d: write_results(d, args.out, cmd),
+                 read=read_results)
     with pd.option_context("display.width", 220, "display.max_colwidth", 100):
         print(verdict(df)[["criterion", "measured", "verdict"]].to_string(index=False))
     print(f"total {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":
-    main()
+    # Run the importable module, not __main__: Ray then pickles the unit function by reference.
+    from labkit.studies.dominos import main as _main
+
+    _main()

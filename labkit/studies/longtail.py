@@ -60,9 +60,11 @@ from ..training import fit
 from ..training.trainers import (DEFAULT_TRAINERS, Trainer, TrainerResult, calibration_set, candidate_accuracy,
                                  check_common_start, get_trainer, merge_weights, soup, train_auxiliary)
 from ._results import read_table, write_table, write_text
+from ._runner import Study, add_cluster_flags, run_cli
 
 __all__ = ["LongTailSettings", "RUNS", "MergeResult", "UnitResult", "COLUMNS", "load_unit_data",
-           "merge_candidates", "overlap_matrix", "run_unit", "run_study", "pie_study", "paired_rule",
+           "merge_candidates", "overlap_matrix", "run_unit", "study_units", "unit_rows", "STUDY", "run_study",
+           "pie_study", "paired_rule",
            "verdict", "write_results", "read_results", "main"]
 
 RUNS: dict[str, str] = {
@@ -387,6 +389,24 @@ def _settings_dict(settings: LongTailSettings) -> dict[str, Any]:
     return d
 
 
+def study_units(settings: LongTailSettings) -> list[dict[str, Any]]:
+    """The study's units (:mod:`labkit.studies._runner`): one per seed x class order, in table order."""
+    perms = settings.permutations if settings.permutations is not None else (-1,)
+    return [{"seed": int(seed), "permutation": int(p)} for seed in settings.seeds for p in perms]
+
+
+def unit_rows(settings: LongTailSettings, unit: dict[str, Any]) -> list[dict[str, Any]]:
+    """One unit's rows: :func:`run_unit` on its split (what Ray runs as a task)."""
+    p = int(unit["permutation"])
+    data = load_unit_data(settings, unit["seed"], None if p < 0 else p)
+    return run_unit(data, unit["seed"], settings, permutation=p).rows
+
+
+STUDY = Study("longtail", units=study_units, run=unit_rows, axes=("seeds", "permutations"), columns=tuple(COLUMNS),
+              settings_dict=_settings_dict, volatile=("seconds",))
+"""The study for :func:`labkit.studies._runner.run_units` (``--ray`` / ``--address`` on the CLI)."""
+
+
 # --- PIE ----------------------------------------------------------------------------------------
 def pie_study(settings: LongTailSettings = LongTailSettings(), *, k: int = 5, seed: int | None = None,
               permutation: int | None = None, sparsity: float | None = None, dense_run: str = "B",
@@ -585,7 +605,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     help="what D and E fine-tune from: θ_k* (default), θ0, or the α-weighted soup of the θ_k")
     ap.add_argument("--pie-k", type=int, default=0, help="also count PIEs over K training seeds (0 = skip)")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    ap.add_argument("--out", required=True, help="CSV to write (atomically); the .md goes beside it")
+    ap.add_argument("--out", required=True,
+                    help="CSV to write (atomically, after every unit; a rerun resumes); the .md goes beside it")
+    add_cluster_flags(ap)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -598,10 +620,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             and v is not None}
     s = replace(s, **over)
     t0 = time.perf_counter()
-    df = run_study(s)
     cmd = " ".join(shlex.quote(a) for a in ["python", "-m", "labkit.studies.longtail",
                                             *(sys.argv[1:] if argv is None else argv)])
-    out = write_results(df, args.out, cmd)
+    df = run_cli(STUDY, s, args, prog="labkit.studies.longtail", write=lambda d: write_results(d, args.out, cmd),
+                 read=read_results)
+    out = Path(args.out)
     v = verdict(df)
     parts = [f"# Long-tail pruning study ({'smoke' if args.smoke else 'full'} run)\n\nCommand (from the repository "
              f"root):\n\n```\n{cmd}\n```\n",
@@ -621,4 +644,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the importable module, not __main__: Ray then pickles the unit function by reference.
+    from labkit.studies.longtail import main as _main
+
+    _main()

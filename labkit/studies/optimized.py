@@ -41,9 +41,11 @@ from ..pruning import apply_masks
 from ..runtime import resolve_device
 from ..training import finetune, fit
 from ._verdict import paired_pass
+from ._runner import Study, add_cluster_flags, run_cli
 from .transfer import read_results, write_results
 
-__all__ = ["OptimizedSettings", "VARIANTS", "calibration_split", "run_study", "verdict", "main",
+__all__ = ["OptimizedSettings", "VARIANTS", "COLUMNS", "calibration_split", "study_units", "unit_rows", "STUDY",
+           "run_study", "verdict", "main",
            "read_results", "write_results"]
 
 #: Variant name -> (rescue method, what it is); every variant keeps the same number of weights.
@@ -89,6 +91,11 @@ class OptimizedSettings:
                    dense_epochs=3, finetune_epochs=1, population=8, generations=4, elite=2, calibration=200)
 
 
+COLUMNS = ["seed", "sparsity", "variant", "phase", "accuracy", "dense_accuracy", "cal_loss",
+           "magnitude_cal_loss", "kept", "rescued", "prunable", "seconds"]
+"""Columns of :func:`run_study`'s table."""
+
+
 def calibration_split(train: Split, n: int, seed: int) -> Split:
     """``n`` items of ``train`` drawn without replacement (seeded): D_cal, disjoint from test."""
     if not 1 <= n <= len(train):
@@ -113,7 +120,6 @@ def run_study(settings: OptimizedSettings, *, progress: bool = True,
     unknown = [v for v in settings.variants if v not in VARIANTS]
     if unknown:
         raise KeyError(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
-    dev = resolve_device(settings.device)
     rows: list[dict[str, Any]] = []
     bar = None
     if progress:
@@ -121,41 +127,63 @@ def run_study(settings: OptimizedSettings, *, progress: bool = True,
 
         bar = tqdm(total=len(settings.seeds) * len(settings.sparsities) * len(settings.variants), desc="§3.3")
     for seed in settings.seeds:
-        data = load_dataset("digits", seed=seed, size=settings.image_size)
-        cal = calibration_split(data.train, settings.calibration, seed)
-        torch.manual_seed(seed)
-        dense = load_model(settings.model, num_classes=data.num_classes, in_channels=data.input_shape[0])
-        fit(dense, data.train, epochs=settings.dense_epochs, lr=settings.lr, batch_size=settings.batch_size,
-            seed=seed, device=dev, progress=False)
-        dense_acc = _acc(dense, data.test)
-        for s in settings.sparsities:
-            for variant in settings.variants:
-                t0 = time.perf_counter()
-                res = rescue(dense, cal, s, rho=settings.rho, method=VARIANTS[variant][0], scope=settings.scope,
-                             pool=settings.pool, population=settings.population, generations=settings.generations,
-                             elite=settings.elite, mutation=settings.mutation, seed=seed)
-                secs = time.perf_counter() - t0
-                if keep is not None:
-                    keep[(seed, s, variant)] = res
-                pruned = apply_masks(dense, res.masks)
-                tuned = finetune(dense, data.train, masks=dict(res.masks), epochs=settings.finetune_epochs,
-                                 lr=settings.lr, batch_size=settings.batch_size, seed=seed, device=dev,
-                                 progress=False)
-                base = {"seed": seed, "sparsity": s, "variant": variant, "dense_accuracy": dense_acc,
-                        "cal_loss": res.loss, "magnitude_cal_loss": res.magnitude_loss,
-                        "kept": res.masks.kept, "rescued": res.rescued.kept, "prunable": res.masks.total,
-                        "seconds": secs}
-                rows.append({**base, "phase": "one-shot", "accuracy": _acc(pruned, data.test)})
-                rows.append({**base, "phase": "fine-tuned", "accuracy": _acc(tuned, data.test)})
-                if bar is not None:
-                    bar.update(1)
+        rows += _seed_rows(settings, seed, keep, bar)
     if bar is not None:
         bar.close()
-    cols = ["seed", "sparsity", "variant", "phase", "accuracy", "dense_accuracy", "cal_loss",
-            "magnitude_cal_loss", "kept", "rescued", "prunable", "seconds"]
-    df = pd.DataFrame(rows, columns=cols)
+    df = pd.DataFrame(rows, columns=COLUMNS)
     df.attrs["settings"] = asdict(settings)
     return df
+
+
+def _seed_rows(settings: OptimizedSettings, seed: int, keep: dict[tuple[int, float, str], RescueResult] | None = None,
+               bar: Any = None) -> list[dict[str, Any]]:
+    """Every sparsity x variant of one seed (one dense model): two rows each (one-shot, fine-tuned)."""
+    dev = resolve_device(settings.device)
+    rows: list[dict[str, Any]] = []
+    data = load_dataset("digits", seed=seed, size=settings.image_size)
+    cal = calibration_split(data.train, settings.calibration, seed)
+    torch.manual_seed(seed)
+    dense = load_model(settings.model, num_classes=data.num_classes, in_channels=data.input_shape[0])
+    fit(dense, data.train, epochs=settings.dense_epochs, lr=settings.lr, batch_size=settings.batch_size,
+        seed=seed, device=dev, progress=False)
+    dense_acc = _acc(dense, data.test)
+    for s in settings.sparsities:
+        for variant in settings.variants:
+            t0 = time.perf_counter()
+            res = rescue(dense, cal, s, rho=settings.rho, method=VARIANTS[variant][0], scope=settings.scope,
+                         pool=settings.pool, population=settings.population, generations=settings.generations,
+                         elite=settings.elite, mutation=settings.mutation, seed=seed)
+            secs = time.perf_counter() - t0
+            if keep is not None:
+                keep[(seed, s, variant)] = res
+            pruned = apply_masks(dense, res.masks)
+            tuned = finetune(dense, data.train, masks=dict(res.masks), epochs=settings.finetune_epochs,
+                             lr=settings.lr, batch_size=settings.batch_size, seed=seed, device=dev,
+                             progress=False)
+            base = {"seed": seed, "sparsity": s, "variant": variant, "dense_accuracy": dense_acc,
+                    "cal_loss": res.loss, "magnitude_cal_loss": res.magnitude_loss,
+                    "kept": res.masks.kept, "rescued": res.rescued.kept, "prunable": res.masks.total,
+                    "seconds": secs}
+            rows.append({**base, "phase": "one-shot", "accuracy": _acc(pruned, data.test)})
+            rows.append({**base, "phase": "fine-tuned", "accuracy": _acc(tuned, data.test)})
+            if bar is not None:
+                bar.update(1)
+    return rows
+
+
+def study_units(settings: OptimizedSettings) -> list[dict[str, Any]]:
+    """The study's units (:mod:`labkit.studies._runner`): one per seed (its dense model is shared)."""
+    return [{"seed": int(seed)} for seed in settings.seeds]
+
+
+def unit_rows(settings: OptimizedSettings, unit: dict[str, Any]) -> list[dict[str, Any]]:
+    """One unit's rows (what Ray runs as a task)."""
+    return _seed_rows(settings, unit["seed"])
+
+
+STUDY = Study("optimized", units=study_units, run=unit_rows, axes=("seeds",), columns=tuple(COLUMNS),
+              volatile=("seconds",))
+"""The study for :func:`labkit.studies._runner.run_units` (``--ray`` / ``--address`` on the CLI)."""
 
 
 # --- verdict ---------------------------------------------------------------------------------------
@@ -236,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--dense-epochs", type=int)
     ap.add_argument("--generations", type=int)
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (1 is fastest on busy shared cores)")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", required=True, help="CSV to write (atomically, after every unit; a rerun resumes)")
+    add_cluster_flags(ap)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -244,13 +273,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     over = {"seeds": args.seeds, "sparsities": args.sparsities, "variants": args.variants,
             "dense_epochs": args.dense_epochs, "generations": args.generations}
     s = replace(s, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in over.items() if v is not None})
-    df = run_study(s, progress=False)
     cmd = " ".join(shlex.quote(a) for a in ["python", "-m", "labkit.studies.optimized",
                                             *(sys.argv[1:] if argv is None else argv)])
-    write_results(df, args.out, cmd, title="labkit method 3 study (docs/methods.md §3.3; [inferred] search)")
+    title = "labkit method 3 study (docs/methods.md §3.3; [inferred] search)"
+    df = run_cli(STUDY, s, args, prog="labkit.studies.optimized", read=read_results,
+                 write=lambda d: write_results(d, args.out, cmd, title=title))
     with pd.option_context("display.width", 200, "display.max_colwidth", 80):
         print(verdict(df)[["criterion", "measured", "verdict"]].to_string(index=False))
 
 
 if __name__ == "__main__":
-    main()
+    # Run the importable module, not __main__: Ray then pickles the unit function by reference.
+    from labkit.studies.optimized import main as _main
+
+    _main()

@@ -54,10 +54,12 @@ from ..pruning import Masks, allocate, compact, make_masks
 from ..runtime import resolve_device
 from ..training import fit
 from ._results import read_table, write_table
+from ._runner import Study, add_cluster_flags, run_cli
 from ._verdict import paired_pass
 
 __all__ = ["TransferSettings", "FAMILIES", "SOURCE", "conv_layers", "filter_scores", "select_filters",
            "with_new_head", "reinit", "kept_filters", "class_activations", "run_transfer", "run_study",
+           "study_units", "unit_rows", "STUDY",
            "pretrain_source", "load_source", "verdict", "write_results", "read_results", "main"]
 
 #: Criterion -> family, for §4.5's "data-driven >= weight >= random".
@@ -368,6 +370,21 @@ def run_study(settings: TransferSettings, *, source: nn.Module | None = None, pr
     return df
 
 
+def study_units(settings: TransferSettings) -> list[dict[str, Any]]:
+    """The study's units (:mod:`labkit.studies._runner`): one per seed (its own 15-shot sample)."""
+    return [{"seed": int(seed)} for seed in settings.seeds]
+
+
+def unit_rows(settings: TransferSettings, unit: dict[str, Any]) -> list[dict[str, Any]]:
+    """One unit's rows: :func:`run_transfer` of the shipped source on the seed's target (a Ray task)."""
+    seed = unit["seed"]
+    return run_transfer(load_source(), target_data(settings, seed), settings, seed).to_dict("records")
+
+
+STUDY = Study("transfer", units=study_units, run=unit_rows, axes=("seeds",))
+"""The study for :func:`labkit.studies._runner.run_units` (``--ray`` / ``--address`` on the CLI)."""
+
+
 # --- verdict ---------------------------------------------------------------------------------------
 def _inherit(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["arm"] == "inherit"]
@@ -465,7 +482,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     run.add_argument("--ratios", type=float, nargs="+")
     run.add_argument("--criteria", nargs="+")
     run.add_argument("--arms", nargs="+", choices=list(ARMS))
-    run.add_argument("--out", required=True)
+    run.add_argument("--out", required=True, help="CSV to write (atomically, after every unit; a rerun resumes)")
+    add_cluster_flags(run)
     for p in (pre, run):
         p.add_argument("--threads", type=int, help="torch.set_num_threads (1 is fastest on busy shared cores)")
     args = ap.parse_args(argv)
@@ -479,13 +497,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     over = {"seeds": args.seeds, "epochs": args.epochs, "ratios": args.ratios, "criteria": args.criteria,
             "arms": args.arms}
     s = replace(s, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in over.items() if v is not None})
-    df = run_study(s, progress=False)
     cmd = " ".join(shlex.quote(a) for a in ["python", "-m", "labkit.studies.transfer",
                                             *(sys.argv[1:] if argv is None else argv)])
-    write_results(df, args.out, cmd)
+    df = run_cli(STUDY, s, args, prog="labkit.studies.transfer", write=lambda d: write_results(d, args.out, cmd),
+                 read=read_results)
     with pd.option_context("display.width", 200, "display.max_colwidth", 80):
         print(verdict(df)[["criterion", "measured", "verdict"]].to_string(index=False))
 
 
 if __name__ == "__main__":
-    main()
+    # Run the importable module, not __main__: Ray then pickles the unit function by reference.
+    from labkit.studies.transfer import main as _main
+
+    _main()

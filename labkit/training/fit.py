@@ -51,6 +51,7 @@ from torch.utils.data import DataLoader, Sampler
 from ..data._base import Split
 from ..runtime import resolve_device, seed_everything, versions
 from .checkpoint import load_train_state, save_train_state
+from .distributed import all_sum, current, restore_batchnorm, shard, sync_batchnorm
 from .heads import NormedLinear
 from .losses import make_loss
 from .optim import get_schedule, make_optimizer
@@ -147,11 +148,23 @@ def _reapply(masks: list[tuple[str, nn.Parameter, Tensor]]) -> None:
         p.mul_(m)
 
 
-def _tensor_batches(x: Tensor, y: Tensor, order: Tensor, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
+def _tensor_batches(x: Tensor, y: Tensor, order: Tensor, batch_size: int,
+                    rank: int = 0, world: int = 1) -> Iterator[tuple[Tensor, Tensor, int]]:
+    """Batches of ``order``: ``(x, y, global batch size)``; under DDP this rank's slice of each."""
     order = order.to(x.device)
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
-        yield x[idx], y[idx]
+        mine = shard(idx, rank, world)
+        yield x[mine], y[mine], len(idx)
+
+
+def _loader_batches(dataset: Any, order: Tensor, batch_size: int, rank: int,
+                    world: int) -> Iterator[tuple[Any, Any, int]]:
+    """Like :func:`_tensor_batches` for a dataset on disk (a ``DataLoader`` over this rank's slices)."""
+    glob = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    loader = DataLoader(dataset, batch_sampler=[shard(g, rank, world).tolist() for g in glob])
+    for (xb, yb), g in zip(loader, glob):
+        yield xb, yb, len(g)
 
 
 @torch.no_grad()
@@ -296,11 +309,16 @@ def fit(model: nn.Module, train: Split, *, epochs: int,
         _reapply(masked)
 
     has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    ctx = current()  # under torchrun: DistributedDataParallel, each rank a slice of every global batch
+    rank, world = (ctx.rank, ctx.world) if ctx is not None else (0, 1)
+    swaps = sync_batchnorm(model) if ctx is not None and dev.type == "cuda" else []
+    net = (nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+           if ctx is not None else model)
     in_memory = train._tensors is not None
     if in_memory:
         x_all, y_all = train.tensors(dev)
     bar = None
-    if progress and start < epochs:
+    if progress and start < epochs and rank == 0:
         from tqdm.auto import tqdm  # lazy: `import labkit` needs no tqdm
         bar = tqdm(total=epochs, initial=start, desc="fit", unit="epoch")
     try:
@@ -314,33 +332,30 @@ def fit(model: nn.Module, train: Split, *, epochs: int,
                 criterion.set_epoch(epoch, epochs)
             if sampler is not None and hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(epoch)
-            if in_memory:
-                if isinstance(sampler, ClassBalancedSampler):
-                    order = torch.from_numpy(sampler.indices(epoch))
-                elif sampler is not None:
-                    order = torch.as_tensor(list(sampler), dtype=torch.long)
-                else:
-                    order = torch.randperm(len(train), generator=gen)
-                batches: Any = _tensor_batches(x_all, y_all, order, batch_size)
+            if isinstance(sampler, ClassBalancedSampler):
+                order = torch.from_numpy(sampler.indices(epoch))
             elif sampler is not None:
-                batches = DataLoader(train.dataset, batch_size=batch_size, sampler=sampler)
+                order = torch.as_tensor(list(sampler), dtype=torch.long)
             else:
-                batches = train.loader(batch_size, shuffle=True, generator=gen)
+                order = torch.randperm(len(train), generator=gen)
+            batches: Any = (_tensor_batches(x_all, y_all, order, batch_size, rank, world) if in_memory
+                            else _loader_batches(train.dataset, order, batch_size, rank, world))
 
             model.train()
             total, seen = 0.0, 0
-            for xb, yb in batches:
-                if has_bn and len(yb) == 1:
-                    continue  # BatchNorm cannot normalise a batch of one in training mode
+            for xb, yb, n_global in batches:
+                if n_global // world < (2 if has_bn else 1):
+                    continue  # BatchNorm cannot normalise one item in training mode; every rank skips alike
                 xb, yb = xb.to(dev, non_blocking=True), torch.as_tensor(yb).to(dev, non_blocking=True)
                 if augment is not None:
                     xb = augment(xb)
                 opt.zero_grad(set_to_none=True)
-                value = criterion(model(xb), yb)
+                value = criterion(net(xb), yb)
                 if not torch.isfinite(value):
                     raise FloatingPointError(f"the loss became {float(value.detach())} in epoch {epoch}; "
                                              f"lower lr (now {lr}) or check the inputs for NaN")
-                value.backward()
+                # DDP averages the ranks' gradients: weigh each slice by its share of the global batch.
+                (value * (world * len(yb) / n_global) if world > 1 else value).backward()
                 for _, p, m in masked:
                     if p.grad is not None:
                         p.grad.mul_(m)
@@ -349,10 +364,12 @@ def fit(model: nn.Module, train: Split, *, epochs: int,
                 total += float(value.detach()) * len(yb)
                 seen += len(yb)
 
+            if world > 1:
+                total, seen = all_sum(total, seen, device=dev)
             acc, bal = _val_accuracy(model, val, dev, 1024) if val is not None else (math.nan, math.nan)
             history.append(epoch, total / max(seen, 1), opt.param_groups[0]["lr"], acc, bal,
                            time.perf_counter() - t0)
-            if ckpt is not None:
+            if ckpt is not None and rank == 0:  # one writer; every rank holds the same weights
                 save_train_state(ckpt, model, opt, {
                     "epoch": epoch + 1, "config": config, "seed": seed, "versions": versions(),
                     "history": asdict(history)})
@@ -365,6 +382,7 @@ def fit(model: nn.Module, train: Split, *, epochs: int,
     finally:
         if bar is not None:
             bar.close()
+        restore_batchnorm(swaps)
         model.train(was_training)
     return history
 
