@@ -153,7 +153,7 @@ def _(lab, mo, trial):
 def _(charts, lab, mo, trial):
     mo.stop(trial is None)
     per_class_pick = mo.ui.altair_chart(charts.per_class_chart(trial.report.per_class, dense=lab.dense_report.per_class),
-                                        chart_selection="point", legend_selection=False)
+                                        legend_selection=False)
     return (per_class_pick,)
 
 
@@ -589,7 +589,9 @@ def _(mo, pd):
     _v = verdicts[verdicts["verdict"] != "INFO"]
     _v = _v.assign(**{c: _v[c].map(lambda x: f"{x:+.3f}" if isinstance(x, float) and pd.notna(x) else x)
                       for c in _v.columns if _v[c].dtype.kind == "f"})
-    mo.ui.table(_v, selection=None, pagination=False)
+    # a plain table: every claim on the page (and in an export), wrapped, no pagination or scrolling
+    mo.Html(_v.to_html(index=False, classes="labkit-verdicts", border=0)
+            .replace("<table", '<table style="width:100%;font-size:0.85em;border-collapse:collapse"'))
     return
 
 

@@ -97,7 +97,8 @@ def per_class_chart(per_class: pd.DataFrame, dense: pd.DataFrame | None = None, 
     accuracy, the change, the 95 % interval and the counts. With more than
     :data:`MAX_CLASS_BARS` classes, neighbouring classes (in that order) are pooled into
     ``MAX_CLASS_BARS`` bins, each bar the mean accuracy of its classes, named by its first and
-    last class. The chart is single-layer so that ``mo.ui.altair_chart`` can select a class by click.
+    last class. The chart is single-layer and carries a point selection on ``class`` (``pick_class``),
+    so ``mo.ui.altair_chart(chart).value`` is the clicked class's row.
     """
     alt = _alt()
     pc = require_columns(per_class, ["class", "name", "n_train", "accuracy", "group"], "per_class")
@@ -125,9 +126,12 @@ def per_class_chart(per_class: pd.DataFrame, dense: pd.DataFrame | None = None, 
                     alt.Tooltip("ci_high:Q", format=".3f", title="95% high")]
     keep = [c for c in ("class", "name", "rank", "accuracy", "dense", "change", "group", "n_train",
                         "ci_low", "ci_high") if c in df]
+    pick = alt.selection_point(fields=["class"], name="pick_class")  # a click selects one class
     return _svg(alt.Chart(df[keep], width=width, height=height)
             .mark_bar()
-            .encode(x=alt.X("name:N", sort=alt.SortField("rank"), title="class (most training images left)",
+            .add_params(pick)
+            .encode(opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
+                    x=alt.X("name:N", sort=alt.SortField("rank"), title="class (most training images left)",
                             axis=alt.Axis(labelAngle=0 if len(df) <= 20 else -60, labelLimit=80)),
                     y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="test accuracy"),
                     color=alt.Color("group:N", scale=alt.Scale(**_GROUP_SCALE), title="group"),
