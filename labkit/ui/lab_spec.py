@@ -18,13 +18,35 @@ from typing import Any, Mapping, Sequence
 from ..lab import ALLOCATION_MODES
 from .controls import ControlSpec, Dropdown, Slider
 
-__all__ = ["lab_controls", "merge_controls", "merge_weights", "WEIGHT_SOURCES", "influence_controls",
+__all__ = ["lab_controls", "criteria_for", "merge_controls", "merge_weights", "WEIGHT_SOURCES", "influence_controls",
            "rescue_controls", "transfer_controls"]
 
 # Criteria that score from weights alone, or from a forward pass on the validation split:
 # fast enough to switch live. Attribution criteria (captum) are listed after them.
 _FAST_FIRST = ("magnitude", "magnitude_l2", "min_weight", "avg_weight", "random",
                "mean_activation", "apoz", "taylor")
+
+
+def criteria_for(granularity: str, criteria: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The criteria that can score at ``granularity`` ("weight" or "filter"), fast ones first.
+
+    A criterion declares the granularities it scores when it is registered, and
+    :func:`labkit.score` raises for any other; offering only these in a menu means the menu
+    cannot produce that error. ``criteria`` restricts the answer (default: every registered one).
+
+    Example:
+        >>> criteria_for("weight", ["magnitude", "apoz", "taylor", "optimized"])
+        ('magnitude', 'taylor', 'optimized')
+        >>> "optimized" in criteria_for("filter")
+        False
+    """
+    from ..criteria import get_criterion, list_criteria
+
+    if granularity not in ("weight", "filter"):
+        raise ValueError(f"granularity must be 'weight' or 'filter', got {granularity!r}")
+    names = list(list_criteria() if criteria is None else criteria)
+    ok = [c for c in names if granularity in get_criterion(c).granularities]
+    return tuple([c for c in _FAST_FIRST if c in ok] + [c for c in ok if c not in _FAST_FIRST])
 
 
 def lab_controls(criteria: Sequence[str] | None = None, sparsity: float = 0.5) -> ControlSpec:
