@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 
 from . import jupyter as ju
-from .jupyter_panels import DPI, Panel, busy_html, error_html, note_html
+from .jupyter_panels import DPI, Panel, busy_html, error_html, note_html, table_html
 from .lab_spec import criteria_for, lab_controls
 
 if TYPE_CHECKING:
@@ -101,10 +101,10 @@ class LabApp(W.VBox):
 
         self.readout = W.HTML("")
         p = {"per_class": Panel("Per-class accuracy (head classes left, tail right; ticks = dense)", dpi=dpi),
-             "groups": Panel("Accuracy by group", dpi=dpi),
-             "profile": Panel("Sparsity per layer", dpi=dpi),
-             "curve": Panel("Accuracy vs sparsity (one-shot)", dpi=dpi),
-             "cost": Panel("Cost: simulated (masked) vs dense", dpi=dpi)}
+             "groups": Panel("Accuracy by group", dpi=dpi, heading=False),
+             "profile": Panel("Sparsity per layer", dpi=dpi, heading=False),
+             "curve": Panel("Accuracy vs sparsity", dpi=dpi, heading=False),
+             "cost": Panel("Cost", dpi=dpi, heading=False)}
         self.panels = p
         self.compact_button = W.Button(description="compact (filter granularity) and measure latency",
                                        layout=W.Layout(width="auto"))
@@ -271,8 +271,8 @@ class LabApp(W.VBox):
                                                normalize=s["normalize"], depth_bias=s["depth_bias"])
         measured = {"sparsity": t.masks.sparsity, "overall": t.report.overall, "balanced": t.report.balanced,
                     **t.report.by_group}
-        title = (f"Accuracy vs sparsity ({s['criterion']}, {mode}, one-shot; dashed = dense)" if s["mode"] != "per-layer"
-                 else f"Accuracy vs sparsity ({s['criterion']}, global allocation for reference; ◆ = your per-layer trial)")
+        title = (f"Accuracy vs sparsity · {s['criterion']}, {mode}" if s["mode"] != "per-layer"
+                 else f"{s['criterion']}, global curve · ◆ = per-layer trial")
         return views.accuracy_vs_sparsity(self._sweeps[key], baselines=self.lab.baselines(), current=measured,
                                           title=title)
 
@@ -294,12 +294,8 @@ class LabApp(W.VBox):
                 warnings.simplefilter("always")
                 _small, table = self.lab.compact(t)
             said = "".join(f"<br>⚠ {html.escape(str(w.message))}" for w in caught)
-            shown = table.copy()
-            shown["latency_ms"] = shown["latency_ms"].map(lambda x: f"{x:.2f}")
-            for col in ("params", "nonzero_params", "MACs", "nonzero_MACs"):
-                shown[col] = shown[col].map(_fmt_int)
             compacted = table.set_index("model").loc["compacted"].to_dict()
-            return (shown.to_html(index=False) + said,
+            return (table_html(table) + said,
                     views.cost_bars(self.lab.dense_cost, compacted, title="Cost: compacted vs dense"))
 
         panel.run(run, busy="compacting the model and timing dense, masked and compacted ...")

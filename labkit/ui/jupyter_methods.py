@@ -15,7 +15,7 @@ import numpy as np
 
 from . import jupyter as ju
 from . import lab_spec
-from .jupyter_panels import Panel, note_html
+from .jupyter_panels import Panel, note_html, table_html
 from .jupyter_sections import Section
 
 if TYPE_CHECKING:
@@ -132,9 +132,8 @@ class KeptFiltersSection(_OwnControls):
                                  "balanced": lab.prune(c, r, m, "filter",
                                                        normalize="l2" if m == "global" else "none").report.balanced}
                                 for c in crits for m in ("uniform", "global")])
-            table = acc.pivot(index="criterion", columns="ranking", values="balanced")
-            text = (f"Balanced test accuracy, one-shot, {r:.0%} of the filters removed:"
-                    + table.to_html(float_format=lambda x: f"{x:.3f}"))
+            table = acc.pivot(index="criterion", columns="ranking", values="balanced").reset_index()
+            text = f"Balanced test accuracy, one-shot, {r:.0%} of the filters removed:" + table_html(table)
             return (text, views.kept_filters_bars(kept))
 
         self.view.run(view, busy="scoring filters with weights, activations and APoZ ...")

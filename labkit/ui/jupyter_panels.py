@@ -16,7 +16,7 @@ Example:
     >>> p = Panel("group accuracy")
     >>> p.run(lambda: views.group_accuracy({"overall": 0.9, "few": 0.6}))
     True
-    >>> p.images[0].value[:4]
+    >>> bytes(p.images[0].value[:4])
     b'\\x89PNG'
     >>> p.run(lambda: 1 / 0)
     False
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import html
 import io
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,7 @@ from typing import Any
 import ipywidgets as W
 from matplotlib.figure import Figure
 
-__all__ = ["View", "Panel", "png", "error_html", "busy_html", "note_html", "DPI"]
+__all__ = ["View", "Panel", "png", "error_html", "busy_html", "note_html", "table_html", "DPI"]
 
 DPI = 72
 """Resolution of live figures: a 9 x 3.6 inch view becomes 648 x 259 px, sharp on screen
@@ -86,6 +87,34 @@ def note_html(message: str) -> str:
     return f'<div class="labkit-note" style="color:#555;padding:2px 0">{message}</div>'
 
 
+_TABLE_CSS = ("<style>.labkit-table{border-collapse:collapse;margin:4px 0}.labkit-table th,.labkit-table td"
+              "{padding:2px 10px;text-align:right;border-bottom:1px solid #E5E5E5}.labkit-table th"
+              "{font-weight:600}.labkit-table td:first-child,.labkit-table th:first-child{text-align:left}</style>")
+
+
+def table_html(df: Any, digits: int = 3) -> str:
+    """A DataFrame as a small readable HTML table (floats to ``digits`` places, integers with commas).
+
+    Widgets do not get the notebook's table style, so the table carries its own.
+
+    Example:
+        >>> import pandas as pd
+        >>> "0.500" in table_html(pd.DataFrame({"mask": ["a"], "balanced": [0.5]}))
+        True
+    """
+    def fmt(x: Any) -> str:
+        if isinstance(x, numbers.Integral) and not isinstance(x, bool):
+            return f"{int(x):,}"
+        if isinstance(x, numbers.Real):
+            return "–" if x != x else f"{float(x):.{digits}f}"
+        return html.escape(str(x))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{fmt(v)}</td>" for v in row) + "</tr>"
+                   for row in df.itertuples(index=False, name=None))
+    return f"{_TABLE_CSS}<table class='labkit-table'><tr>{head}</tr>{rows}</table>"
+
+
 @dataclass
 class View:
     """What a panel shows: optional HTML text above, then figures side by side."""
@@ -108,17 +137,19 @@ class Panel:
         images: the ``Image`` widgets, one per figure slot.
     """
 
-    def __init__(self, title: str = "", *, dpi: int = DPI, width: Sequence[str] | None = None) -> None:
-        self.title = title
+    def __init__(self, title: str = "", *, dpi: int = DPI, width: Sequence[str] | None = None,
+                 heading: bool = True) -> None:
+        self.title = title  # names the view in error messages; shown above it when ``heading``
         self.dpi = dpi
         self._width = list(width or [])
-        self.heading = W.HTML(f"<h4 style='margin:6px 0 2px'>{html.escape(title)}</h4>" if title else "")
+        self.heading = W.HTML(f"<h4 style='margin:6px 0 2px'>{html.escape(title)}</h4>" if title and heading else "")
         self.text = W.HTML("")
         self.note = W.HTML("")
         self.images: list[Any] = []
         self.row = W.HBox([], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
         self.box = W.VBox([self.heading, self.note, self.text, self.row])
         self.ok = False
+        self._key: Any = None
 
     def busy(self, message: str) -> None:
         """Say that work is under way (shown at once: the comm message leaves before the work starts)."""
@@ -136,6 +167,7 @@ class Panel:
         self.row.layout.display = "none"
         self.text.value = ""
         self.ok = False
+        self._key = None
 
     def show(self, result: Any) -> None:
         """Display a ``Figure``, tuple of figures, HTML ``str`` or :class:`View` (in place)."""
@@ -164,13 +196,21 @@ class Panel:
         self.note.value = ""
         self.ok = True
 
-    def run(self, fn: Callable[[], Any], busy: str | None = None) -> bool:
-        """``show(fn())``, or show the error in place; True when it worked."""
+    def run(self, fn: Callable[[], Any], busy: str | None = None, key: Any = None) -> bool:
+        """``show(fn())``, or show the error in place; True when it worked.
+
+        ``key``: what the view depends on; when it equals the last shown key the view is left as
+        it is (no render, no bytes sent).
+        """
+        if key is not None and self.ok and key == self._key:
+            return True
         if busy:
             self.busy(busy)
         try:
             self.show(fn())
         except Exception as err:  # shown to the user in place, never swallowed by the comm
             self.fail(err)
+            self._key = None
             return False
+        self._key = key
         return True

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
+import pandas as pd
 
 from . import jupyter as ju
-from .jupyter_panels import Panel, busy_html, error_html, note_html
+from .jupyter_panels import Panel, busy_html, error_html, note_html, table_html
 from .lab_spec import criteria_for, merge_controls, merge_weights
 
 if TYPE_CHECKING:
@@ -140,16 +141,11 @@ class MergeSection(Section):
         self.trials = {**trials, "merged": merged}
         matrix = lab.overlap_matrix(self.trials)
         self.overlap.update(matrix)  # same widget, new numbers: the clicked pair is kept
-        table = "<table class='labkit-table'><tr><th>mask</th><th>α</th><th>val balanced</th><th>test balanced</th>"
-        table += "".join(f"<th>{g}</th>" for g in merged.report.by_group) + "</tr>"
         val_all = {**val, "merged": lab.val_accuracy(merged)}
-        for c, t in self.trials.items():
-            label = c if c != "merged" else f"merged ({m['merge_mode']})"
-            a = f"{alpha[c]:.3f}" if c in alpha else "–"
-            table += (f"<tr><td>{html.escape(label)}</td><td>{a}</td><td>{val_all[c]:.3f}</td>"
-                      f"<td>{t.report.balanced:.3f}</td>"
-                      + "".join(f"<td>{v:.3f}</td>" for v in t.report.by_group.values()) + "</tr>")
-        return (table + "</table>", views.overlap_alpha(matrix, alpha, val))
+        rows = [{"mask": c if c != "merged" else f"merged ({m['merge_mode']})", "α": alpha.get(c, float("nan")),
+                 "val balanced": val_all[c], "test balanced": t.report.balanced, **t.report.by_group}
+                for c, t in self.trials.items()]
+        return (table_html(pd.DataFrame(rows)), views.overlap_alpha(matrix, alpha, val))
 
     def _show_pair(self) -> None:
         from .. import views
@@ -197,13 +193,16 @@ class ActivationSection(Section):
     def __init__(self, app: LabApp) -> None:
         lab = app.lab
         convs = lab.conv_layers
-        self.layer = W.Dropdown(options=convs or ["(none)"], description="conv layer")
+        self.layer = W.Dropdown(options=[(n.removesuffix(".weight"), n) for n in convs] or [("(none)", "")],
+                                description="conv layer")
         self.index = W.IntSlider(0, 0, max(len(lab.targets) - 1, 0), description="test image",
                                  continuous_update=False, style={"description_width": "initial"})
-        self.view = Panel("", dpi=app.dpi, width=["150px"])
+        self.input = Panel("input image", dpi=app.dpi, width=["150px"], heading=False)
+        self.view = Panel("feature maps", dpi=app.dpi, heading=False)
         intro = W.HTML(note_html("Feature maps of one conv layer for one test image under the current masks; "
                                  "pruned filters are framed in red (with filter granularity their maps are zero)."))
-        super().__init__(app, "Filter activations", [intro, W.HBox([self.layer, self.index]), self.view.box])
+        super().__init__(app, "Filter activations", [intro, W.HBox([self.layer, self.index]), self.view.text,
+                                                     W.HBox([self.input.box, self.view.box])])
         self.layer.observe(lambda _c: self._redraw(), names="value")
         self.index.observe(lambda _c: self._redraw(), names="value")
 
@@ -222,16 +221,17 @@ class ActivationSection(Section):
             self.view.stale("Not updated: the main setting cannot be pruned (see the message above).")
             return
         t, layer, i = app.trial, self.layer.value, int(self.index.value)
+        y = int(lab.targets[i])
+        name = lab.data.classes[y]
+        self.input.run(lambda: _image_figure(input_image(lab, i), f"input · {name}"), key=i)  # drawn once per image
 
         def view() -> Any:
             acts = lab.activations(layer, i, masks=t.masks)
             m = t.masks[layer]
             kept = m if m.dim() == 1 else m.flatten(1).any(1)
-            y = int(lab.targets[i])
-            name = lab.data.classes[y]
-            text = (f"image {i}: class <b>{html.escape(str(name))}</b> · {layer}: "
+            text = (f"image {i}: class <b>{html.escape(str(name))}</b> · {layer.removesuffix('.weight')}: "
                     f"{int(kept.sum())}/{kept.numel()} filters kept")
-            return (text, _image_figure(input_image(lab, i), f"input · {name}"), views.activation_grid(acts, kept))
+            return (text, views.activation_grid(acts, kept))
 
         self.view.run(view)
 

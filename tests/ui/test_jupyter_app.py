@@ -156,10 +156,13 @@ def test_sections_compute_only_when_open_and_keep_the_clicked_pair(app: LabApp) 
 def test_activation_section_shows_the_input_and_follows_its_slider(app: LabApp) -> None:
     act = app.sections["activations"]
     act.open()
-    assert act.view.ok and len(act.view.images) == 2, act.view.note.value  # input image + feature maps
-    text = act.view.text.value
+    assert act.view.ok and act.input.ok, act.view.note.value  # the input image next to its feature maps
+    text, picture, maps = act.view.text.value, act.input.images[0].value, act.view.images[0].value
+    app.set(sparsity=0.8)
+    assert act.input.images[0].value == picture and act.view.images[0].value != maps  # same image, new masks
     act.index.value = 4
     assert act.view.text.value != text and "image 4: class" in act.view.text.value
+    assert act.input.images[0].value != picture
 
 
 def test_actions_save_into_the_chosen_folder(app: LabApp, tmp_path) -> None:
