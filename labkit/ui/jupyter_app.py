@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import contextlib
 import html
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
 from . import jupyter as ju
-from .jupyter_panels import DPI, Panel, busy_html, error_html, note_html, table_html
+from .jupyter_panels import DPI, Panel, busy_html, error_html, note_html, table_html, warnings_html
 from .lab_spec import criteria_for, lab_controls
 
 if TYPE_CHECKING:
@@ -217,7 +218,9 @@ class LabApp(W.VBox):
                 f"scoring {s['criterion']} at {s['granularity']} granularity on the validation split "
                 f"(data-driven: from a few seconds up to about half a minute on a CPU; cached afterwards) ...")
         try:
-            trial = self.lab.prune(**s)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                trial = self.lab.prune(**s)
         except Exception as err:  # an invalid setting: say so where the numbers were
             self.trial, self._last_key = None, None
             self.readout.value = error_html(err, "pruning")
@@ -228,7 +231,7 @@ class LabApp(W.VBox):
             return
         self._scored.add(pair)
         self.trial, self._last_key = trial, key
-        self.readout.value = self._readout(trial)
+        self.readout.value = self._readout(trial) + warnings_html(caught)  # e.g. an infeasible target
         self._draw(trial, s)
         for sec in self.sections.values():
             sec.invalidate()
@@ -277,8 +280,6 @@ class LabApp(W.VBox):
                                           title=title)
 
     def _compact(self) -> None:
-        import warnings
-
         from .. import views
 
         t, panel = self.trial, self.panels["cost"]
@@ -289,14 +290,10 @@ class LabApp(W.VBox):
                                          "<code>filter</code> first.")
             return
 
-        def run() -> Any:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                _small, table = self.lab.compact(t)
-            said = "".join(f"<br>⚠ {html.escape(str(w.message))}" for w in caught)
+        def run() -> Any:  # Panel.run shows the warnings (e.g. coupled channels kept) under the view
+            _small, table = self.lab.compact(t)
             compacted = table.set_index("model").loc["compacted"].to_dict()
-            return (table_html(table) + said,
-                    views.cost_bars(self.lab.dense_cost, compacted, title="Cost: compacted vs dense"))
+            return (table_html(table), views.cost_bars(self.lab.dense_cost, compacted, title="Cost: compacted vs dense"))
 
         panel.run(run, busy="compacting the model and timing dense, masked and compacted ...")
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import html
 import io
 import numbers
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,7 @@ from typing import Any
 import ipywidgets as W
 from matplotlib.figure import Figure
 
-__all__ = ["View", "Panel", "png", "error_html", "busy_html", "note_html", "table_html", "DPI"]
+__all__ = ["View", "Panel", "png", "error_html", "busy_html", "note_html", "warnings_html", "table_html", "DPI"]
 
 DPI = 72
 """Resolution of live figures: a 9 x 3.6 inch view becomes 648 x 259 px, sharp on screen
@@ -80,6 +81,13 @@ def busy_html(message: str) -> str:
     """A "working on it" note (the kernel sends it before the slow work starts)."""
     return (f'<div class="labkit-busy" style="color:#555;padding:4px 0">&#9203; '
             f"{html.escape(message)}</div>")
+
+
+def warnings_html(caught: Sequence[warnings.WarningMessage]) -> str:
+    """Warnings raised while a view was computed, as a note (empty string when there were none)."""
+    seen = dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)  # once each, in order
+    return "".join(f'<div class="labkit-warning" style="color:#8a5a00;padding:2px 0">&#9888; {html.escape(m)}</div>'
+                   for m in seen)
 
 
 def note_html(message: str) -> str:
@@ -207,10 +215,13 @@ class Panel:
         if busy:
             self.busy(busy)
         try:
-            self.show(fn())
+            with warnings.catch_warnings(record=True) as caught:  # said here, not in a log nobody opens
+                warnings.simplefilter("always")
+                self.show(fn())
         except Exception as err:  # shown to the user in place, never swallowed by the comm
             self.fail(err)
             self._key = None
             return False
+        self.note.value = warnings_html(caught)
         self._key = key
         return True

@@ -171,3 +171,27 @@ def test_actions_save_into_the_chosen_folder(app: LabApp, tmp_path) -> None:
     actions.buttons["save"].click()
     assert "saved masks and plan" in actions.result.value
     assert (tmp_path / "magnitude-global-0.50" / "plan.json").exists()
+
+
+def test_method_sections_draw_on_a_users_own_model(app: LabApp) -> None:
+    app.sections["rescue"].box.controls["generations"].value = 2  # a short search (closed: nothing runs yet)
+    for name in ("influence", "rescue", "kept_filters", "csasml_cost"):
+        section = app.sections[name]
+        assert section.view.images == []  # closed until now
+        section.open()
+        assert section.view.ok and bytes(section.view.images[0].value[:4]) == b"\x89PNG", (name, section.view.note.value)
+    rescue = app.sections["rescue"]
+    text = rescue.view.text.value
+    rescue.box.controls["rho"].value = 0.4  # its own control redraws it
+    assert rescue.view.text.value != text and "calibration loss" in rescue.view.text.value
+
+
+def test_compaction_and_infeasible_targets_are_explained_in_place(app: LabApp) -> None:
+    app.compact_button.click()  # weight granularity: nothing to remove physically
+    assert "switch <b>granularity</b>" in app.panels["cost"].note.value
+    app.set(granularity="filter", sparsity=0.9)  # more than the layers can give under min_keep
+    assert "labkit-warning" in app.readout.value and "infeasible" in app.readout.value
+    app.set(sparsity=0.5)
+    app.compact_button.click()
+    cost = app.panels["cost"]
+    assert cost.ok and "compacted" in cost.text.value and "labkit-error" not in cost.note.value
