@@ -1,6 +1,6 @@
 """labkit: a pruning lab for marimo and JupyterLab notebooks.
 
-The data flow (DESIGN.md §1), one direction::
+The data flow (docs/design.md §1), one direction::
 
     dataset -> model -> scores -> allocation -> masks -> (merge) -> apply -> evaluate -> views
                                                                \\-> compact (physical) -> cost

@@ -1,4 +1,4 @@
-"""The ``labkit`` command line: ``train``, ``eval`` and ``report``.
+"""The ``labkit`` command line: ``train``, ``eval``, ``report``, ``export-lab`` and ``list``.
 
 Every flag is explained by ``labkit <command> --help``. The shipped checkpoints in
 ``labkit/models/assets/`` were made with ``labkit train`` (the exact commands are in the README),
@@ -87,8 +87,26 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--mode", default="global", help="allocation mode: global, uniform or layered")
     r.add_argument("--sparsities", default="0.1,0.3,0.5,0.7,0.9",
                    help="comma-separated operating points (default 0.1,0.3,0.5,0.7,0.9)")
+    r.add_argument("--granularity", default="weight", choices=["weight", "filter"],
+                   help="prune single weights or whole filters (default weight)")
+    r.add_argument("--baselines", default="random",
+                   help="comma-separated criteria measured at the same points and drawn beside (default random)")
+    r.add_argument("--verdicts", default=None,
+                   help="folder of committed study results whose PASS / FAIL tables to append "
+                        "(default notebooks/studies/results when present)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     r.add_argument("--out", default="report.html", help="output HTML path (default report.html)")
+
+    x = sub.add_parser("export-lab", help="export the marimo lab (or any marimo notebook) to HTML that opens offline",
+                       description="Run a marimo notebook and write a static snapshot of it as one HTML file: "
+                                   "figures, tables and styles inline, no CDN, no scripts (opens offline). "
+                                   "Needs Playwright and a Chromium (apt-get install chromium). Arguments "
+                                   "after -- go to the notebook: labkit export-lab lab.html -- --smoke")
+    x.add_argument("out", nargs="?", default="lab.html", help="output HTML path (default lab.html)")
+    x.add_argument("--notebook", default="notebooks/lab.py", help="marimo notebook (default notebooks/lab.py)")
+    x.add_argument("--include-code", action="store_true", help="keep the cells' code in the page")
+    x.add_argument("--screenshot", default=None, help="also save a PNG of the rendered page here")
 
     sub.add_parser("list", help="list datasets, models, criteria and merge modes")
     return parser
@@ -182,15 +200,35 @@ def _report(args: argparse.Namespace) -> int:
     from .report import write_report
 
     sparsities = [float(s) for s in args.sparsities.split(",") if s.strip()]
+    baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
     path = write_report(args.out, model=args.model, dataset=args.dataset, criterion=args.criterion,
-                        mode=args.mode, sparsities=sparsities, seed=args.seed)
+                        mode=args.mode, sparsities=sparsities, seed=args.seed, granularity=args.granularity,
+                        baselines=baselines, verdicts=args.verdicts or True, progress=not args.no_progress)
     print(f"wrote {path}")
     return 0
 
 
+def _export_lab(args: argparse.Namespace) -> int:
+    from .export import export_notebook
+
+    path = export_notebook(args.notebook, args.out, args=args.notebook_args, include_code=args.include_code,
+                           screenshot=args.screenshot)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, opens offline)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if "--" in argv:  # what follows `--` belongs to the notebook (export-lab), as for `marimo export`
+        cut = argv.index("--")
+        argv, rest = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
-    handlers = {"train": _train, "eval": _eval, "list": _list, "report": _report}
+    if rest and args.command != "export-lab":
+        print(f"labkit {args.command}: error: unexpected arguments after --: {' '.join(rest)}", file=sys.stderr)
+        return 2
+    args.notebook_args = rest
+    handlers = {"train": _train, "eval": _eval, "list": _list, "report": _report, "export-lab": _export_lab}
     try:
         return handlers[args.command](args)
     except (KeyError, ValueError, FileNotFoundError, RuntimeError) as exc:

@@ -6,7 +6,7 @@ A notebook cell should read like the experiment, not like plumbing::
     trial = lab.prune(criterion="magnitude", sparsity=0.5, mode="global")
     trial.report.by_group, trial.cost["nonzero_MACs"]
 
-What the lab keeps so that a slider move costs milliseconds (DESIGN.md §4):
+What the lab keeps so that a slider move costs milliseconds (docs/design.md §4):
 
 - the dense model on the device, never modified (pruned weights go into one working copy);
 - scores per (criterion, granularity, options) and their :class:`~labkit.pruning.Ranking`, so a
@@ -65,11 +65,21 @@ class Plan:
     sparsity: float = 0.5         # fraction of the prunable units removed, in [0, 1)
     mode: str = "global"          # global | uniform | layered | per-layer
     granularity: str = "weight"   # weight (unstructured) | filter (output channels)
-    normalize: str = "none"       # per-layer score normalisation for global ranking: none|l2|minmax|mean
-    depth_bias: float = 0.5       # delta of the layered profile (METHODS.md §1.3)
+    # per-layer score normalisation for global ranking: auto|none|l2|minmax|mean. "auto" is "none"
+    # for weights (classic global magnitude pruning) and "l2" for filters: raw filter norms differ by
+    # orders of magnitude between layers, so one global threshold would empty the early layers.
+    normalize: str = "auto"
+    depth_bias: float = 0.5       # delta of the layered profile (docs/methods.md §1.3)
     s_max: float = 0.95           # per-layer ceiling of the layered profile
     layer_sparsity: tuple[tuple[str, float], ...] = ()  # mode="per-layer": (layer, sparsity) pairs
     options: tuple[tuple[str, Any], ...] = ()           # criterion options, e.g. (("p", 2),)
+
+    @property
+    def resolved_normalize(self) -> str:
+        """The normalisation actually used: ``"auto"`` resolved by granularity (see ``normalize``)."""
+        if self.normalize != "auto":
+            return self.normalize
+        return "l2" if self.granularity == "filter" else "none"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -92,6 +102,7 @@ class Trial:
     eval_ms: float               # masks -> per-class report, wall time
     preview: bool = False        # report computed on the stratified preview only
     model: nn.Module | None = field(default=None, repr=False)  # set for fine-tuned trials
+    pred: Tensor | None = field(default=None, repr=False)       # predicted labels of the live test items
 
     def layers(self) -> pd.DataFrame:
         """Per-layer ``layer, sparsity, n_params`` (the sparsity-profile view's input)."""
@@ -132,7 +143,7 @@ class Lab:
             trained with (so the test split is the one it never saw).
         device: ``None`` picks cuda, then mps, then cpu.
         seed: seeds scoring, random criteria and the preview.
-        exclude_first, exclude_last: keep the first conv / last linear dense (METHODS.md §0.1).
+        exclude_first, exclude_last: keep the first conv / last linear dense (docs/methods.md §0.1).
         preview: live views evaluate at most this many test items (stratified); ``None`` = all.
     """
 
@@ -210,6 +221,10 @@ class Lab:
                                       layers=self.layers, **opts)
         return self._scores[key]
 
+    def has_scores(self, criterion: str, granularity: str = "weight", **options: Any) -> bool:
+        """Are these scores cached already (so the next prune takes milliseconds, not a scoring pass)?"""
+        return self._key(criterion, granularity, options) in self._scores
+
     def ranking(self, criterion: str = "magnitude", granularity: str = "weight", **options: Any) -> Ranking:
         """The sorted-once :class:`Ranking` of :meth:`scores`."""
         key = self._key(criterion, granularity, options)
@@ -239,7 +254,7 @@ class Lab:
         if plan.mode == "per-layer":
             alloc = r.allocate(dict(plan.layer_sparsity), mode="global")
         else:
-            alloc = r.allocate(plan.sparsity, mode=plan.mode, normalize=plan.normalize,
+            alloc = r.allocate(plan.sparsity, mode=plan.mode, normalize=plan.resolved_normalize,
                                depth_bias=plan.depth_bias, s_max=plan.s_max)
         m = r.masks(alloc)
         m.meta.update({"plan": plan.to_dict(), "model": self.model_name, "dataset": self.data.name,
@@ -293,7 +308,8 @@ class Lab:
         masks = masks if masks is not None else Masks({}, "weight")
         alloc = {n: 1.0 - float(m.float().mean()) for n, m in masks.items()}
         return Trial(plan or Plan(criterion="given", sparsity=masks.sparsity if len(masks) else 0.0),
-                     masks, alloc, report, self.dense_report, self._live_cost(), first, ms, self.preview)
+                     masks, alloc, report, self.dense_report, self._live_cost(), first, ms, self.preview,
+                     pred=logits.argmax(1).cpu())
 
     def prune(self, criterion: str = "magnitude", sparsity: float = 0.5, mode: str = "global",
               granularity: str = "weight", *, incremental: bool = True, **kw: Any) -> Trial:
@@ -344,6 +360,12 @@ class Lab:
         r = self.dense_report
         return {"overall": r.overall, "balanced": r.balanced, **r.by_group}
 
+    def test_image(self, index: int) -> Tensor:
+        """Live test item ``index`` as the model sees it, ``(C, H, W)`` on the CPU (normalised)."""
+        if not 0 <= index < len(self._y):
+            raise IndexError(f"index must be in [0, {len(self._y)}), got {index}")
+        return self._inc.acts[0][index].cpu()
+
     def activations(self, layer: str, index: int = 0, masks: Masks | None = None) -> Tensor:
         """Feature maps ``(C, H, W)`` that conv ``layer`` outputs for test item ``index``.
 
@@ -365,14 +387,36 @@ class Lab:
             h.remove()
         return out[0]
 
-    # -- the methods' live views (METHODS.md §1-§5) --------------------------------------------------
+    def class_details(self, trial: Trial, cls: int, k: int = 8) -> tuple[pd.DataFrame, Tensor, Tensor]:
+        """What the pruned model does with the test items of class ``cls``.
+
+        Returns ``(row, images, predicted)``: ``row`` is the class's confusion row (columns
+        ``predicted, name, count, share``, sorted by count, the diagonal included), ``images``
+        up to ``k`` misclassified items ``(k, C, H, W)`` as the model sees them (normalised) and
+        ``predicted`` their predicted labels. Computed from ``trial.pred``: no forward pass.
+        """
+        if trial.pred is None:
+            raise ValueError("this trial carries no predictions; make it with lab.prune / lab.evaluate_masks")
+        if not 0 <= int(cls) < self.data.num_classes:
+            raise IndexError(f"class must be in [0, {self.data.num_classes}), got {cls}")
+        mine = self._y.cpu() == int(cls)
+        pred = trial.pred[mine]
+        counts = torch.bincount(pred, minlength=self.data.num_classes)
+        names = list(self.data.classes)
+        row = pd.DataFrame({"predicted": range(self.data.num_classes), "name": names, "count": counts.numpy()})
+        row = row[row["count"] > 0].sort_values(["count", "predicted"], ascending=[False, True])
+        row["share"] = row["count"] / max(int(mine.sum()), 1)
+        wrong = torch.nonzero(mine & (trial.pred != self._y.cpu())).flatten()[:k]
+        return row.reset_index(drop=True), self._inc.acts[0][wrong.to(self._inc.acts[0].device)].cpu(), trial.pred[wrong]
+
+    # -- the methods' live views (docs/methods.md §1-§5) --------------------------------------------------
     def val_accuracy(self, trial: Trial) -> float:
         """Balanced accuracy of ``trial`` on the validation split (what merge weights may see)."""
         return evaluate(self.pruned_model(trial), self.data.val, device=self.device, n_boot=0).balanced
 
     def merge_weights(self, trials: Mapping[str, Trial], tau: float = 20.0,
                       accuracy: Mapping[str, float] | None = None) -> dict[str, float]:
-        """Method 1's merge weights α_k = softmax(τ · balanced validation accuracy) (METHODS.md §1.4).
+        """Method 1's merge weights α_k = softmax(τ · balanced validation accuracy) (docs/methods.md §1.4).
 
         Validation, not test: the views report on the test split, so choosing weights there would
         leak it. ``tau=0`` gives equal weights; a large τ puts all the weight on the best candidate.
@@ -388,7 +432,7 @@ class Lab:
         """Method 4's view data: filters kept per layer for each criterion at one filter sparsity.
 
         Rows ``criterion, ranking, layer, kept, total``; ``mode="uniform"`` is the per-layer ranking of
-        METHODS.md §4.2 and ``"global"`` the global one (with ``normalize``).
+        docs/methods.md §4.2 and ``"global"`` the global one (with ``normalize``).
         """
         rows = []
         for c in criteria:  # masks only, from the cached ranking: nothing is evaluated here
@@ -420,7 +464,7 @@ class Lab:
 
     def rescue(self, sparsity: float, rho: float = 0.2, method: str = "ga", generations: int = 10,
                population: int = 12, max_items: int = 128, progress: bool = False) -> RescueResult:
-        """Method 3: magnitude masks plus small weights chosen by an optimizer (METHODS.md §3.1).
+        """Method 3: magnitude masks plus small weights chosen by an optimizer (docs/methods.md §3.1).
 
         Runs :func:`labkit.criteria.optimized.rescue` on ``max_items`` validation images (the
         calibration set; never the test split) and caches the :class:`RescueResult` per setting.
@@ -478,7 +522,7 @@ class Lab:
         c = measure_cost(model, self.input_shape, latency=False)
         return Trial(plan, trial.masks, trial.allocation, self._report(logits), self.dense_report,
                      {k: c[k] for k in ("params", "nonzero_params", "MACs", "nonzero_MACs")},
-                     0, float("nan"), self.preview, model)
+                     0, float("nan"), self.preview, model, pred=logits.argmax(1).cpu())
 
     def app(self, **options: Any) -> Any:
         """The whole lab as one ipywidgets widget (JupyterLab, VS Code, Colab): ``lab.app()``.

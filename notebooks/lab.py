@@ -7,7 +7,8 @@
 # ///
 """The labkit pruning lab (marimo). `make lab` opens it; everything runs offline on the CPU.
 
-Run:   marimo edit notebooks/lab.py        (or `make lab`)
+Run:   marimo edit notebooks/lab.py        (or `make lab`; cells run on open, see pyproject.toml)
+App:   marimo run notebooks/lab.py
 Smoke: marimo export html notebooks/lab.py -o /tmp/lab.html --no-sandbox -- --smoke
 """
 import marimo
@@ -27,13 +28,16 @@ def _():
 
     import labkit as lk
     from labkit import views
+    from labkit.views import charts
     from labkit.models.checkpoints import shipped_checkpoints
     from labkit.report import write_report
+    from labkit.runtime import smoke_mode
     from labkit.ui import marimo as mui
     from labkit.ui import lab_spec
-    from labkit.ui.lab_spec import lab_controls, merge_controls, merge_weights
-    return (Path, functools, lab_controls, lab_spec, lk, merge_controls, merge_weights, mo, mui, np, pd,
-            shipped_checkpoints, views, write_report)
+
+    smoke = smoke_mode(mo.cli_args())
+    return (Path, charts, functools, lab_spec, lk, mo, mui, np, pd, shipped_checkpoints, smoke, views,
+            write_report)
 
 
 @app.cell(hide_code=True)
@@ -41,21 +45,20 @@ def _(mo):
     mo.md(r"""
     # labkit · pruning lab
 
-    Pick a model, a **criterion** (what "important" means), a **granularity** (single weights or whole
-    filters) and an **allocation** (how the sparsity budget is spread over layers), then move the
-    **global sparsity** slider. Every view below re-evaluates the pruned model on the test split:
-    per-class accuracy sorted from the most to the least frequent class, many / medium / few
-    groups, the per-layer profile, cost, masks and filter activations. Masks are written into a
-    working copy; the dense model is never changed. Only the network stages whose masks changed
-    are re-run, so a slider move takes a fraction of a second on a laptop CPU.
+    Move the **global sparsity** slider: the model is pruned by the chosen **criterion** (what
+    "important" means), at the chosen **granularity** (single weights or whole filters), with the
+    sparsity spread over layers by the **allocation**, and every view below is measured again on
+    the test split. The dense model is never changed: masks are written into a working copy.
+    Click a bar of the per-class chart to see what that class is confused with. Sections further
+    down (mask merging, filter activations, the five methods) compute when you switch them on.
     """)
     return
 
 
 @app.cell
 def _(lk, mo, shipped_checkpoints):
-    pairs = [f"{m} · {d}" for m, d in shipped_checkpoints() if d in lk.list_datasets()]
-    model_pick = mo.ui.dropdown(pairs, value="resnet20 · digits-lt" if "resnet20 · digits-lt" in pairs else pairs[0],
+    _pairs = [f"{m} · {d}" for m, d in shipped_checkpoints() if d in lk.list_datasets()]
+    model_pick = mo.ui.dropdown(_pairs, value="resnet20 · digits-lt" if "resnet20 · digits-lt" in _pairs else _pairs[0],
                                 label="model · dataset (shipped checkpoints)")
     model_pick
     return (model_pick,)
@@ -68,84 +71,162 @@ def _(lk, mo, model_pick):
         lab = lk.Lab(_model, _dataset)
     mo.md(f"**{lab.model_name}** on **{lab.data.name}** · device `{lab.device}` · "
           f"{len(lab.layers)} prunable layers · {lab.dense_cost['params']:,} parameters · "
-          f"{lab.dense_cost['MACs'] / 1e6:.2f} M MACs per image · dense balanced accuracy "
-          f"{lab.dense_report.balanced:.3f}")
+          f"{lab.dense_cost['MACs'] / 1e6:.2f} M MACs per image · {len(lab.targets):,} test images"
+          f"{' (stratified preview)' if lab.preview else ''} · dense balanced accuracy "
+          f"**{lab.dense_report.balanced:.3f}**")
     return (lab,)
 
 
 @app.cell
-def _(lab, lab_controls, lk, mui):
-    controls = mui.controls(lab_controls(lk.list_criteria()), label="pruning")
-    layer_ui = mui.layer_sliders(lab.layers, 0.5, label="sparsity per layer (allocation = per-layer)")
-    return controls, layer_ui
+def _(lab, lab_spec, mui):
+    _spec = lab_spec.lab_controls()
+    criterion_ui, granularity_ui, mode_ui, sparsity_ui, normalize_ui, depth_ui = (
+        mui.element(_spec[n]) for n in ("criterion", "granularity", "mode", "sparsity", "normalize", "depth_bias"))
+    layer_ui = mui.layer_sliders(lab.layers, 0.5, label="")
+    return criterion_ui, depth_ui, granularity_ui, layer_ui, mode_ui, normalize_ui, sparsity_ui
 
 
 @app.cell
-def _(controls, layer_ui, mo):
-    mo.hstack([controls, mo.accordion({"per-layer sliders": layer_ui})], widths=[1, 1], align="start")
+def _(criterion_ui, depth_ui, granularity_ui, lab_spec, layer_ui, mo, mode_ui, normalize_ui, sparsity_ui):
+    mo.vstack([
+        mo.hstack([criterion_ui, granularity_ui, mode_ui], justify="start", gap=2),
+        mo.hstack([sparsity_ui, normalize_ui, depth_ui], justify="start", gap=2),
+        mo.accordion({"per-layer sliders (allocation = per-layer)": layer_ui}),
+        mo.md(f"<small>Normalisation `auto`: {lab_spec.NORMALIZE_HELP} The depth bias δ shapes the "
+              "`layered` allocation (later layers pruned more when δ > 0).</small>"),
+    ])
     return
 
 
 @app.cell
-def _(controls, lab, layer_ui):
-    settings = dict(controls.value)
-    if settings["mode"] == "per-layer":
+def _(criterion_ui, granularity_ui, lab_spec):
+    granularity, granularity_note = lab_spec.resolve_granularity(criterion_ui.value, granularity_ui.value)
+    return granularity, granularity_note
+
+
+@app.cell
+def _(criterion_ui, depth_ui, granularity, layer_ui, lk, mode_ui, normalize_ui, sparsity_ui):
+    settings = {"criterion": criterion_ui.value, "granularity": granularity, "mode": mode_ui.value,
+                "sparsity": sparsity_ui.value, "normalize": normalize_ui.value, "depth_bias": depth_ui.value}
+    if mode_ui.value == "per-layer":
         settings["layer_sparsity"] = dict(layer_ui.value)
-    trial = lab.prune(**settings)
-    return settings, trial
+    needs_data = lk.get_criterion(criterion_ui.value).needs_data
+    return needs_data, settings
+
+
+@app.cell
+def _(granularity_note, lab, mo, needs_data, settings):
+    trial, trial_error = None, None
+    _cached = lab.has_scores(settings["criterion"], settings["granularity"])
+    _title = (f"scoring `{settings['criterion']}` per {settings['granularity']} on the validation split "
+              "(data-driven: from about a second up to half a minute on a laptop CPU the first time, cached after)"
+              if needs_data and not _cached else "pruning ...")
+    try:
+        with mo.status.spinner(_title):
+            trial = lab.prune(**settings)
+    except (ValueError, KeyError, RuntimeError) as _e:
+        trial_error = str(_e)
+    mo.output.replace(mo.callout(mo.md(f"**This setting cannot be pruned:** {trial_error}"), kind="danger")
+                      if trial_error else (mo.callout(mo.md(granularity_note), kind="info") if granularity_note else None))
+    return (trial,)
 
 
 @app.cell
 def _(lab, mo, trial):
+    mo.stop(trial is None)
     _r, _c = trial.report, trial.cost
     _groups = " · ".join(f"{g} {v:.3f}" for g, v in _r.by_group.items())
+    _mode = ("per-layer targets" if trial.plan.mode == "per-layer" else f"target {trial.plan.sparsity:.2f}, "
+             f"{trial.plan.mode} allocation")
     mo.md(f"""
-    **sparsity: {trial.masks.sparsity:.2f}** of the prunable {trial.plan.granularity}s ·
+    **sparsity: {trial.masks.sparsity:.2f}** of the prunable {trial.plan.granularity}s ({_mode}) ·
     balanced accuracy **{_r.balanced:.3f}** (dense {lab.dense_report.balanced:.3f}) · {_groups} ·
     nonzero parameters {_c['nonzero_params']:,} / {_c['params']:,}
-    ({_c['params'] / max(_c['nonzero_params'], 1):.2f}× compression) ·
+    ({_c['params'] / max(_c['nonzero_params'], 1):.2f}× fewer) ·
     nonzero MACs {_c['nonzero_MACs'] / 1e6:.2f} M / {_c['MACs'] / 1e6:.2f} M ·
-    evaluated in {trial.eval_ms:.0f} ms from stage {trial.first_stage}
+    evaluated in {trial.eval_ms:.0f} ms (from stage {trial.first_stage})
     """)
     return
 
 
 @app.cell
-def _(lab, mo, trial, views):
-    mo.vstack([
-        mo.md("### Per-class accuracy (head classes left, tail right; ticks = dense)"),
-        views.per_class_accuracy(trial.report.per_class, dense=lab.dense_report.per_class),
-    ])
+def _(charts, lab, mo, trial):
+    mo.stop(trial is None)
+    per_class_pick = mo.ui.altair_chart(charts.per_class_chart(trial.report.per_class, dense=lab.dense_report.per_class),
+                                        chart_selection="point", legend_selection=False)
+    return (per_class_pick,)
+
+
+@app.cell
+def per_class_view(mo, per_class_pick):
+    mo.vstack([mo.md("### Per-class accuracy (head classes left, tail right; hover for dense and the 95 % "
+                     "interval, click a bar for its confusions)"), per_class_pick])
     return
 
 
 @app.cell
-def _(lab, mo, trial, views):
+def _(lab, mo, per_class_pick, trial, views):
+    mo.stop(trial is None)
+    _sel = per_class_pick.value
+    if len(_sel) == 0:
+        _out = mo.md("_Click a bar above: its confusion row and misclassified test images appear here._")
+    else:
+        _cls = int(_sel["class"].iloc[0])
+        _row, _imgs, _pred = lab.class_details(trial, _cls)
+        _n = int((lab.targets == _cls).sum())
+        _row = _row.assign(share=_row["share"].map("{:.1%}".format))
+        _strip = (views.image_strip(_imgs, [f"→ {lab.data.classes[int(p)]}" for p in _pred]) if len(_imgs)
+                  else mo.md("no misclassified test image"))
+        _out = mo.vstack([
+            mo.md(f"**class {lab.data.classes[_cls]}**: {_n} test images, predicted as (under the current masks):"),
+            mo.hstack([mo.ui.table(_row.drop(columns="predicted"), selection=None, pagination=False), _strip],
+                      justify="start", align="start", widths=[1, 3])])
+    _out
+    return
+
+
+@app.cell
+def _(charts, lab, mo, trial):
+    mo.stop(trial is None)
     _dense = {"overall": lab.dense_report.overall, **lab.dense_report.by_group}
     _pruned = {"overall": trial.report.overall, **trial.report.by_group}
-    mo.hstack([views.group_accuracy(_pruned, _dense),
-               views.sparsity_profile(trial.layers(), target=trial.plan.sparsity)], widths=[1, 2])
+    _target = dict(trial.plan.layer_sparsity) if trial.plan.mode == "per-layer" else (
+        trial.plan.sparsity if trial.plan.mode != "layered" else None)
+    mo.hstack([
+        mo.vstack([mo.md("**Groups** (grey = dense)"), charts.live(charts.group_chart(_pruned, _dense))]),
+        mo.vstack([mo.md("**Sparsity per layer** " + ("(ticks: your per-layer targets)" if trial.plan.mode == "per-layer"
+                                                        else "(dashed: the global target)" if _target is not None
+                                                        else "(layered profile: later layers pruned more)")),
+                   charts.live(charts.profile_chart(trial.layers(), target=_target))]),
+    ], justify="start", align="start")
     return
 
 
 @app.cell
-def _(functools, lab):
+def _(functools, lab, smoke):
+    _grid = (0.0, 0.3, 0.6, 0.9) if smoke else (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
     @functools.lru_cache(maxsize=32)
-    def sweep(criterion: str, mode: str, granularity: str, normalize: str):
+    def sweep(criterion: str, mode: str, granularity: str, normalize: str, depth_bias: float):
         """Accuracy vs sparsity for one setting, computed once (the ranking is cached too)."""
-        return lab.sweep([0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], criterion, mode, granularity,
-                         normalize=normalize)
+        return lab.sweep(list(_grid), criterion, mode, granularity, normalize=normalize, depth_bias=depth_bias)
     return (sweep,)
 
 
 @app.cell
-def _(lab, mo, settings, sweep, trial, views):
-    _mode = "global" if settings["mode"] == "per-layer" else settings["mode"]
-    _curve = sweep(settings["criterion"], _mode, settings["granularity"], settings["normalize"])
-    mo.vstack([
-        mo.md(f"### Accuracy vs sparsity ({settings['criterion']}, {_mode}, one-shot; dashed = dense)"),
-        views.accuracy_vs_sparsity(_curve, baselines=lab.baselines(), current=trial.masks.sparsity),
-    ])
+def _(charts, lab, mo, settings, sweep, trial):
+    mo.stop(trial is None)
+    _now = {"sparsity": trial.masks.sparsity, "balanced": trial.report.balanced, **trial.report.by_group}
+    if settings["mode"] == "per-layer":
+        _curve, _random = None, None
+        _note = "per-layer mode has no single global sparsity to sweep: the diamond is your current setting, measured"
+    else:
+        _key = (settings["mode"], settings["granularity"], settings["normalize"], settings["depth_bias"])
+        _curve, _random = sweep(settings["criterion"], *_key), sweep("random", *_key)
+        _note = (f"{settings['criterion']} vs random (dotted), {settings['mode']} allocation, one-shot; "
+                 "dashed = dense; diamonds = the current setting, measured")
+    mo.vstack([mo.md(f"### Accuracy vs sparsity\n<small>{_note}</small>"),
+               charts.live(charts.curve_chart(_curve, lab.baselines(), _now, random=_random))])
     return
 
 
@@ -157,7 +238,7 @@ def _(mo):
     Zeroed weights cost the same on dense hardware: *nonzero* MACs are what a sparse kernel would
     do. With **filter** granularity the pruned channels can be removed for real (Torch-Pruning's
     dependency graph); the button compacts the model, checks that it computes what the masked
-    model computes, and measures latency of all three side by side.
+    model computes, and measures the latency of all three side by side.
     """)
     return
 
@@ -170,60 +251,74 @@ def _(mo):
 
 
 @app.cell
-def _(compact_button, lab, mo, trial, views):
+def _(charts, compact_button, lab, mo, trial):
+    mo.stop(trial is None)
+    _out = charts.live(charts.cost_chart(lab.dense_cost, trial.cost))
     if compact_button.value and trial.plan.granularity == "filter":
-        _small, _table = lab.compact(trial)
-        _out = mo.vstack([mo.ui.table(_table, selection=None),
-                          views.cost_bars(lab.dense_cost, _table.set_index("model").loc["compacted"].to_dict())])
+        with mo.status.spinner("compacting and timing three models ..."):
+            import warnings
+
+            with warnings.catch_warnings(record=True) as _caught:
+                warnings.simplefilter("always")
+                _small, _table = lab.compact(trial)
+        _fmt = _table.assign(**{c: _table[c].map("{:,.0f}".format) for c in ("params", "nonzero_params", "MACs",
+                                                                              "nonzero_MACs")},
+                             latency_ms=_table["latency_ms"].map("{:.2f}".format))
+        _warn = [mo.callout(mo.md(str(w.message)), kind="warn") for w in _caught if "coupl" in str(w.message)]
+        _out = mo.vstack([*_warn, mo.ui.table(_fmt, selection=None, pagination=False), _out])
     elif compact_button.value:
-        _out = mo.md("Compaction removes whole filters: switch **granularity** to `filter` first.")
-    else:
-        _out = views.cost_bars(lab.dense_cost, trial.cost)
+        _out = mo.vstack([mo.callout(mo.md("Compaction removes whole filters: switch **granularity** to `filter` "
+                                           "first."), kind="warn"), _out])
     _out
     return
 
 
 @app.cell(hide_code=True)
 def _(mo):
-    mo.md(r"""
+    merge_on = mo.ui.switch(value=False, label="compute mask merging live")
+    mo.vstack([mo.md(r"""
     ## Mask merging
 
-    Tick two or more criteria: each gives a mask at the current sparsity and allocation. The heatmap
-    shows how much their kept sets overlap (Jaccard); the merged mask keeps every layer's budget and
-    votes with the weights α (`weighted`), by majority, or keeps the intersection first. The weights
-    come from your sliders or, as in **method 1** (long-tail-aware pruning), from
-    α = softmax(τ · balanced validation accuracy) of each candidate: the bars show them. Click a
-    cell of the second heatmap to see that pair's overlap layer by layer.
-    """)
-    return
+    Tick two or more criteria: each gives a mask at the current sparsity, granularity and
+    allocation (per-layer targets included). The heatmap shows how much their kept sets overlap
+    (Jaccard); the merged mask keeps every layer's budget and votes with the weights α
+    (`weighted`), by majority, or keeps the intersection first. The weights come from your
+    sliders or, as in **method 1** (long-tail-aware pruning), from
+    α = softmax(τ · balanced validation accuracy). Each candidate is pruned and evaluated on every
+    slider move, so the section is off until you switch it on.
+    """), merge_on])
+    return (merge_on,)
 
 
 @app.cell
-def _(lk, mo):
-    candidates = mo.ui.multiselect(lk.list_criteria(), value=["magnitude", "taylor", "random"],
-                                   label="candidate criteria")
-    candidates
+def _(granularity, lab_spec, mo):
+    _valid = lab_spec.criteria_for(granularity)
+    candidates = mo.ui.multiselect(_valid, value=[c for c in ("magnitude", "taylor", "random") if c in _valid][:3],
+                                   label=f"candidate criteria (those that score {granularity}s)")
     return (candidates,)
 
 
 @app.cell
-def _(candidates, merge_controls, mui):
-    merge_ui = mui.controls(merge_controls(sorted(candidates.value)), label="merge") if len(candidates.value) >= 2 else None
-    merge_ui.hstack(justify="start", wrap=True) if merge_ui is not None else None
+def _(candidates, lab_spec, merge_on, mo, mui):
+    mo.stop(not merge_on.value)
+    merge_ui = (mui.controls(lab_spec.merge_controls(sorted(candidates.value)), label="")
+                if len(candidates.value) >= 2 else None)
+    mo.vstack([candidates, merge_ui.hstack(justify="start", wrap=True) if merge_ui is not None
+               else mo.callout(mo.md("Pick at least two criteria to merge."), kind="info")])
     return (merge_ui,)
 
 
 @app.cell
-def _(candidates, lab, merge_ui, merge_weights, settings):
-    if merge_ui is None:
-        merging = None
-    else:
-        _base = {k: v for k, v in settings.items() if k not in ("criterion", "layer_sparsity")}
-        _base["mode"] = "global" if _base["mode"] == "per-layer" else _base["mode"]
-        _trials = {c: lab.prune(criterion=c, **_base) for c in sorted(candidates.value)}
-        _val = {c: lab.val_accuracy(t) for c, t in _trials.items()}  # once: the softmax rule reuses them
-        _alpha = merge_weights(lab, _trials, merge_ui.value, accuracy=_val)
-        _merged = lab.merge(list(_trials.values()), weights=list(_alpha.values()), mode=merge_ui.value["merge_mode"])
+def _(candidates, lab, lab_spec, merge_on, merge_ui, mo, settings):
+    merging = None
+    if merge_on.value and merge_ui is not None:
+        _base = {k: v for k, v in settings.items() if k != "criterion"}
+        with mo.status.spinner("pruning and evaluating each candidate ..."):
+            _trials = {c: lab.prune(criterion=c, **_base) for c in sorted(candidates.value)}
+            _val = {c: lab.val_accuracy(t) for c, t in _trials.items()}  # once: the softmax rule reuses them
+            _alpha = lab_spec.merge_weights(lab, _trials, merge_ui.value, accuracy=_val)
+            _merged = lab.merge(list(_trials.values()), weights=list(_alpha.values()),
+                                mode=merge_ui.value["merge_mode"])
         merging = {"trials": {**_trials, "merged": _merged}, "alpha": _alpha,
                    "val": {**_val, "merged": lab.val_accuracy(_merged)}}
     return (merging,)
@@ -231,34 +326,40 @@ def _(candidates, lab, merge_ui, merge_weights, settings):
 
 @app.cell
 def _(lab, merge_ui, merging, mo, pd, views):
-    if merging is None:
-        _out = mo.md("Pick at least two criteria to merge.")
-    else:
-        _rows = [{"mask": c if c != "merged" else f"merged ({merge_ui.value['merge_mode']})",
-                  "α": merging["alpha"].get(c), "val balanced": merging["val"][c],
-                  "test balanced": t.report.balanced, **t.report.by_group} for c, t in merging["trials"].items()]
-        _cands = {c: v for c, v in merging["val"].items() if c != "merged"}
-        _out = mo.vstack([views.overlap_alpha(lab.overlap_matrix(merging["trials"]), merging["alpha"], _cands),
-                          mo.ui.table(pd.DataFrame(_rows).round(3), selection=None)])
-    _out
+    mo.stop(merging is None)
+    _rows = [{"mask": c if c != "merged" else f"merged ({merge_ui.value['merge_mode']})",
+              "α": f"{merging['alpha'][c]:.3f}" if c in merging["alpha"] else "",
+              "val balanced": f"{merging['val'][c]:.3f}", "test balanced": f"{t.report.balanced:.3f}",
+              **{g: f"{v:.3f}" for g, v in t.report.by_group.items()}} for c, t in merging["trials"].items()]
+    _cands = {c: v for c, v in merging["val"].items() if c != "merged"}
+    mo.vstack([views.overlap_alpha(lab.overlap_matrix(merging["trials"]), merging["alpha"], _cands),
+               mo.ui.table(pd.DataFrame(_rows), selection=None, pagination=False)])
     return
 
 
 @app.cell
-def _(lab, merging, mo):
+def _(mo):
     from labkit.ui import MaskOverlapWidget
 
-    overlap_pick = (mo.ui.anywidget(MaskOverlapWidget(lab.overlap_matrix(merging["trials"]),
-                                                      title="Click a pair: its overlap layer by layer"))
-                    if merging is not None else None)
-    overlap_pick
+    # Built once: the slider cells push new numbers into it (update), so a clicked pair survives.
+    overlap_pick = mo.ui.anywidget(MaskOverlapWidget(names=["-"], matrix=[[1.0]],
+                                                     title="Click a pair: its overlap layer by layer"))
     return (overlap_pick,)
 
 
 @app.cell
+def _(lab, merging, mo, overlap_pick):
+    mo.stop(merging is None)
+    overlap_pick.widget.update(lab.overlap_matrix(merging["trials"]))
+    overlap_pick
+    return
+
+
+@app.cell
 def _(lab, merging, mo, overlap_pick, views):
-    mo.stop(overlap_pick is None)
-    _pair = overlap_pick.value["selected"] or ["merged", next(iter(merging["trials"]))]
+    mo.stop(merging is None)
+    _sel = [p for p in overlap_pick.value.get("selected", []) if p in merging["trials"]]
+    _pair = _sel if len(_sel) == 2 else ["merged", next(iter(merging["trials"]))]
     _ov = lab.overlap(merging["trials"][_pair[0]], merging["trials"][_pair[1]])
     mo.vstack([mo.md(f"selected pair: **{_pair[0]} vs {_pair[1]}** · Jaccard over all layers "
                      f"{_ov.attrs['total']['jaccard']:.3f}"),
@@ -268,47 +369,56 @@ def _(lab, merging, mo, overlap_pick, views):
 
 @app.cell(hide_code=True)
 def _(mo):
-    mo.md(r"""
+    acts_on = mo.ui.switch(value=False, label="compute filter activations live")
+    mo.vstack([mo.md(r"""
     ## Filter activations
 
-    Feature maps of one conv layer for one test image under the current masks; pruned filters are
-    framed in red (with filter granularity their maps are exactly zero).
-    """)
-    return
+    The input image and the feature maps one conv layer produces for it under the current masks;
+    pruned filters are framed in red (with filter granularity their maps are exactly zero).
+    """), acts_on])
+    return (acts_on,)
 
 
 @app.cell
-def _(lab, mo):
-    _convs = lab.conv_layers
-    act_layer = mo.ui.dropdown(_convs, value=_convs[0], label="conv layer")
-    act_index = mo.ui.slider(0, len(lab.targets) - 1, value=0, label="test image", debounce=True)
-    mo.hstack([act_layer, act_index])
+def _(acts_on, lab, mo):
+    mo.stop(not acts_on.value)
+    act_layer = mo.ui.dropdown(lab.conv_layers, value=lab.conv_layers[0], label="conv layer")
+    act_index = mo.ui.slider(0, len(lab.targets) - 1, value=0, label="test image", debounce=True, show_value=True)
+    mo.hstack([act_layer, act_index], justify="start")
     return act_index, act_layer
 
 
 @app.cell
-def _(act_index, act_layer, lab, mo, trial, views):
+def _(act_index, act_layer, acts_on, lab, mo, trial, views):
+    mo.stop(not acts_on.value or trial is None)
     _acts = lab.activations(act_layer.value, act_index.value, masks=trial.masks)
-    _m = trial.masks[act_layer.value]
-    _kept = _m if _m.dim() == 1 else _m.flatten(1).any(1)
+    _m = trial.masks[act_layer.value] if act_layer.value in trial.masks else None
+    _kept = None if _m is None else (_m if _m.dim() == 1 else _m.flatten(1).any(1))
     _y = int(lab.targets[act_index.value])
-    mo.vstack([mo.md(f"image {act_index.value}: class **{lab.data.classes[_y]}** "
-                     f"({int(_kept.sum())}/{_kept.numel()} filters kept)"),
-               views.activation_grid(_acts, _kept)])
+    _p = int(trial.pred[act_index.value])
+    _img = lab.test_image(act_index.value)
+    mo.hstack([
+        mo.vstack([views.image_strip(_img[None], [f"class {lab.data.classes[_y]}"], size=2.2),
+                   mo.md(f"image {act_index.value} · predicted **{lab.data.classes[_p]}** "
+                         + ("✓" if _p == _y else "✗") + (f" · {int(_kept.sum())}/{_kept.numel()} filters kept"
+                                                          if _kept is not None else ""))]),
+        views.activation_grid(_acts, _kept)], justify="start", align="start", widths=[1, 3])
     return
 
 
 @app.cell(hide_code=True)
 def _(mo):
-    mo.md(r"""
+    methods_on = mo.ui.switch(value=True, label="show the method views")
+    mo.vstack([mo.md(r"""
     ## The five methods, live
 
-    Each method of `METHODS.md` has a live view on this lab's model here, and a study notebook in
-    `notebooks/studies/` that runs its CPU experiment to a PASS / FAIL verdict. **Method 1**
-    (long-tail-aware pruning) is the per-class view above with the `layered` allocation (depth
-    bias δ) and the merge weights from validation accuracy; its study's trade-off is at the end.
-    """)
-    return
+    Each method of `docs/methods.md` has a live view on this lab's model here, and a study
+    notebook in `notebooks/studies/` that runs its CPU experiment to a PASS / FAIL verdict.
+    **Method 1** (long-tail-aware pruning) is the per-class view above with the `layered`
+    allocation (depth bias δ) and the merge weights from validation accuracy. These views have
+    their own controls and do not re-run when the global sparsity moves.
+    """), methods_on])
+    return (methods_on,)
 
 
 @app.cell(hide_code=True)
@@ -319,29 +429,38 @@ def _(mo):
     Zero one channel of a layer and follow how much the activations of every later stage change,
     relative to the first one: the survival curve $S(t)$. DOMINOS fits
     $S(t) \approx \exp(-(t/\lambda)^k)$ per channel; a channel whose effect dies out quickly
-    (small λ) has little domino influence. Pick a layer (curves on 32 validation images).
+    (small λ) has little domino influence. Points above 1 mean the change *grew* downstream (a
+    residual path carried it on): no survival curve reaches them, and the fit quality below is
+    measured on every drawn point, those included.
     """)
     return
 
 
 @app.cell
-def _(lab, lab_spec, mui):
+def _(lab, lab_spec, methods_on, mo, mui):
+    mo.stop(not methods_on.value)
     dom_ui = mui.controls(lab_spec.influence_controls(lab.conv_layers))
     dom_ui.hstack(justify="start")
     return (dom_ui,)
 
 
 @app.cell
-def _(dom_ui, lab, mo, np, views):
+def _(dom_ui, lab, methods_on, mo, views):
+    mo.stop(not methods_on.value)
     from labkit.analysis.influence import influence_table
+    from labkit.analysis.weibull import fit_summary
 
     _layer = dom_ui.value["layer"]
-    _curves, _fits = lab.influence(_layer)
-    _r2 = _fits.r2[~np.isnan(_fits.r2)]
+    with mo.status.spinner(f"ablating every channel of {_layer} ..."):
+        _curves, _fits = lab.influence(_layer)
+    _S = _curves.survival(_layer)
+    _q = fit_summary(_S, _fits)
+    _kinds = ", ".join(f"{n} {k}" for k, n in sorted(_q["kinds"].items(), key=lambda kv: -kv[1]))
     mo.vstack([
-        mo.md(f"{len(_fits.k)} channels · median Weibull R² **{np.median(_r2):.2f}** · "
-              f"{(_r2 >= 0.9).mean():.0%} of fits with R² ≥ 0.9 · computed in {_curves.seconds:.1f} s"),
-        mo.hstack([views.decay_curves(_curves.survival(_layer), _fits.k, _fits.lam, layer=_layer),
+        mo.md(f"{_q['channels']} channels ({_kinds}) · on the {_q['points']} drawn depths, fitted curves have "
+              f"median R² **{_q['median_r2_s']:.2f}** in survival units, {_q['share_r2_s_09']:.0%} of them ≥ 0.9 · "
+              f"{_q['above_one']:.0%} of channels have a point above S = 1 · computed in {_curves.seconds:.1f} s"),
+        mo.hstack([views.decay_curves(_S, _fits.k, _fits.lam, layer=_layer),
                    views.weibull_scatter(influence_table(_curves, {_layer: _fits}))], widths="equal"),
     ])
     return
@@ -361,14 +480,16 @@ def _(mo):
 
 
 @app.cell
-def _(lab_spec, mui):
+def _(lab_spec, methods_on, mo, mui):
+    mo.stop(not methods_on.value)
     opt_ui = mui.controls(lab_spec.rescue_controls())
     opt_ui.hstack(justify="start", wrap=True)
     return (opt_ui,)
 
 
 @app.cell
-def _(lab, mo, opt_ui, views):
+def _(lab, methods_on, mo, opt_ui, views):
+    mo.stop(not methods_on.value)
     _c = opt_ui.value
     with mo.status.spinner(f"{_c['method']} search over small weights ..."):
         _picked = lab.rescue(_c["sparsity"], rho=_c["rho"], method=_c["method"], generations=_c["generations"])
@@ -399,25 +520,27 @@ def _(mo):
 
 
 @app.cell
-def _(lab_spec, mui):
+def _(lab_spec, methods_on, mo, mui):
+    mo.stop(not methods_on.value)
     ratio_ui = mui.controls(lab_spec.transfer_controls())
     ratio_ui.hstack(justify="start")
     return (ratio_ui,)
 
 
 @app.cell
-def _(lab, mo, pd, ratio_ui, views):
+def _(lab, methods_on, mo, pd, ratio_ui, views):
+    mo.stop(not methods_on.value)
     _r = ratio_ui.value["ratio"]
     _crits = ["magnitude", "mean_activation", "apoz"]
     _kept = pd.concat([lab.kept_filters(_crits, _r, "uniform"), lab.kept_filters(_crits, _r, "global")])
     _acc = pd.DataFrame([{"criterion": c, "ranking": "per-layer" if m == "uniform" else "global",
-                          "balanced (one-shot)": lab.prune(c, _r, m, "filter",
-                                                           normalize="l2" if m == "global" else "none").report.balanced}
+                          "balanced (one-shot)": lab.prune(c, _r, m, "filter").report.balanced}
                          for c in _crits for m in ("uniform", "global")])
+    _tab = _acc.pivot(index="criterion", columns="ranking", values="balanced (one-shot)").reset_index()
     mo.vstack([views.kept_filters_bars(_kept),
                mo.md(f"Balanced test accuracy, one-shot, {_r:.0%} of the filters removed:"),
-               mo.ui.table(_acc.pivot(index="criterion", columns="ranking", values="balanced (one-shot)")
-                           .round(3).reset_index(), selection=None)])
+               mo.ui.table(_tab.assign(**{c: _tab[c].map("{:.3f}".format) for c in ("global", "per-layer")}),
+                           selection=None, pagination=False)])
     return
 
 
@@ -434,7 +557,8 @@ def _(mo):
 
 
 @app.cell
-def _(lab, lk, pd, views):
+def _(lab, lk, methods_on, mo, pd, views):
+    mo.stop(not methods_on.value)
     from labkit.studies.csasml import cost_breakdown
 
     _kw = dict(num_classes=lab.data.num_classes, in_channels=lab.input_shape[0])
@@ -458,11 +582,14 @@ def _(mo):
 
 
 @app.cell
-def _(mo):
+def _(mo, pd):
     from labkit.studies import committed_verdicts
 
     verdicts = committed_verdicts(mo.notebook_dir() / "studies" / "results")
-    mo.ui.table(verdicts[verdicts["verdict"] != "INFO"], selection=None, page_size=20)
+    _v = verdicts[verdicts["verdict"] != "INFO"]
+    _v = _v.assign(**{c: _v[c].map(lambda x: f"{x:+.3f}" if isinstance(x, float) and pd.notna(x) else x)
+                      for c in _v.columns if _v[c].dtype.kind == "f"})
+    mo.ui.table(_v, selection=None, pagination=False)
     return
 
 
@@ -491,7 +618,7 @@ def _(mo):
 
 @app.cell
 def _(mo):
-    ft_epochs = mo.ui.slider(1, 20, value=3, label="fine-tune epochs")
+    ft_epochs = mo.ui.slider(1, 30, value=10, label="fine-tune epochs", show_value=True)
     ft_button = mo.ui.run_button(label="fine-tune")
     save_button = mo.ui.run_button(label="save experiment")
     report_button = mo.ui.run_button(label="export report")
@@ -502,7 +629,9 @@ def _(mo):
 
 @app.cell
 def _(ft_button, ft_epochs, lab, mo, trial):
-    mo.stop(not ft_button.value, mo.md("_Press **fine-tune** to train the pruned model with its masks fixed._"))
+    mo.stop(not ft_button.value or trial is None,
+            mo.md("_Press **fine-tune** to train the pruned model with its masks fixed (10 epochs take a few "
+                  "seconds on the embedded default)._"))
     with mo.status.progress_bar(total=ft_epochs.value, title="fine-tuning", completion_title="fine-tuned") as _bar:
         tuned = lab.finetune(trial, epochs=ft_epochs.value, progress=False,
                              callback=lambda _e, _h, _m: _bar.update(subtitle=f"train loss {_h.loss[-1]:.3f}"))
@@ -515,13 +644,14 @@ def _(ft_button, ft_epochs, lab, mo, trial):
 @app.cell
 def _(Path, lab, mo, out_dir, report_button, save_button, settings, trial, write_report):
     _msgs = []
-    if save_button.value:
+    if save_button.value and trial is not None:
         _p = lab.save(trial, Path(out_dir.value) / f"{trial.plan.criterion}-{trial.plan.mode}-{trial.plan.sparsity:.2f}")
         _msgs.append(f"saved masks and plan to `{_p}`")
     if report_button.value:
         _mode = "global" if settings["mode"] == "per-layer" else settings["mode"]
-        _r = write_report(Path(out_dir.value) / "report.html", lab=lab, criterion=settings["criterion"],
-                          mode=_mode, granularity=settings["granularity"])
+        with mo.status.spinner("writing the report ..."):
+            _r = write_report(Path(out_dir.value) / "report.html", lab=lab, criterion=settings["criterion"],
+                              mode=_mode, granularity=settings["granularity"])
         _msgs.append(f"wrote `{_r}`")
     mo.md("<br>".join(_msgs) if _msgs else "")
     return

@@ -4,7 +4,7 @@
   (what a masked model really keeps).
 - ``MACs``: multiply-accumulates of one forward pass per input item, from
   ``torch.utils.flop_counter.FlopCounterMode`` divided by 2 (it counts 2 FLOPs per MAC:
-  ``mm_flop`` returns ``m*n*2*k``). Analytically (METHODS.md §0.1): a conv costs
+  ``mm_flop`` returns ``m*n*2*k``). Analytically (docs/methods.md §0.1): a conv costs
   ``H_out * W_out * C_out * (C_in / groups) * k^2``, a linear ``N * C_in * C_out``; biases,
   norms and activations are not counted. Always labelled MACs, never FLOPs.
 - ``nonzero_MACs``: the same count with every conv / linear charged only for its nonzero

@@ -4,7 +4,7 @@ A labkit model is a chain of stages (``labkit.models.stages``): ``logits = s_n(.
 When a slider changes the masks of layers that all live in stage ``k`` or later, the inputs
 of stages ``0..k`` are unchanged, so we keep them cached and recompute only ``k..n``.
 Moving the last stage's sparsity therefore costs one stage, not the whole network
-(DESIGN.md §4; ``benchmarks/lab_latency.py`` measures the ratio).
+(docs/design.md §4; ``benchmarks/lab_latency.py`` measures the ratio).
 
 The working copy is written in place (``dense * mask`` for the parameters whose masks changed,
 the dense value for parameters no longer masked), so the dense model is never touched and

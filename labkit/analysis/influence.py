@@ -1,6 +1,6 @@
 """Domino influence: how far a channel's removal travels through the layers after it, and a Weibull fit.
 
-DOMINOS (METHODS.md §5.2, **[inferred]**: the thesis names the idea and the Weibull model, not
+DOMINOS (docs/methods.md §5.2, **[inferred]**: the thesis names the idea and the Weibull model, not
 the formulas) measures a filter's *decaying* effect on later layers. For channel ``i`` of layer
 ``l`` (zeroed where a filter mask would zero it: the output of the BatchNorm after the conv)
 and the ``d``-th depth site after the layer's own output:

@@ -5,7 +5,7 @@ a population of ``K`` dense models and ``K`` pruned ones. A test image is a **PI
 *modal* (most frequent) label over the pruned population differs from the modal label over the
 dense population. The true label plays no part: a PIE is an image the pruned models
 *systematically* answer differently, right or wrong. Hooker et al. use ``K = 30``; the lab
-uses ``K = 5`` (METHODS.md §1.6). They found PIEs concentrate in rare and atypical images,
+uses ``K = 5`` (docs/methods.md §1.6). They found PIEs concentrate in rare and atypical images,
 which is why the lab plots the PIE rate of each class against its training count ``n_i``.
 
 Modal label: ``argmax`` of the label counts over the ``K`` models; a tie goes to the smallest

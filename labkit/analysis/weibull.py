@@ -1,4 +1,4 @@
-"""The Weibull survival model of a decaying influence, and its fit (METHODS.md §5.2).
+"""The Weibull survival model of a decaying influence, and its fit (docs/methods.md §5.2).
 
 DOMINOS models how a channel's influence dies out with depth as a Weibull survival curve
 
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-__all__ = ["FIT_KINDS", "WeibullFits", "fit_weibull", "weibull_sf", "weibull_hazard", "weibull_mean"]
+__all__ = ["FIT_KINDS", "WeibullFits", "fit_weibull", "fit_summary", "weibull_sf", "weibull_hazard", "weibull_mean"]
 
 FIT_KINDS = ("fit", "one_point", "no_decay", "vanished", "short", "dead")
 """How a channel's Weibull parameters were obtained (see :func:`fit_weibull`)."""
@@ -88,7 +88,7 @@ class WeibullFits:
 
 
 def fit_weibull(S: Any, t: Any = None, *, eps: float = 1e-4, lam_max: float | None = None) -> WeibullFits:
-    """Fit ``S(t) = exp(−(t/λ)^k)`` to each row of ``S`` by Weibull-plot regression (METHODS §5.2).
+    """Fit ``S(t) = exp(−(t/λ)^k)`` to each row of ``S`` by Weibull-plot regression (docs/methods.md §5.2).
 
     On the points with ``t >= 1`` and ``S ∈ (eps, 1 − eps)``, regress ``y = ln(−ln S)`` on
     ``x = ln t``: ``k`` = slope, ``λ = exp(−intercept / k)``. Fallbacks:
@@ -158,3 +158,43 @@ def fit_weibull(S: Any, t: Any = None, *, eps: float = 1e-4, lam_max: float | No
                 tot = float(((y - y.mean()) ** 2).sum())
                 r2[c] = 1.0 - float((resid ** 2).sum()) / tot if tot > 0 else 1.0
     return WeibullFits(k, lam, r2, npts, kind, T)
+
+
+def fit_summary(S: Any, fits: WeibullFits) -> dict[str, Any]:
+    """How well the fits describe the points a plot of ``S`` shows (every ``t >= 1``).
+
+    :func:`fit_weibull` regresses only on points with ``S`` strictly between 0 and 1 (the Weibull
+    plot needs ``ln(−ln S)``), so its ``r2`` ignores points at or above 1, which a survival curve
+    can never reach: there the influence is *amplified* downstream (a residual path adds it back).
+    This summary scores the fitted curves on all drawn points instead, in survival units:
+    ``R²_S = 1 − Σ(S − S_fit)² / Σ(S − mean S)²`` per channel of kind ``fit``.
+
+    Returns a dict: ``channels``, ``kinds`` (count per :data:`FIT_KINDS` entry present),
+    ``r2_s`` (per fitted channel, on the drawn points), ``median_r2_s``, ``share_r2_s_09``
+    (share of fitted channels with ``R²_S >= 0.9``), ``above_one`` (share of channels with a
+    point ``S > 1``) and ``points`` (drawn points per channel).
+
+    Example:
+        >>> t = np.arange(6.0)
+        >>> S = weibull_sf(t, 1.2, 2.0)[None]
+        >>> round(fit_summary(S, fit_weibull(S))["median_r2_s"], 6)
+        1.0
+    """
+    S = np.asarray(S.detach().cpu().numpy() if isinstance(S, Tensor) else S, dtype=float)
+    S = S[None] if S.ndim == 1 else S
+    t = np.arange(S.shape[1], dtype=float)
+    later = t >= 1
+    fitted = np.flatnonzero(fits.kind == "fit")
+    pred = fits.sf(t)
+    r2s = []
+    for c in fitted:
+        y, f = S[c, later], pred[c, later]
+        tot = float(((y - y.mean()) ** 2).sum())
+        r2s.append(1.0 - float(((y - f) ** 2).sum()) / tot if tot > 0 else 1.0)
+    r2s_arr = np.asarray(r2s, float)
+    kinds, counts = np.unique(fits.kind.astype(str), return_counts=True)
+    return {"channels": len(S), "kinds": dict(zip(kinds.tolist(), counts.tolist())), "r2_s": r2s_arr,
+            "median_r2_s": float(np.median(r2s_arr)) if len(r2s_arr) else float("nan"),
+            "share_r2_s_09": float((r2s_arr >= 0.9).mean()) if len(r2s_arr) else float("nan"),
+            "above_one": float((np.nan_to_num(S[:, later], nan=0.0) > 1.0).any(1).mean()) if later.any() else 0.0,
+            "points": int(later.sum())}

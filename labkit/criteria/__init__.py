@@ -7,8 +7,8 @@ Higher = more important, always. One family per file:
 - :mod:`.activation`: ``mean_activation``, ``apoz`` (need data).
 - :mod:`.taylor`: ``taylor`` (needs labelled data).
 - :mod:`.attribution`: ``conductance``, ``grad_x_activation``, ``internal_influence`` (captum).
-- :mod:`.dominos`: ``representativeness``, ``domino``, ``dominos`` (METHODS.md §5).
-- :mod:`.optimized`: ``optimized`` (search-based weight retention, METHODS.md §3).
+- :mod:`.dominos`: ``representativeness``, ``domino``, ``dominos`` (docs/methods.md §5).
+- :mod:`.optimized`: ``optimized`` (search-based weight retention, docs/methods.md §3).
 
 Example:
     >>> import labkit.criteria as lc

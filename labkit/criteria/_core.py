@@ -3,7 +3,7 @@
 A *criterion* is a function that looks at a model's prunable layers and says how important
 each weight (``granularity="weight"``) or each output channel (``granularity="filter"``) is.
 The answer is a :class:`Scores`: a dict from parameter name to a float tensor,
-**higher = more important, always** (DESIGN.md §1). Weight scores have the parameter's shape;
+**higher = more important, always** (docs/design.md §1). Weight scores have the parameter's shape;
 filter scores have shape ``(out_channels,)``.
 
 Criteria live in a strict registry (a duplicate name raises), one family per file:

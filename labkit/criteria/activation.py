@@ -5,7 +5,7 @@ output channel ``A_k = ReLU(BN_k(conv_k(x)))``: a forward hook on the BatchNorm 
 conv (or on the conv / linear itself when no BatchNorm follows), with the ReLU applied in the
 hook; see :mod:`labkit.criteria._layers`. For a residual block's last conv this is the branch's
 contribution before the skip is added. With ``N`` items and ``H x W`` positions
-(METHODS.md §4.1):
+(docs/methods.md §4.1):
 
 - ``mean_activation``: ``(1/(N H W)) sum_n sum_hw A_k(x_n)[h, w]``
   (Molchanov et al. 2017, arXiv 1611.06440, "mean activation").

@@ -1,4 +1,4 @@
-"""DOMINOS importance (METHODS.md §5.1–5.3, **[inferred]**): representativeness R, domino influence D, I = R^α D̂^(1−α).
+"""DOMINOS importance (docs/methods.md §5.1–5.3, **[inferred]**): representativeness R, domino influence D, I = R^α D̂^(1−α).
 
 The DOMINOS thesis (Ting-An Chen, NTU 2020) scores a filter by how *unique* its feature is and by
 how far its effect travels through the later layers. Only the abstract is public; the formulas

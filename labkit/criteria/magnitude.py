@@ -9,7 +9,7 @@ name               filter score                        source
 ``magnitude``      ``sum |W_k|``  (L1 norm)             Li et al. 2017, arXiv 1608.08710
 ``magnitude_l2``   ``sqrt(sum W_k^2)``  (L2 norm)        Li et al. 2017; Torch-Pruning's default
 ``min_weight``     ``(1/|W_k|) sum W_k^2``              Molchanov et al. 2017 Theta_MW, arXiv 1611.06440
-``avg_weight``     ``(1/|W_k|) sum |W_k|``              METHODS.md §4.1 (L1 rank within a layer)
+``avg_weight``     ``(1/|W_k|) sum |W_k|``              docs/methods.md §4.1 (L1 rank within a layer)
 =================  ==================================  =========================================
 
 Within one layer L1 and average weight rank filters identically (and so do L2 and minimum
@@ -68,9 +68,9 @@ def min_weight(model: nn.Module, layers: list[str], *, data: Any = None,
 
 
 @register_criterion("avg_weight", granularities=("filter",),
-                    summary="mean absolute weight of the filter (METHODS.md §4.1)")
+                    summary="mean absolute weight of the filter (docs/methods.md §4.1)")
 def avg_weight(model: nn.Module, layers: list[str], *, data: Any = None,
         granularity: str = "filter") -> dict[str, Tensor]:
-    """``(1/|W_k|) sum |W_k|``: the average-weight criterion of METHODS.md §4.1."""
+    """``(1/|W_k|) sum |W_k|``: the average-weight criterion of docs/methods.md §4.1."""
     return {n: _rows(model, n).abs().mean(dim=1) for n in layers}
 

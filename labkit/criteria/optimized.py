@@ -1,4 +1,4 @@
-"""Method 3 (METHODS.md §3.1): keep the large weights *plus* small weights chosen by an optimizer.
+"""Method 3 (docs/methods.md §3.1): keep the large weights *plus* small weights chosen by an optimizer.
 
 Magnitude pruning at sparsity ``s`` keeps the ``K`` largest weights. The thesis (Chung Yang,
 NTNU 2021) argues that small weights are not always unimportant: keep ``L = K - B`` large
@@ -236,7 +236,7 @@ def _mutate(child: Tensor, pool_size: int, swaps: int, gen: torch.Generator) -> 
 
 @register_rescue_method("ga")
 def _ga(p: _Problem, gen: torch.Generator, o: dict[str, Any]) -> tuple[list[Tensor], list]:
-    """Genetic algorithm of METHODS.md §3.1; individual 0 is the magnitude solution."""
+    """Genetic algorithm of docs/methods.md §3.1; individual 0 is the magnitude solution."""
     size, n_elite, gens = int(o["population"]), int(o["elite"]), int(o["generations"])
     if not 1 <= n_elite < size:
         raise ValueError(f"elite must be in 1..population-1, got elite={n_elite}, population={size}")
@@ -452,7 +452,7 @@ def rescue(model: nn.Module, data: Any, sparsity: float, *, rho: float = 0.2, me
     Args:
         model: the dense trained model (not modified; it runs in eval mode).
         data: labelled calibration items (a Split, an ``(x, y)`` pair or batches), disjoint
-            from the test set; 300-512 items (METHODS.md §3.1). Held on the model's device.
+            from the test set; 300-512 items (docs/methods.md §3.1). Held on the model's device.
         sparsity: fraction of the prunable weights removed, in [0, 1).
         rho: rescue budget, the share of the ``K`` kept weights chosen by search, in [0, 1).
         method: one of :func:`list_rescue_methods` (see the module doc).
@@ -473,7 +473,7 @@ def rescue(model: nn.Module, data: Any, sparsity: float, *, rho: float = 0.2, me
     s = check_sparsity(sparsity)
     if not (0.0 <= float(rho) < 1.0):
         raise ValueError(f"rho is the share of kept weights chosen by search, a fraction in [0, 1) "
-                         f"(METHODS.md §3.1 uses 0..0.5, default 0.2); got {rho!r}")
+                         f"(docs/methods.md §3.1 uses 0..0.5, default 0.2); got {rho!r}")
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
     if pool not in POOLS:
@@ -528,7 +528,7 @@ def rescue(model: nn.Module, data: Any, sparsity: float, *, rho: float = 0.2, me
 
 
 @register_criterion("optimized", needs_data=True, needs_labels=True, granularities=("weight",),
-                    summary="large weights + small ones chosen by a GA / SA / learned mask (METHODS §3.1) [inferred]")
+                    summary="large weights + small ones chosen by a GA / SA / learned mask (docs/methods.md §3.1) [inferred]")
 def optimized(model: nn.Module, layers: list[str], *, data: Batches, granularity: str = "weight",
               sparsity: float = 0.9, **kw: Any) -> dict[str, Tensor]:
     """Scores encoding :func:`rescue`'s masks at ``sparsity``: allocate the same sparsity with

@@ -2,7 +2,7 @@
 
 A ``Split`` is a dataset plus its label vector. Small datasets (the embedded digits, CIFAR)
 can be materialised once as two tensors and kept on the device, which is how the lab
-evaluates without DataLoader overhead (DESIGN.md §4). Large ones (ImageNet-LT) stream
+evaluates without DataLoader overhead (docs/design.md §4). Large ones (ImageNet-LT) stream
 through a ``DataLoader``.
 
 ``LabData`` bundles train / val / test splits with what long-tail analysis needs: the

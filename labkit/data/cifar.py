@@ -7,7 +7,7 @@ torchvision's URLs and checksums (``torchvision.datasets.CIFAR10 / CIFAR100``)::
     root/cifar-100-python/{train, test, meta}
 
 Long tail, exactly as LDAM-DRW builds it (Cao et al. 2019; kaidic/LDAM-DRW
-``imbalance_cifar.py``; METHODS.md §1.1):
+``imbalance_cifar.py``; docs/methods.md §1.1):
     - class i gets ``n_i = int(n_max * (1/IF) ** (i / (C-1)))`` images, in the original label
       order, with ``n_max`` = train images / classes (5000 for CIFAR-10, 500 for CIFAR-100);
     - one ``RandomState(seed)`` (LDAM: ``np.random.seed(0)``) shuffles each class's indices in
@@ -307,6 +307,6 @@ def cifar100_lt(imbalance: float = 100.0, root: str | os.PathLike | None = None,
     """CIFAR-100-LT (LDAM-DRW): ``int(500 * IF^(-i/99))`` images of class i.
 
     IF=100 -> 10,847 images, groups 35 / 35 / 30; IF=50 -> 12,608; IF=10 -> 19,573
-    (METHODS.md §1.1). Other options as :func:`cifar10_lt`.
+    (docs/methods.md §1.1). Other options as :func:`cifar10_lt`.
     """
     return _load("cifar100-lt", "cifar100", imbalance, root, download, seed, val_per_class, augment, groups)

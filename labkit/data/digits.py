@@ -1,4 +1,4 @@
-"""``digits`` and ``digits-lt``: the embedded, offline default datasets (METHODS.md §0.1, §1.7).
+"""``digits`` and ``digits-lt``: the embedded, offline default datasets (docs/methods.md §0.1, §1.7).
 
 The images are scikit-learn's handwritten digits (``sklearn.datasets.load_digits``): 1,797
 grey images of 8x8 pixels with values 0..16, 10 classes, 174..183 images per class. They ship
@@ -6,19 +6,19 @@ inside scikit-learn, so every notebook works without internet.
 
 How a split is made (same seed -> identical tensors):
     1. Optionally keep a subset of digits (``classes=[5, 6, 7, 8, 9]``), relabelled 0..k-1 in
-       the order given (METHODS.md §4.5 transfers from digits 0-4 to 5-9).
+       the order given (docs/methods.md §4.5 transfers from digits 0-4 to 5-9).
     2. Shuffle each class with ``numpy.random.default_rng(seed)`` and hold out a balanced test
        set (``test_per_class``, default 30) and val set (``val_per_class``, default 10). What
        remains (>= 134 per class) is the training *pool*.
     3. ``digits``: train = the whole pool, or its first ``shots`` images per class, or a
        ``train_fraction`` of it. ``digits-lt``: class of rank r gets
        ``longtail_counts(n_max=min pool size, imbalance, C)[r]`` images; which class has which
-       rank is a seeded permutation (``class_order="permuted"``, METHODS.md §1.7) recorded in
+       rank is a seeded permutation (``class_order="permuted"``, docs/methods.md §1.7) recorded in
        ``meta["class_order"]``.
     4. Pixels are ``x / 16`` in [0, 1], shape (1, 8, 8), bilinearly upsampled to ``size``
        (default 16) for deeper nets; optional Gaussian noise (std ``noise``, clamped to [0, 1],
        drawn once, so it is part of the dataset rather than an augmentation) makes the task
-       harder (METHODS.md §5.7 uses ``noise=0.2, train_fraction=0.5``).
+       harder (docs/methods.md §5.7 uses ``noise=0.2, train_fraction=0.5``).
 
 Example:
     >>> data = digits_lt(imbalance=20, seed=0, class_order="natural")
@@ -176,7 +176,7 @@ def digits(seed: int = 0, size: int = 16, test_per_class: int | None = 30, val_p
         seed: seeds the per-class shuffle (which images are test/val/train) and the noise.
         size: side of the square images; 8 is native, larger is bilinear upsampling.
         test_per_class: balanced test images per class; ``None`` = every image not used for
-            train or val (METHODS.md §4.5: "the rest of 5-9 is the test set").
+            train or val (docs/methods.md §4.5: "the rest of 5-9 is the test set").
         val_per_class: balanced validation images per class (0 = empty val split).
         classes: keep only these digits, relabelled 0..k-1 in the given order.
         shots: take exactly ``shots`` training images per class (few-shot target, §4.5).
@@ -218,7 +218,7 @@ def digits_lt(imbalance: float = 20.0, seed: int = 0, class_order: str | Sequenc
               order_seed: int | None = None, size: int = 16, test_per_class: int = 30, val_per_class: int = 10,
               classes: Sequence[int] | None = None, train_fraction: float | None = None, noise: float = 0.0,
               noise_splits: Sequence[str] = ("train",), groups: str = "thirds") -> LabData:
-    """Long-tailed digits (METHODS.md §1.7): counts ``int(134 * IF^(-r/9))`` by class rank r.
+    """Long-tailed digits (docs/methods.md §1.7): counts ``int(134 * IF^(-r/9))`` by class rank r.
 
     Args:
         imbalance: imbalance factor IF = n_max / n_min (20 gives 134 .. 6 images).
@@ -226,7 +226,7 @@ def digits_lt(imbalance: float = 20.0, seed: int = 0, class_order: str | Sequenc
         class_order: ``"permuted"`` (seeded by ``order_seed``), ``"natural"`` (digit 0 is the
             head class), or an explicit list: ``class_order[r]`` is the class of rank r.
         order_seed: seed of the class permutation; default ``seed``. Vary it apart from
-            ``seed`` for METHODS.md §1.7's "3 seeds x 3 class permutations".
+            ``seed`` for docs/methods.md §1.7's "3 seeds x 3 class permutations".
         groups: default ``"thirds"``: head = 3 most frequent, tail = 3 least frequent classes.
         size, test_per_class, val_per_class, classes, train_fraction, noise, noise_splits:
             as in :func:`digits`; the test and val sets stay balanced.

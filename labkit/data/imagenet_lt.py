@@ -13,7 +13,7 @@ zhmiao/OpenLongTailRecognition-OLTR, one ``relative/path label`` per line::
 
 The split files may live elsewhere (``split_dir``). Images are read with PIL when a batch
 asks for them, never all at once. Class counts come from the train file, and groups use the
-thresholds (many > 100, medium 20..100, few < 20 training images; METHODS.md §1.1 asks to
+thresholds (many > 100, medium 20..100, few < 20 training images; docs/methods.md §1.1 asks to
 recompute them rather than quote 385 / 479 / 136).
 
 Example (needs the data; nothing can be downloaded automatically):

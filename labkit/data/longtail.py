@@ -13,7 +13,7 @@ arXiv 1906.07413; kaidic/LDAM-DRW ``imbalance_cifar.py``), computed exactly as t
 Results on long-tailed data are reported per group of classes (Liu et al. 2019, OLTR;
 Kang et al. 2020): *many* (> 100 training images), *medium* (20..100) and *few* (< 20).
 With only a handful of classes (digits) the absolute thresholds make no sense, so the classes
-are split into rank thirds instead (METHODS.md §1.1, §1.7).
+are split into rank thirds instead (docs/methods.md §1.1, §1.7).
 
 Example:
     >>> longtail_counts(134, 20, 10)
@@ -105,9 +105,9 @@ def class_groups(counts: Sequence[int] | np.ndarray, mode: str = "auto",
 
     Modes:
         ``"thresholds"``: many = count > ``many``; medium = ``few`` <= count <= ``many``;
-            few = count < ``few`` (Liu et al. 2019 with METHODS.md §1.1's strict ends, which
+            few = count < ``few`` (Liu et al. 2019 with docs/methods.md §1.1's strict ends, which
             reproduce the CIFAR-100-LT table: IF=100 -> 35 / 35 / 30 classes).
-        ``"thirds"``: rank thirds by count, as the public variant in METHODS.md §1.1:
+        ``"thirds"``: rank thirds by count, as the public variant in docs/methods.md §1.1:
             with ``d`` the counts sorted in decreasing order, ``many_thr = d[int(0.34 C)]``
             and ``few_thr = d[int(0.67 C)]``; many = count > many_thr, few = count < few_thr,
             medium = the rest. With distinct counts this gives 3 / 4 / 3 for C = 10 (digits-LT:

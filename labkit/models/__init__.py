@@ -2,11 +2,11 @@
 
 Registered names (``list_models()``):
 
-- ``tiny_cnn``: the ~24 K-parameter CNN of METHODS.md §1.7 (default lab model);
-- ``resnet20`` / ``resnet32`` / ``resnet56``: He et al.'s CIFAR ResNets (METHODS.md §5.7);
-- ``vgg16_bn`` / ``vgg_small``: CIFAR VGG-16 with BN and the small VGG of METHODS.md §4.5;
+- ``tiny_cnn``: the ~24 K-parameter CNN of docs/methods.md §1.7 (default lab model);
+- ``resnet20`` / ``resnet32`` / ``resnet56``: He et al.'s CIFAR ResNets (docs/methods.md §5.7);
+- ``vgg16_bn`` / ``vgg_small``: CIFAR VGG-16 with BN and the small VGG of docs/methods.md §4.5;
 - ``vgg16`` / ``resnet18``: torchvision's ImageNet nets, ImageNet weights from the hub cache;
-- ``csasml_lite`` / ``csasml_baseline``: the lightweight nets of METHODS.md §2 (``csasml.py``).
+- ``csasml_lite`` / ``csasml_baseline``: the lightweight nets of docs/methods.md §2 (``csasml.py``).
 
 Every model splits into ``stages(model)`` whose composition is ``model(x)``, and lists its
 ``prunable_parameters(model)`` in forward order.
@@ -30,7 +30,7 @@ from .registry import load_model as load_model
 from .registry import register_model as register_model
 
 # Importing the architecture modules registers them.
-from . import csasml as csasml  # registers csasml_lite, csasml_baseline (METHODS §2)
+from . import csasml as csasml  # registers csasml_lite, csasml_baseline (docs/methods.md §2)
 from .resnet_cifar import ResNetCifar as ResNetCifar
 from .resnet_cifar import resnet20 as resnet20
 from .resnet_cifar import resnet32 as resnet32

@@ -1,10 +1,10 @@
 """What every labkit model exposes: ordered *stages* and its *prunable layers*.
 
-Stages make incremental evaluation possible (DESIGN.md §4): ``model(x)`` equals running
+Stages make incremental evaluation possible (docs/design.md §4): ``model(x)`` equals running
 ``x`` through ``stages(model)`` one after another, so when only stage ``k``'s masks change,
 the lab caches the activation entering stage ``k`` and re-runs only ``k..end``.
 
-Prunable layers follow METHODS.md §0.1: every conv and linear weight, in forward order,
+Prunable layers follow docs/methods.md §0.1: every conv and linear weight, in forward order,
 except (by default) the first conv and the last linear.
 
 Example:
@@ -69,7 +69,7 @@ def prunable_parameters(model: nn.Module, exclude_first: bool = True,
 
     ``exclude_first`` drops the first conv (it sees raw pixels and is tiny); ``exclude_last``
     drops the last linear (the classifier: pruning it removes tail-class rows first,
-    METHODS.md §0.1).
+    docs/methods.md §0.1).
     """
     names = [f"{mn}.weight" if mn else "weight" for mn, m in model.named_modules()
              if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "weight", None) is not None]

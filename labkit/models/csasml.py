@@ -1,6 +1,6 @@
 """CSASML building blocks: a Split-and-Mixed module and a Cross-Scale Attention module.
 
-Method 2 (METHODS.md §2) comes from a thesis whose body is not public: 廖柏諭 Liao Po-Yu,
+Method 2 (docs/methods.md §2) comes from a thesis whose body is not public: 廖柏諭 Liao Po-Yu,
 "CSASML: Combining Cross-Scale Attention with Split-and-Mixed Layer for Lightweight
 Classification Network" (NCU, 2024). Its abstract names the two modules and claims 25% less
 computation and +1.8% accuracy on CIFAR-100; it does not describe them. **Every design below is
@@ -82,7 +82,7 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
 
 
 def default_scales(map_size: int) -> tuple[int, ...]:
-    """Pooled grid sizes for a ``map_size × map_size`` map, following METHODS §2.2 [inferred].
+    """Pooled grid sizes for a ``map_size × map_size`` map, following docs/methods.md §2.2 [inferred].
 
     §2.2 uses {1, 2, 4} for 8×8 maps and {1, 2, 4, 7} for larger ones; on smaller maps we keep
     the sizes strictly below the map size, so the keys are a *reduction* (4×4 -> {1, 2}).
@@ -95,7 +95,7 @@ def default_scales(map_size: int) -> tuple[int, ...]:
 
 
 class SplitMixed(nn.Module):
-    """Split-and-Mixed Module (METHODS §2.1) [inferred; ShuffleNetV2 / FasterNet style].
+    """Split-and-Mixed Module (docs/methods.md §2.1) [inferred; ShuffleNetV2 / FasterNet style].
 
     ``X1, X2 = X[:C·r], X[C·r:]``; ``X1' = BN(PW(DW3x3(X1)))`` (``split_op="dw"``) or
     ``BN(Conv3x3(X1))`` (``"dense"``, FasterNet PConv); ``X2' = X2`` or ``DW3x3(X2)``
@@ -156,7 +156,7 @@ class SplitMixed(nn.Module):
 
 def smm_macs(channels: int, height: int, width: int, split_ratio: float = 0.5,
              split_op: SplitOp = "dw", ghost: bool = False) -> int:
-    """MACs of one :class:`SplitMixed` on an ``H × W`` map (METHODS §2.1).
+    """MACs of one :class:`SplitMixed` on an ``H × W`` map (docs/methods.md §2.1).
 
     Per position, with ``c = round(C·r_s)``: ``9c + c² + C²`` (``"dw"``) or ``9c² + C²``
     (``"dense"``), plus ``9(C − c)`` with ``ghost``. Not counted (nor by FlopCounterMode):
@@ -174,7 +174,7 @@ def smm_macs(channels: int, height: int, width: int, split_ratio: float = 0.5,
 
 
 # --------------------------------------------------------------------------------------------
-# Backbones (METHODS §2.3) [inferred]: CSASML-lite and its same-macro baseline.
+# Backbones (docs/methods.md §2.3) [inferred]: CSASML-lite and its same-macro baseline.
 # --------------------------------------------------------------------------------------------
 
 def _conv_bn_act(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -216,7 +216,7 @@ def csasml_lite(*, num_classes: int = 10, in_channels: int = 3, input_size: int 
                 scales: Sequence[int] | None = None, heads: int = 6, shunted: bool = False,
                 local: bool = True, attention: Literal["csa", "mhsa"] = "csa",
                 mlp_ratio: float = 2.0, mlp_dw: bool = False) -> CSASMLNet:
-    """CSASML-lite (METHODS §2.3) [inferred]: SMM in stages 1–2, CSA blocks in stage 3.
+    """CSASML-lite (docs/methods.md §2.3) [inferred]: SMM in stages 1–2, CSA blocks in stage 3.
 
     Stem 3×3 (32), 2× :class:`SplitMixed` (32), down, 2× SMM (64), down, 2× :class:`CSABlock`
     (96), GAP -> LN -> FC. ``scales=None`` picks :func:`default_scales` for the stage-3 map of an
@@ -245,7 +245,7 @@ def csasml_baseline(*, num_classes: int = 10, in_channels: int = 3,
                     heads: int = 6, mlp_ratio: float = 2.0) -> CSASMLNet:
     """Same macro-structure as :func:`csasml_lite` with ResNet basic blocks and full MHSA (§2.3).
 
-    The comparison of METHODS §2.5: stages 1–2 use ``resnet_cifar.BasicBlock`` (two 3×3 convs,
+    The comparison of docs/methods.md §2.5: stages 1–2 use ``resnet_cifar.BasicBlock`` (two 3×3 convs,
     ``18·C²`` MACs per position) and stage 3 uses :class:`CSABlock` with ``attention="mhsa"``.
 
     Example:

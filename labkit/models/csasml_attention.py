@@ -1,6 +1,6 @@
 """CSASML's attention: Cross-Scale Attention, plain multi-head self-attention, and the block around them.
 
-Part of method 2 (METHODS.md §2.2; the designs are **[inferred]**, see :mod:`labkit.models.csasml`):
+Part of method 2 (docs/methods.md §2.2; the designs are **[inferred]**, see :mod:`labkit.models.csasml`):
 
 * :class:`CrossScaleAttention` (CSA): queries from all ``N`` positions, keys and values from
   ``M = Σ p_i²`` tokens pooled at several grid sizes ``p_i`` (P2T), optional Shunted head groups
@@ -52,7 +52,7 @@ def _attend(q: Tensor, k: Tensor, v: Tensor, heads: int) -> tuple[Tensor, Tensor
 
 
 class CrossScaleAttention(nn.Module):
-    """Cross-Scale Attention (METHODS §2.2) [inferred; P2T pooling attention + Shunted groups].
+    """Cross-Scale Attention (docs/methods.md §2.2) [inferred; P2T pooling attention + Shunted groups].
 
     On tokens ``X`` (B, N, C) of an ``H × W`` map::
 
@@ -168,7 +168,7 @@ class CrossScaleAttention(nn.Module):
 
 def csa_macs(tokens: int, channels: int, scales: Sequence[int] = (1, 2, 4), heads: int = 1,
              shunted: bool = False, local: bool = True) -> int:
-    """MACs of one :class:`CrossScaleAttention` with ``N`` tokens (METHODS §2.2).
+    """MACs of one :class:`CrossScaleAttention` with ``N`` tokens (docs/methods.md §2.2).
 
     ``2NC² + 2MC² + 2NMC + 9C(M + N)`` with ``M = Σ p_i²``: Q and output projections, K and V
     projections of the pooled tokens, ``QKᵀ`` and ``AV``, depthwise 3×3 on the pooled maps and
@@ -177,7 +177,7 @@ def csa_macs(tokens: int, channels: int, scales: Sequence[int] = (1, 2, 4), head
     LayerNorm, softmax, the ``1/√d`` scaling, biases and additions. ``heads`` changes nothing
     unless shunted (it is only checked).
 
-    Example (METHODS §2.2 worked example, N = 64, C = 64, M = 21):
+    Example (docs/methods.md §2.2 worked example, N = 64, C = 64, M = 21):
         >>> csa_macs(64, 64, (1, 2, 4))
         917312
     """
@@ -193,7 +193,7 @@ def csa_macs(tokens: int, channels: int, scales: Sequence[int] = (1, 2, 4), head
 class FullSelfAttention(nn.Module):
     """Plain multi-head self-attention over all ``N`` tokens (ViT; Vaswani et al. 2017).
 
-    The baseline of METHODS §2.3 and the "full MHSA" ablation: ``W_o softmax(QKᵀ/√d) V`` with
+    The baseline of docs/methods.md §2.3 and the "full MHSA" ablation: ``W_o softmax(QKᵀ/√d) V`` with
     ``Q, K, V = X W_q, X W_k, X W_v``. Same call signature as :class:`CrossScaleAttention`.
 
     Example:
@@ -244,7 +244,7 @@ def block_mlp_macs(tokens: int, channels: int, mlp_ratio: float = 2.0, mlp_dw: b
 
 
 class CSABlock(nn.Module):
-    """Pre-norm transformer block on feature maps (METHODS §2.2 block layout) [inferred].
+    """Pre-norm transformer block on feature maps (docs/methods.md §2.2 block layout) [inferred].
 
     ``t = flatten(x)``; ``t = t + Attn(LN(t))``; ``t = t + MLP(LN(t))``; back to a map. ``MLP`` is
     ``Linear(C, rC) -> GELU -> Linear(rC, C)``, optionally with a depthwise 3×3 on the hidden map

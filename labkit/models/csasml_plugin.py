@@ -1,4 +1,4 @@
-"""Plug CSASML modules into another network (METHODS §2.3 "plug-in mode") [inferred].
+"""Plug CSASML modules into another network (docs/methods.md §2.3 "plug-in mode") [inferred].
 
 The thesis abstract says its modules "can be plugged into other networks"; how is not public.
 Two [inferred] ways, both on a copy (the given model is never mutated):

@@ -109,7 +109,7 @@ def load_model(name: str, dataset: str | None = None, pretrained: bool = False,
        loaded with ``strict=True``;
     2. for builders with their own weights (the torchvision ``vgg16`` / ``resnet18``):
        ImageNet weights from the local torch hub cache, with a fresh head when
-       ``num_classes != 1000`` (transfer learning, METHODS.md §4);
+       ``num_classes != 1000`` (transfer learning, docs/methods.md §4);
     3. otherwise a :class:`~labkit.models.checkpoints.CheckpointError` that lists what is
        shipped and the ``labkit train`` command that makes the missing checkpoint.
 

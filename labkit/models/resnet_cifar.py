@@ -3,9 +3,9 @@
 The CIFAR family is not the ImageNet one: a 3x3 stem with 16 channels, then three stages of
 ``n`` basic blocks with 16, 32 and 64 channels (stages 2 and 3 halve the resolution), global
 average pooling and one linear layer. Depth is ``6n + 2``: ResNet-20/32/56 have n = 3/5/9.
-METHODS.md §5.7 (DOMINOS) runs ResNet-20 on 16x16 digits.
+docs/methods.md §5.7 (DOMINOS) runs ResNet-20 on 16x16 digits.
 
-Stages (for incremental evaluation, DESIGN.md §4): ``stem, layer1, layer2, layer3, head``.
+Stages (for incremental evaluation, docs/design.md §4): ``stem, layer1, layer2, layer3, head``.
 Parameter names follow torchvision: ``layer1.0.conv1.weight``, ``head.fc.weight``.
 
 Shortcut choice: the paper's CIFAR nets use *option A* (the identity, subsampled and

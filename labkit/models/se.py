@@ -1,4 +1,4 @@
-"""The DOMINOS attention stage (METHODS.md §5.5, **[inferred]**): zero-initialised squeeze-and-excitation gates.
+"""The DOMINOS attention stage (docs/methods.md §5.5, **[inferred]**): zero-initialised squeeze-and-excitation gates.
 
 After pruning, DOMINOS applies "an attention mechanism that emphasises informative structures"
 on the slimmed network. Our design is a Squeeze-and-Excitation gate (Hu et al. 2018,

@@ -1,9 +1,9 @@
-"""The tiny CNN of METHODS.md §1.7: the default lab model, trained on a laptop CPU in seconds.
+"""The tiny CNN of docs/methods.md §1.7: the default lab model, trained on a laptop CPU in seconds.
 
     conv3x3(1->16) -> conv3x3(16->32, stride 2) -> conv3x3(32->64, stride 2) -> GAP -> FC(64->10)
 
 each conv followed by BN and ReLU. Measured size at 10 classes and 1 input channel:
-24,058 parameters (convs have no bias because BN's shift replaces it), METHODS.md's "about
+24,058 parameters (convs have no bias because BN's shift replaces it), docs/methods.md's "about
 25 K". On 8x8 digits the feature maps are 8x8, 4x4 and 2x2.
 
 Stages: ``stem, layer1, layer2, head``; parameter names ``layer1.conv.weight``,
@@ -67,5 +67,5 @@ class TinyCNN(StagedNet):
 
 @register_model("tiny_cnn")
 def tiny_cnn(*, num_classes: int = 10, in_channels: int = 1) -> TinyCNN:
-    """The METHODS.md §1.7 CNN: 24,058 parameters at 10 classes, 1 channel."""
+    """The docs/methods.md §1.7 CNN: 24,058 parameters at 10 classes, 1 channel."""
     return TinyCNN(num_classes=num_classes, in_channels=in_channels)

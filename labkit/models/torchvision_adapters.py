@@ -1,6 +1,6 @@
 """torchvision's ImageNet ``vgg16`` and ``resnet18`` as labkit models, with offline weights.
 
-Method 4 (METHODS.md §4) prunes filters of an ImageNet-pretrained network after transfer to a
+Method 4 (docs/methods.md §4) prunes filters of an ImageNet-pretrained network after transfer to a
 small dataset. These builders wrap torchvision's constructors (``weights=None``, so nothing is
 fetched) and, with ``pretrained=True``, load the ImageNet weights from the local torch hub
 cache, the same file torchvision itself would download:
@@ -18,7 +18,7 @@ file is read with ``torch.load(..., weights_only=True)``, which cannot run code.
 from the RGB filters the way timm's ``adapt_input_conv`` does (sum for 1 channel; repeat and
 rescale otherwise), so grayscale digits can use an ImageNet backbone.
 
-Stage adapters (DESIGN.md §4) are registered here for the two torchvision classes:
+Stage adapters (docs/design.md §4) are registered here for the two torchvision classes:
 ResNet -> ``[Sequential(conv1, bn1, relu, maxpool), layer1, layer2, layer3, layer4,
 Sequential(avgpool, Flatten(1), fc)]``; VGG -> ``features`` cut after each max-pool, then
 ``Sequential(avgpool, Flatten(1), classifier)``. The stages share the model's modules, and

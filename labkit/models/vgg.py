@@ -1,4 +1,4 @@
-"""VGG nets for small images: CIFAR ``vgg16_bn`` and the ``vgg_small`` of METHODS.md §4.5.
+"""VGG nets for small images: CIFAR ``vgg16_bn`` and the ``vgg_small`` of docs/methods.md §4.5.
 
 VGG (Simonyan & Zisserman 2015, arXiv 1409.1556) is a plain stack of 3x3 convs with
 2x2 max-pools between blocks. It is the classic testbed for filter pruning (Li et al. 2017,
@@ -99,10 +99,10 @@ def vgg16_bn(*, num_classes: int = 10, in_channels: int = 3) -> VGGCifar:
 
 @register_model("vgg_small")
 def vgg_small(*, num_classes: int = 10, in_channels: int = 1) -> VGGCifar:
-    """The small VGG of METHODS.md §4.5: convs 16,16 | 32,32 | 64,64, no BN, then GAP -> FC.
+    """The small VGG of docs/methods.md §4.5: convs 16,16 | 32,32 | 64,64, no BN, then GAP -> FC.
 
     6 conv layers with 224 filters in all; 208 of them are prunable by default (the first
-    conv's 16 are excluded, METHODS.md §0.1), which is where §4.5's "208 filters" comes from.
+    conv's 16 are excluded, docs/methods.md §0.1), which is where §4.5's "208 filters" comes from.
     72,442 parameters at 10 classes, 1 channel.
     """
     return VGGCifar(VGG_SMALL_CFG, num_classes=num_classes, in_channels=in_channels, batch_norm=False)

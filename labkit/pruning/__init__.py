@@ -1,6 +1,6 @@
 """From scores to pruned models: allocation, masks, merging, the ranking cache, apply, compact.
 
-Data flow (DESIGN.md §1): ``scores -> allocate -> make_masks -> (merge_masks) -> apply_masks``
+Data flow (docs/design.md §1): ``scores -> allocate -> make_masks -> (merge_masks) -> apply_masks``
 and, for filter masks, ``compact`` (a physically smaller model through Torch-Pruning).
 
 Example:

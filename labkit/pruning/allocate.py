@@ -5,18 +5,18 @@ into whole per-layer counts ``k_l`` and returns ``k_l / n_l``, so ``make_masks``
 those counts.
 
 - ``"global"``: one threshold over all layers' scores after a per-layer normalisation
-  (METHODS.md §4.2): ``"none"``, ``"l2"`` (``S / ||S||_2``, Molchanov's default), ``"minmax"``
+  (docs/methods.md §4.2): ``"none"``, ``"l2"`` (``S / ||S||_2``, Molchanov's default), ``"minmax"``
   (``(S - min) / (max - min)``) or ``"mean"`` (``S / mean|S|``). Raw weight scores grow with
   fan-in, so without normalisation global filter pruning empties the thin layers first.
 - ``"uniform"``: ``k_l = round(s * n_l)`` in every layer (``torch.nn.utils.prune`` per layer).
-- ``"layered"`` (METHODS.md §1.3): depth profile ``f_l = 1 + depth_bias * (1 - 2 t_l)`` with
+- ``"layered"`` (docs/methods.md §1.3): depth profile ``f_l = 1 + depth_bias * (1 - 2 t_l)`` with
   ``t_l = (l - 1) / (L - 1)``; ``s_l = min(s_max, c * f_l)`` with ``c`` found by bisection so that
   ``sum n_l s_l = s * sum n_l``. ``depth_bias=0.5`` prunes the first layer 1.5x and the last 0.5x
   the mean; 0 is uniform; negative prunes deep layers more.
 - a dict ``{layer: sparsity}``: explicit; layers not named stay dense.
 
 In every mode each layer keeps at least ``min_keep`` units (default: 1 weight, or
-``max(1, ceil(0.1 * C_l))`` filters, METHODS.md §4.2), and ``protect`` layers (names or name
+``max(1, ceil(0.1 * C_l))`` filters, docs/methods.md §4.2), and ``protect`` layers (names or name
 prefixes such as ``"layer3.2"``) are not pruned, the rest absorbing their share. A target that
 cannot be met raises an :class:`AllocationWarning` and returns the closest feasible allocation.
 

@@ -1,4 +1,4 @@
-"""Channel-to-block pruning for residual networks with a MACs target (METHODS.md §5.3–5.4, **[inferred]**).
+"""Channel-to-block pruning for residual networks with a MACs target (docs/methods.md §5.3–5.4, **[inferred]**).
 
 In a ResNet stage every block adds its branch to the same *residual stream*, so the output
 channels of each block's ``conv2`` (and of the shortcut and stem) are coupled: removing one of
@@ -16,7 +16,7 @@ DOMINOS thesis fixes with *channel-to-block* pruning). The rule used here:
    cut, or when the cut alone would leave its ``conv1`` fewer than ``max(2, 0.1·C_mid)``
    channels. Otherwise all its ``conv2`` outputs stay. Down-sampling blocks are never removed.
 4. **Target.** ``n`` is the smallest cut whose network has at most ``(1 − target)`` of the dense
-   MACs (analytic: ``H_out·W_out·C_out·C_in·k²`` per conv, METHODS §0.1). The MACs only fall as
+   MACs (analytic: ``H_out·W_out·C_out·C_in·k²`` per conv, docs/methods.md §0.1). The MACs only fall as
    ``n`` grows, so a binary search finds it.
 
 ``structure="internal"`` is the ablation without the rule: residual channels are never ranked

@@ -79,7 +79,7 @@ def couple_scores(scores: Mapping[str, Tensor], groups: Sequence[Sequence[str]])
     """Filter scores where every member of a coupled group shares the group's score.
 
     The shared score is the mean over members of their L2-normalised scores
-    (``S_l / ||S_l||_2``, METHODS.md §4.2), so no member dominates by its fan-in. Members must
+    (``S_l / ||S_l||_2``, docs/methods.md §4.2), so no member dominates by its fan-in. Members must
     have the same number of channels (residual adds); groups of one are unchanged.
     """
     if getattr(scores, "granularity", "filter") != "filter":

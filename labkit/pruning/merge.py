@@ -1,7 +1,7 @@
-"""Merging candidate masks into one, keeping every layer's budget (METHODS.md §1.4) [inferred].
+"""Merging candidate masks into one, keeping every layer's budget (docs/methods.md §1.4) [inferred].
 
 Given masks ``M_1..M_K`` (e.g. from criteria or auxiliary trainers) with weights ``alpha_k``
-(normalised to sum 1; METHODS §1.4 suggests ``softmax(tau * val_acc_k)``), every layer keeps
+(normalised to sum 1; docs/methods.md §1.4 suggests ``softmax(tau * val_acc_k)``), every layer keeps
 exactly ``round(sum_k alpha_k * kept_k)`` units (the shared budget when all candidates used the
 same allocation), chosen by a *priority* per unit:
 

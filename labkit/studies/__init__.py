@@ -1,7 +1,7 @@
-"""Studies: one end-to-end experiment per method of METHODS.md, each returning a result table.
+"""Studies: one end-to-end experiment per method of docs/methods.md, each returning a result table.
 
 A study module exposes ``run_study(settings) -> DataFrame`` (one row per run × seed) and
-``verdict(df) -> DataFrame`` (PASS / FAIL per criterion of its METHODS section, as measured).
+``verdict(df) -> DataFrame`` (PASS / FAIL per criterion of its docs/methods.md section, as measured).
 
 Example:
     >>> from labkit.studies import csasml
@@ -19,7 +19,7 @@ import pandas as pd
 
 __all__ = ["csasml", "dominos", "longtail", "optimized", "transfer", "METHOD_STUDIES", "committed_verdicts"]
 
-# METHODS.md section -> study module, in the order of the thesis methods.
+# docs/methods.md section -> study module, in the order of the thesis methods.
 METHOD_STUDIES = {"1 · long tail": "longtail", "2 · CSASML": "csasml", "3 · optimized small weights": "optimized",
                   "4 · transfer filters": "transfer", "5 · DOMINOS": "dominos"}
 

@@ -4,7 +4,7 @@ Every study writes its full run with :func:`write_table` and reads it back with
 :func:`read_table`; the header (title, the exact command, the settings, library versions, torch
 threads) travels with the numbers, so a committed table can be re-made and checked::
 
-    # labkit DOMINOS study (METHODS.md §5.7)
+    # labkit DOMINOS study (docs/methods.md §5.7)
     # command: python -m labkit.studies.dominos --threads 1 --out notebooks/studies/results/dominos.csv
     # settings: {"epochs": 30, ...}
     # versions: {"torch": "2.14.1", ...}

@@ -1,4 +1,4 @@
-"""The PASS / FAIL rule the studies share (METHODS.md §0.1): a claim checked on paired seeds.
+"""The PASS / FAIL rule the studies share (docs/methods.md §0.1): a claim checked on paired seeds.
 
 Every study compares two runs trained on the same seed (the same split, init draw and batch
 order), so it judges the per-seed differences, not two separate means. The rule accepts a claim
@@ -16,7 +16,7 @@ __all__ = ["paired_pass"]
 
 
 def paired_pass(diffs: Sequence[float], threshold: float = 0.0) -> bool:
-    """METHODS §0.1 "pass" for the claim ``diff >= threshold`` over paired seeds.
+    """docs/methods.md §0.1 "pass" for the claim ``diff >= threshold`` over paired seeds.
 
     With ``x = diffs − threshold``: pass when ``mean(x) > 0`` and exceeds one (sample) std of
     ``x``, or when ``x >= 0`` in every seed (the claimed sign in every seed; a tie counts as

@@ -1,4 +1,4 @@
-"""Method 2 study (METHODS.md §2.5): is CSASML-lite cheaper than its baseline at no accuracy cost?
+"""Method 2 study (docs/methods.md §2.5): is CSASML-lite cheaper than its baseline at no accuracy cost?
 
 The thesis (Liao Po-Yu, NCU 2024) claims 25% less computation and +1.8% accuracy on CIFAR-100
 for a backbone built from a Split-and-Mixed module and a Cross-Scale Attention module. Its body
@@ -17,7 +17,7 @@ method. The CPU experiment:
 * measured: parameters, MACs analytic (:func:`analytic_macs`, from the formulas) and counted
   (``lk.cost``: ``torch.utils.flop_counter`` FLOPs / 2), test accuracy.
 
-:func:`verdict` turns the table into PASS / FAIL per §2.5 criterion, with METHODS §0.1's rule
+:func:`verdict` turns the table into PASS / FAIL per §2.5 criterion, with docs/methods.md §0.1's rule
 for paired differences. Nothing in it is tuned to pass.
 
 Example:
@@ -58,11 +58,11 @@ __all__ = ["CSASMLSettings", "RUNS", "RandomShift", "analytic_macs", "counted_ma
 
 @dataclass(frozen=True)
 class CSASMLSettings:
-    """Settings of the §2.5 experiment (defaults = METHODS §2.5; smoke: :meth:`smoke`)."""
+    """Settings of the §2.5 experiment (defaults = docs/methods.md §2.5; smoke: :meth:`smoke`)."""
 
     runs: tuple[str, ...] = ("baseline", "csasml_lite", "no_le", "single_scale", "full_mhsa",
                              "resnet20", "resnet20_smm")
-    seeds: tuple[int, ...] = (0, 1, 2)        # >= 3 seeds for a verdict (METHODS §0.1)
+    seeds: tuple[int, ...] = (0, 1, 2)        # >= 3 seeds for a verdict (docs/methods.md §0.1)
     epochs: int = 30
     lr: float = 2e-3                          # AdamW, cosine schedule to 0
     weight_decay: float = 0.05                # [inferred]: §2.5 names AdamW but not its decay
@@ -426,7 +426,7 @@ def attention_sample(model: nn.Module, image: Tensor, block: str | None = None) 
 # --- saved results --------------------------------------------------------------------------------
 def write_results(df: pd.DataFrame, path: str | os.PathLike[str], command: str) -> Path:
     """Save ``df`` with its command, settings and versions (:func:`labkit.studies._results.write_table`)."""
-    return write_table(df, path, command, "labkit CSASML study (METHODS.md §2.5; [inferred] modules, "
+    return write_table(df, path, command, "labkit CSASML study (docs/methods.md §2.5; [inferred] modules, "
                                           "see labkit/models/csasml.py)")
 
 

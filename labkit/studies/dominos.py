@@ -1,4 +1,4 @@
-"""Method 5 study (METHODS.md §5.7): DOMINOS channel-to-block pruning and its attention stage on a CPU.
+"""Method 5 study (docs/methods.md §5.7): DOMINOS channel-to-block pruning and its attention stage on a CPU.
 
 The thesis (Ting-An Chen, NTU 2020) claims that scoring channels by feature representativeness
 and Weibull-modelled domino influence, removing whole blocks where channels would mismatch, and
@@ -19,7 +19,7 @@ Per seed (same seed = same split, noise, init and batch order for every run):
 4. For the runs in ``attention_runs``: SE gates + ``attention_epochs`` epochs vs the same number of
    plain extra epochs (the control), paired.
 
-:func:`verdict` applies the §5.7 pass rules with METHODS §0.1's paired-seed rule; every ablation
+:func:`verdict` applies the §5.7 pass rules with docs/methods.md §0.1's paired-seed rule; every ablation
 is reported as INFO. Nothing is tuned to pass.
 
 Example:
@@ -80,9 +80,9 @@ RUNS: dict[str, Run] = {
 
 @dataclass(frozen=True)
 class DominosSettings:
-    """Settings of the §5.7 experiment (defaults = METHODS §5.7 where it says; [inferred] elsewhere)."""
+    """Settings of the §5.7 experiment (defaults = docs/methods.md §5.7 where it says; [inferred] elsewhere)."""
 
-    seeds: tuple[int, ...] = (0, 1, 2)         # >= 3 seeds for a verdict (METHODS §0.1)
+    seeds: tuple[int, ...] = (0, 1, 2)         # >= 3 seeds for a verdict (docs/methods.md §0.1)
     runs: tuple[str, ...] = tuple(RUNS)
     targets: tuple[float, ...] = (0.4, 0.6)    # MACs reductions
     epochs: int = 30                           # dense: SGD 0.1, cosine
@@ -342,7 +342,7 @@ def _plain(criterion: str, claim: str, measured: str, verdict_: str) -> dict[str
 def verdict(df: pd.DataFrame) -> pd.DataFrame:
     """PASS / FAIL per §5.7 rule, as measured in ``df`` (from :func:`run_study`), then INFO rows.
 
-    Accuracy rules use METHODS §0.1 on per-seed differences of test accuracy (points): pass when
+    Accuracy rules use docs/methods.md §0.1 on per-seed differences of test accuracy (points): pass when
     the mean has the claimed sign and exceeds one std of the differences, or the sign holds in
     every seed. The Weibull rule counts fits whose R² is defined (>= 3 usable points on the
     Weibull plot); the share over all channels is reported beside it.
@@ -412,7 +412,7 @@ def stage_summary(df: pd.DataFrame, run: str = "rd_c2b") -> pd.DataFrame:
 # --- saved results --------------------------------------------------------------------------------
 def write_results(df: pd.DataFrame, path: str | os.PathLike[str], command: str) -> Path:
     """Save ``df`` with its command, settings and versions (:func:`labkit.studies._results.write_table`)."""
-    return write_table(df, path, command, "labkit DOMINOS study (METHODS.md §5.7; [inferred] scores, block rule "
+    return write_table(df, path, command, "labkit DOMINOS study (docs/methods.md §5.7; [inferred] scores, block rule "
                                           "and attention)")
 
 

@@ -1,9 +1,9 @@
-"""Method 1 study (METHODS.md §1.5, §1.7): does long-tail-aware pruning keep the tail?
+"""Method 1 study (docs/methods.md §1.5, §1.7): does long-tail-aware pruning keep the tail?
 
 The thesis (Chang Shih-He, NCU 2025) claims that diverse auxiliary trainers, a layered
 sparsity profile and weighted mask merging prune CIFAR-100-LT to 30% sparsity with tail-class
 accuracy at or above the dense baseline. Its body is not public: the trainers, the layer
-profile and the merge rule here are **our [inferred] designs** (METHODS.md §1.2–1.4), lab
+profile and the merge rule here are **our [inferred] designs** (docs/methods.md §1.2–1.4), lab
 options, not the author's exact method. This study tests *those designs*.
 
 The pipeline of §1.5, for one data split and one training seed (:func:`run_unit`)::
@@ -24,7 +24,7 @@ k* (and hence B) is chosen per sparsity, as §1.5 defines it.
 
 :func:`run_study` repeats the unit over seeds × class permutations and returns one tidy row
 per (run, sparsity, seed, permutation); :func:`verdict` turns it into PASS / FAIL per §1.7
-criterion with METHODS §0.1's paired rule; :func:`pie_study` counts PIEs (Hooker et al.) over
+criterion with docs/methods.md §0.1's paired rule; :func:`pie_study` counts PIEs (Hooker et al.) over
 K training seeds of one split.
 
 Example:
@@ -72,7 +72,7 @@ RUNS: dict[str, str] = {
     "D": "single-trainer mask M_k*, layered budgets, fine-tuned with k*",
     "E": "full method: merged mask M*, layered budgets, fine-tuned with k*",
 }
-"""The runs of METHODS.md §1.7."""
+"""The runs of docs/methods.md §1.7."""
 
 COLUMNS = ["run", "sparsity", "seed", "permutation", "overall", "balanced", "many", "medium", "few",
            "trainer", "achieved", "alpha", "seconds"]
@@ -84,7 +84,7 @@ means the dataset's own class order."""
 
 @dataclass(frozen=True)
 class LongTailSettings:
-    """Settings of the §1.7 experiment; defaults = METHODS §1.7 on digits-LT ([inferred] marked)."""
+    """Settings of the §1.7 experiment; defaults = docs/methods.md §1.7 on digits-LT ([inferred] marked)."""
 
     dataset: str = "digits-lt"
     model: str = "tiny_cnn"
@@ -114,7 +114,7 @@ class LongTailSettings:
     weight_by: str = "balanced"        # a_k: balanced val accuracy, or "few"
     control: str = "matched"           # B: "matched" (+E_ft dense epochs) or "theta_k" (θ_k* as is)
     start: str = "best"                # E / D fine-tune from θ_k* ("best"), θ0 ("theta0") or an α-weighted soup
-    exclude_first: bool = True         # METHODS §0.1 prunable set (the classifier always stays dense)
+    exclude_first: bool = True         # docs/methods.md §0.1 prunable set (the classifier always stays dense)
     verdict_sparsity: float = 0.3
     dataset_options: tuple[tuple[str, Any], ...] = ()
     device: str | None = None
@@ -128,7 +128,7 @@ class LongTailSettings:
         if len(set(self.trainers)) != len(self.trainers) or not self.trainers:
             raise ValueError(f"trainers must be distinct and non-empty, got {self.trainers}")
         if not self.seeds:
-            raise ValueError("seeds is empty; give at least one (three for a verdict, METHODS §0.1)")
+            raise ValueError("seeds is empty; give at least one (three for a verdict, docs/methods.md §0.1)")
         for s in self.sparsities:
             if not 0.0 < float(s) < 1.0:
                 raise ValueError(f"sparsities must be fractions in (0, 1), got {s}")
@@ -149,7 +149,7 @@ class LongTailSettings:
 
     @classmethod
     def cifar100_lt(cls, root: str | None = None, **overrides: Any) -> "LongTailSettings":
-        """CIFAR-100-LT (IF 100) with ResNet-32, LDAM-DRW's θ0 recipe (METHODS.md §1.1).
+        """CIFAR-100-LT (IF 100) with ResNet-32, LDAM-DRW's θ0 recipe (docs/methods.md §1.1).
 
         θ0: SGD lr 0.1, momentum 0.9, weight decay 2e-4, batch 128, 200 epochs, lr ×0.01 / ×0.0001
         at 80% / 90% (no warm-up), random crop + flip. Auxiliary trainers and the final fine-tune
@@ -257,7 +257,7 @@ class UnitResult:
 
 
 def _soup_start(cands: Sequence[TrainerResult], best: TrainerResult, alpha: Mapping[str, float]) -> nn.Module:
-    """METHODS.md §1.5's "soup" start: the α-weighted average of the θ_k whose head matches θ_k*'s.
+    """docs/methods.md §1.5's "soup" start: the α-weighted average of the θ_k whose head matches θ_k*'s.
 
     Trainers with a cosine head (LDAM) and with a linear head are not averaged together; the
     best trainer is always in its own soup, so the soup of one model is θ_k* itself.
@@ -422,7 +422,7 @@ def pie_study(settings: LongTailSettings = LongTailSettings(), *, k: int = 5, se
 
 # --- verdict ------------------------------------------------------------------------------------
 def paired_rule(diffs: Sequence[float], strict: bool = False) -> bool:
-    """METHODS §0.1 "pass" for a claim ``a ≥ b`` (``strict``: ``a > b``) from paired differences.
+    """docs/methods.md §0.1 "pass" for a claim ``a ≥ b`` (``strict``: ``a > b``) from paired differences.
 
     Pass when the mean difference is positive **and** either exceeds one (sample) std of the
     differences or every difference has the claimed sign (``≥ 0``, or ``> 0`` when strict).
@@ -548,7 +548,7 @@ def verdict(df: pd.DataFrame, sparsity: float | None = None) -> pd.DataFrame:
 # --- saved results ------------------------------------------------------------------------------
 def write_results(df: pd.DataFrame, path: str | os.PathLike[str], command: str) -> Path:
     """Save ``df`` with its command, settings and versions (:func:`labkit.studies._results.write_table`)."""
-    return write_table(df, path, command, "labkit long-tail pruning study (METHODS.md §1.7; trainers, layering "
+    return write_table(df, path, command, "labkit long-tail pruning study (docs/methods.md §1.7; trainers, layering "
                                           "and merging are [inferred])")
 
 

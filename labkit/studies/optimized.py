@@ -1,4 +1,4 @@
-"""Method 3 study (METHODS.md §3.3): do optimizer-chosen small weights beat plain magnitude?
+"""Method 3 study (docs/methods.md §3.3): do optimizer-chosen small weights beat plain magnitude?
 
 The thesis (Chung Yang, NTNU 2021; abstract only) claims that, at the same pruning rate,
 keeping the large weights plus small weights picked by an optimization strategy gives higher
@@ -61,7 +61,7 @@ VARIANTS: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class OptimizedSettings:
-    """Settings of the §3.3 experiment (defaults: METHODS §3.1 / §3.3; smoke: :meth:`smoke`)."""
+    """Settings of the §3.3 experiment (defaults: docs/methods.md §3.1 / §3.3; smoke: :meth:`smoke`)."""
 
     model: str = "tiny_cnn"
     image_size: int = 8                                  # native digits; the §1.7 CNN
@@ -183,12 +183,12 @@ def verdict(df: pd.DataFrame) -> pd.DataFrame:
 
     * ``GA > magnitude`` one-shot at every s >= 0.8: the paired difference is > 0 **in every
       seed** (§3.3 says "paired, all seeds").
-    * ``GA > random`` one-shot at every s >= 0.8: METHODS §0.1's rule (mean > 0 and > one std,
+    * ``GA > random`` one-shot at every s >= 0.8: docs/methods.md §0.1's rule (mean > 0 and > one std,
       or > 0 in every seed).
     * ``GA search``: the GA's calibration loss <= magnitude's in every run (the seeding guarantee).
     * ``INFO`` rows: the gap after fine-tuning, and GA vs the greedy saliencies (§3.3: "report
       as they come out").
-    Fewer than 3 seeds cannot pass (METHODS §0.1).
+    Fewer than 3 seeds cannot pass (docs/methods.md §0.1).
     """
     need = {"seed", "sparsity", "variant", "phase", "accuracy", "cal_loss", "magnitude_cal_loss"}
     if not need <= set(df.columns):
@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     df = run_study(s, progress=False)
     cmd = " ".join(shlex.quote(a) for a in ["python", "-m", "labkit.studies.optimized",
                                             *(sys.argv[1:] if argv is None else argv)])
-    write_results(df, args.out, cmd, title="labkit method 3 study (METHODS.md §3.3; [inferred] search)")
+    write_results(df, args.out, cmd, title="labkit method 3 study (docs/methods.md §3.3; [inferred] search)")
     with pd.option_context("display.width", 200, "display.max_colwidth", 80):
         print(verdict(df)[["criterion", "measured", "verdict"]].to_string(index=False))
 

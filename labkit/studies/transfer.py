@@ -1,10 +1,10 @@
-"""Method 4 study (METHODS.md §4): filter pruning for transfer learning on a small target set.
+"""Method 4 study (docs/methods.md §4): filter pruning for transfer learning on a small target set.
 
 The thesis (Ching Ya Liao, NTU 2020; abstract and reference list only) extracts a small model
 for a target domain from a large pretrained one: score the filters on *target* images, prune,
 replace the head and transfer-learn; the best of three rules loses < 2 % on Flowers-102 at
 ratio 0.4. The criteria are [lit] (Molchanov et al. 2017, Hu et al. 2016; implemented in
-:mod:`labkit.criteria`); the rest of the protocol (§4.3) follows METHODS.md:
+:mod:`labkit.criteria`); the rest of the protocol (§4.3) follows docs/methods.md:
 
 1. start from the source-pretrained network;
 2. score every prunable conv's filters on the target training set (filter granularity);
@@ -137,7 +137,7 @@ def filter_scores(model: nn.Module, criterion: str, data: Split, *, exclude_firs
 
 def select_filters(scores: Mapping[str, torch.Tensor], ratio: float, ranking: str = "per-layer", *,
                    normalize: str = "l2", min_keep: int | float | None = None) -> Masks:
-    """Filter masks removing ratio ``r`` of the filters (METHODS.md §4.2).
+    """Filter masks removing ratio ``r`` of the filters (docs/methods.md §4.2).
 
     ``per-layer``: ``floor(r C_l)`` lowest-scored filters of every layer. ``global``: one
     threshold over all filters after the per-layer ``normalize``; both keep at least
@@ -340,7 +340,7 @@ def pretrain_source(out: str | os.PathLike[str] | None = None, *, epochs: int = 
             "training": hist.config, "seed": seed,
             "metrics": {"test_accuracy": round(float(test.overall), 4),
                         "val_accuracy": round(float(hist.val_accuracy[-1]), 4)},
-            "made_by": "python -m labkit.studies.transfer pretrain (METHODS.md §4.5)"}
+            "made_by": "python -m labkit.studies.transfer pretrain (docs/methods.md §4.5)"}
     save_checkpoint(net.cpu(), path, meta)
     if ship:
         update_manifest(path)
@@ -388,7 +388,7 @@ def _row(criterion: str, claim: str, d: np.ndarray, ok: bool | None, extra: str 
 
 
 def verdict(df: pd.DataFrame, ratio: float = 0.4) -> pd.DataFrame:
-    """PASS / FAIL per §4.5 rule as measured (paired by seed; METHODS §0.1; < 3 seeds cannot pass).
+    """PASS / FAIL per §4.5 rule as measured (paired by seed; docs/methods.md §0.1; < 3 seeds cannot pass).
 
     * ``best data-driven at r``: the best of mean activation / APoZ (x ranking, by mean inherit
       accuracy at ``ratio``) minus unpruned transfer, per seed, must be >= -2 pt (§0.1 rule on
@@ -436,7 +436,7 @@ def verdict(df: pd.DataFrame, ratio: float = 0.4) -> pd.DataFrame:
 
 # --- saved results ---------------------------------------------------------------------------------
 def write_results(df: pd.DataFrame, path: str | os.PathLike[str], command: str,
-                  title: str = "labkit method 4 study (METHODS.md §4.5)") -> Path:
+                  title: str = "labkit method 4 study (docs/methods.md §4.5)") -> Path:
     """Save ``df`` with its command, settings and versions (:func:`labkit.studies._results.write_table`)."""
     return write_table(df, path, command, title)
 

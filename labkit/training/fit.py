@@ -2,7 +2,7 @@
 
 ``fit(model, split, epochs=...)`` is the one loop every part of labkit uses: the dense baseline
 ``θ0``, the auxiliary trainers of method 1 (a loss, a sampler, an augmentation and a seed;
-METHODS.md §1.2) and the mask-preserving fine-tuning after pruning (§1.5).
+docs/methods.md §1.2) and the mask-preserving fine-tuning after pruning (§1.5).
 
 What it takes care of:
 

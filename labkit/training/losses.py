@@ -1,4 +1,4 @@
-"""Long-tail losses (METHODS.md §1.2): each one a ``nn.Module`` built from the training class counts.
+"""Long-tail losses (docs/methods.md §1.2): each one a ``nn.Module`` built from the training class counts.
 
 The auxiliary trainers of method 1 differ mainly in their loss. All of them are cross-entropy
 on *adjusted* logits or with *per-class weights*; ``n_j`` is the training count of class ``j``,

@@ -1,4 +1,4 @@
-"""Class-balanced resampling (METHODS.md §1.2): pick a class uniformly, then one of its items.
+"""Class-balanced resampling (docs/methods.md §1.2): pick a class uniformly, then one of its items.
 
 On long-tailed data a plain shuffled epoch shows the head classes far more often than the tail.
 Class-balanced resampling draws each item in two steps, a class uniformly at random among the

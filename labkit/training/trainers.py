@@ -1,4 +1,4 @@
-"""Auxiliary trainers (METHODS.md §1.2) [inferred]: several fine-tunes of one dense start, one mask each.
+"""Auxiliary trainers (docs/methods.md §1.2) [inferred]: several fine-tunes of one dense start, one mask each.
 
 Method 1 (long-tail-aware pruning, NCU 2025) says only that "diverse auxiliary trainers
 generate several candidate masks". Which trainers, and how, is **our [inferred] design**, an
@@ -165,7 +165,7 @@ for _t in (Trainer("ce", "ce"), Trainer("ce_drw", "ce_drw"), Trainer("balanced_s
     register_trainer(_t)
 
 DEFAULT_TRAINERS: tuple[str, ...] = ("ce", "ce_drw", "balanced_softmax", "ldam_drw")
-"""METHODS.md §1.2's default set, K = 4."""
+"""docs/methods.md §1.2's default set, K = 4."""
 
 
 # --- the common start -------------------------------------------------------------------------
@@ -255,7 +255,7 @@ def train_auxiliary(theta0: nn.Module, trainer: str | Trainer, train: Split, *, 
             ``calibration``).
         calibration: the class-balanced calibration split for ``"taylor"``
             (:func:`calibration_set` of the validation split, 10 per class).
-        exclude_first, exclude_last: the prunable set (METHODS.md §0.1: the first conv and the
+        exclude_first, exclude_last: the prunable set (docs/methods.md §0.1: the first conv and the
             classifier stay dense by default; on long-tailed data the classifier's tail rows are
             the smallest, so pruning it removes the tail first).
         **fit_kw: :func:`labkit.training.fit` options (``lr``, ``optimizer``, ``batch_size``,
@@ -300,7 +300,7 @@ def check_common_start(items: Sequence[Masks | TrainerResult]) -> str:
         if fp != prints[0]:
             raise ValueError(f"candidate {i} was fine-tuned from a different start (θ0 {fp[:12]}…) than candidate 0 "
                              f"({prints[0][:12]}…): masks of differently initialised networks are not "
-                             f"position-aligned and must not be merged (METHODS.md §1.2). Fine-tune every "
+                             f"position-aligned and must not be merged (docs/methods.md §1.2). Fine-tune every "
                              f"trainer from the same θ0")
     return prints[0]
 
@@ -349,7 +349,7 @@ def soup(models: Sequence[nn.Module], weights: Sequence[float] | None = None) ->
     ``θ_soup = Σ_k w_k θ_k / Σ_k w_k`` for every floating-point parameter and buffer (BatchNorm's
     running statistics included); integer buffers (``num_batches_tracked``) come from the first
     model. Averaging is only meaningful for models fine-tuned from one common start (the
-    auxiliary trainers of METHODS.md §1.2 all start from ``θ0``), so the models must have the same
+    auxiliary trainers of docs/methods.md §1.2 all start from ``θ0``), so the models must have the same
     architecture: the same state-dict keys and shapes, and the same module types (a cosine head
     is not averaged with a linear one). Returns a new model; the inputs are not changed.
 

@@ -1,7 +1,7 @@
 """One description of the lab's controls, rendered by marimo or by ipywidgets.
 
 marimo does not render classic ipywidgets, and Jupyter does not render ``mo.ui`` elements
-(DESIGN.md §5). So a notebook describes its controls once, as plain frozen dataclasses, and
+(docs/design.md §5). So a notebook describes its controls once, as plain frozen dataclasses, and
 an adapter draws them: :func:`labkit.ui.marimo.controls` as a ``mo.ui.dictionary`` and
 :func:`labkit.ui.jupyter.controls` as an ipywidgets ``VBox``. Both hand back the same plain
 ``dict[str, Any]`` of values, so the code after the controls does not know which host it

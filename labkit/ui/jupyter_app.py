@@ -10,7 +10,7 @@ sparsity profile, accuracy vs sparsity and cost; then sections that compute only
 (merge with the clickable overlap widget, filter activations, the methods' views, and
 fine-tune / save / report).
 
-How it stays correct and quick (DESIGN.md §5):
+How it stays correct and quick (docs/design.md §4-§5):
 
 - every view is a :class:`~labkit.ui.jupyter_panels.Panel`: an ``ipywidgets.Image`` whose PNG
   bytes are replaced in place (never ``Output.append_display_data``, which breaks images in
@@ -18,8 +18,9 @@ How it stays correct and quick (DESIGN.md §5):
 - one :meth:`labkit.Lab.prune` per control change, shared by all views; the sweep behind the
   accuracy curve is cached per setting, and its "current" marker is the measured trial;
 - the criterion menu offers only what the granularity can score
-  (:func:`~labkit.ui.lab_spec.criteria_for`); filter granularity switches the normalisation to
-  per-layer L2 and says why; controls that the allocation ignores are disabled.
+  (:func:`~labkit.ui.lab_spec.criteria_for`); with filter granularity the ``auto`` normalisation
+  ranks filters L2-normalised per layer, and the app says why; controls that the allocation
+  ignores are disabled.
 
 This module imports ipywidgets at import time; :meth:`labkit.Lab.app` imports it on first use.
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -35,25 +37,23 @@ import ipywidgets as W
 
 from . import jupyter as ju
 from .jupyter_panels import DPI, Panel, busy_html, error_html, note_html, table_html, warnings_html
-from .lab_spec import criteria_for, lab_controls
+from .lab_spec import NORMALIZE_HELP, criteria_for, lab_controls
 
 if TYPE_CHECKING:
     from ..lab import Lab, Trial
 
-__all__ = ["LabApp", "lab_app", "SWEEP", "NORMALIZE_DEFAULT"]
+__all__ = ["LabApp", "lab_app", "SWEEP"]
 
 SWEEP: tuple[float, ...] = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 """Sparsities of the accuracy-vs-sparsity curve (one-shot, cached per setting)."""
 
-NORMALIZE_DEFAULT = {"weight": "none", "filter": "l2"}
-"""Per-layer score normalisation chosen when the granularity changes. Filter scores differ in
-scale from layer to layer (an L1 norm grows with the filter's fan-in), so a global ranking of
-raw filter scores empties some layers; per-layer L2 normalisation, as the method anchors use,
-keeps every layer alive."""
+def _md_code(text: str) -> str:
+    """``like this`` (markdown) -> <code>like this</code>, the rest escaped."""
+    return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
 
-_FILTER_NOTE = ("filter granularity: scores are L2-normalised per layer before the global ranking "
-                "(raw filter scores differ in scale between layers, and without it whole layers are "
-                "emptied and accuracy falls to chance). Pick another normalisation to compare.")
+
+_RAW_FILTERS = ("raw filter scores differ by orders of magnitude between layers: a global ranking without "
+                "per-layer normalisation may empty whole layers. <code>auto</code> (L2 per layer) avoids it.")
 
 
 def _fmt_int(n: float) -> str:
@@ -86,7 +86,6 @@ class LabApp(W.VBox):
         self.trial: Trial | None = None
         self._all_criteria = list_criteria()
         self._data_driven = {c for c in self._all_criteria if get_criterion(c).needs_data}
-        self._scored: set[tuple[str, str]] = set()
         self._sweeps: dict[tuple, Any] = {}
         self._quiet = False
         self._last_key: Any = None
@@ -95,7 +94,6 @@ class LabApp(W.VBox):
         spec = lab_controls(criteria_for("weight", self._all_criteria))
         self.controls = ju.controls(spec)
         self.layer_box = ju.layer_sliders(lab.layers, 0.5)
-        self._granularity = self.controls.controls["granularity"].value
         self.control_note = W.HTML("")
         layer_acc = W.Accordion([self.layer_box], titles=("per-layer sliders (allocation = per-layer)",))
         layer_acc.selected_index = None
@@ -164,7 +162,7 @@ class LabApp(W.VBox):
         notes = []
         with self._hold():
             gran = c["granularity"].value
-            offered = criteria_for(gran, self._all_criteria)
+            offered = tuple(criteria_for(gran, self._all_criteria))
             if tuple(c["criterion"].options) != offered:
                 was = c["criterion"].value
                 c["criterion"].options = offered
@@ -176,11 +174,12 @@ class LabApp(W.VBox):
                 notes.append(self._fallback[1])  # said until the user picks another criterion
             else:
                 self._fallback = None
-            if gran != self._granularity:
-                c["normalize"].value = NORMALIZE_DEFAULT[gran]
-                self._granularity = gran
-            if gran == "filter" and c["normalize"].value == "l2" and c["mode"].value == "global":
-                notes.append(_FILTER_NOTE)
+            if gran == "filter" and c["mode"].value == "global":
+                norm = c["normalize"].value
+                if norm in ("auto", "l2"):
+                    notes.append(_md_code(NORMALIZE_HELP))
+                elif norm == "none":
+                    notes.append("<code>none</code>: " + _RAW_FILTERS)
             mode = c["mode"].value
             c["sparsity"].disabled = mode == "per-layer"
             c["normalize"].disabled = mode != "global"
@@ -188,6 +187,7 @@ class LabApp(W.VBox):
             if mode == "per-layer":
                 notes.append("allocation <b>per-layer</b>: the per-layer sliders set each layer's sparsity; "
                              "the global slider is not used.")
+        notes = [n for n in notes if n]
         self.control_note.value = note_html("<br>".join(notes)) if notes else ""
 
     def _on_change(self, layers: bool = False) -> None:
@@ -212,8 +212,7 @@ class LabApp(W.VBox):
         key = repr(sorted(s.items()))
         if key == self._last_key and self.trial is not None:
             return
-        pair = (s["criterion"], s["granularity"])
-        if s["criterion"] in self._data_driven and pair not in self._scored:
+        if s["criterion"] in self._data_driven and not self.lab.has_scores(s["criterion"], s["granularity"]):
             self.readout.value = busy_html(
                 f"scoring {s['criterion']} at {s['granularity']} granularity on the validation split "
                 f"(data-driven: from a few seconds up to about half a minute on a CPU; cached afterwards) ...")
@@ -229,7 +228,6 @@ class LabApp(W.VBox):
             for sec in self.sections.values():
                 sec.invalidate()
             return
-        self._scored.add(pair)
         self.trial, self._last_key = trial, key
         self.readout.value = self._readout(trial) + warnings_html(caught)  # e.g. an infeasible target
         self._draw(trial, s)

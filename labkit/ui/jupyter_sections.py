@@ -77,7 +77,7 @@ class MergeSection(Section):
         from .widgets import MaskOverlapWidget
 
         self._wanted = list(candidates)
-        offered = criteria_for(app.controls.controls["granularity"].value)
+        offered = tuple(criteria_for(app.controls.controls["granularity"].value))
         self.pick = W.SelectMultiple(options=offered, value=[c for c in candidates if c in offered],
                                      description="candidates", rows=6)
         self.merge_box = ju.controls(merge_controls(sorted(self.pick.value) or ["magnitude"]))
@@ -108,7 +108,7 @@ class MergeSection(Section):
 
     def draw(self) -> None:
         app = self.app
-        offered = criteria_for(app.controls.controls["granularity"].value)
+        offered = tuple(criteria_for(app.controls.controls["granularity"].value))
         if tuple(self.pick.options) != offered:  # granularity changed: offer what can score there
             keep = [c for c in (list(self.pick.value) or self._wanted) if c in offered]
             with app._hold():
@@ -164,15 +164,6 @@ class MergeSection(Section):
         self.pair.run(view)
 
 
-def input_image(lab: Any, index: int) -> Any:
-    """Test item ``index`` of the items the live views evaluate, as a ``(C, H, W)`` CPU tensor.
-
-    These are the inputs :meth:`labkit.Lab.activations` feeds the network (the preview, if one
-    is used), kept by the lab's incremental forward pass as the input of its first stage.
-    """
-    return lab._inc.acts[0][index].detach().cpu()
-
-
 def _image_figure(x: Any, title: str) -> Any:
     """A small picture of a normalised input: min-max scaled per image, grey for one channel."""
     from ..views import new_figure
@@ -223,7 +214,7 @@ class ActivationSection(Section):
         t, layer, i = app.trial, self.layer.value, int(self.index.value)
         y = int(lab.targets[i])
         name = lab.data.classes[y]
-        self.input.run(lambda: _image_figure(input_image(lab, i), f"input · {name}"), key=i)  # drawn once per image
+        self.input.run(lambda: _image_figure(lab.test_image(i), f"input · {name}"), key=i)  # drawn once per image
 
         def view() -> Any:
             acts = lab.activations(layer, i, masks=t.masks)

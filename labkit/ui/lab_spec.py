@@ -18,35 +18,13 @@ from typing import Any, Mapping, Sequence
 from ..lab import ALLOCATION_MODES
 from .controls import ControlSpec, Dropdown, Slider
 
-__all__ = ["lab_controls", "criteria_for", "merge_controls", "merge_weights", "WEIGHT_SOURCES", "influence_controls",
-           "rescue_controls", "transfer_controls"]
+__all__ = ["lab_controls", "merge_controls", "merge_weights", "WEIGHT_SOURCES", "influence_controls",
+           "rescue_controls", "transfer_controls", "criteria_for", "resolve_granularity", "NORMALIZE_HELP"]
 
 # Criteria that score from weights alone, or from a forward pass on the validation split:
 # fast enough to switch live. Attribution criteria (captum) are listed after them.
 _FAST_FIRST = ("magnitude", "magnitude_l2", "min_weight", "avg_weight", "random",
                "mean_activation", "apoz", "taylor")
-
-
-def criteria_for(granularity: str, criteria: Sequence[str] | None = None) -> tuple[str, ...]:
-    """The criteria that can score at ``granularity`` ("weight" or "filter"), fast ones first.
-
-    A criterion declares the granularities it scores when it is registered, and
-    :func:`labkit.score` raises for any other; offering only these in a menu means the menu
-    cannot produce that error. ``criteria`` restricts the answer (default: every registered one).
-
-    Example:
-        >>> criteria_for("weight", ["magnitude", "apoz", "taylor", "optimized"])
-        ('magnitude', 'taylor', 'optimized')
-        >>> "optimized" in criteria_for("filter")
-        False
-    """
-    from ..criteria import get_criterion, list_criteria
-
-    if granularity not in ("weight", "filter"):
-        raise ValueError(f"granularity must be 'weight' or 'filter', got {granularity!r}")
-    names = list(list_criteria() if criteria is None else criteria)
-    ok = [c for c in names if granularity in get_criterion(c).granularities]
-    return tuple([c for c in _FAST_FIRST if c in ok] + [c for c in ok if c not in _FAST_FIRST])
 
 
 def lab_controls(criteria: Sequence[str] | None = None, sparsity: float = 0.5) -> ControlSpec:
@@ -61,9 +39,47 @@ def lab_controls(criteria: Sequence[str] | None = None, sparsity: float = 0.5) -
         Dropdown("granularity", "granularity", ("weight", "filter"), "weight"),
         Dropdown("mode", "allocation", ALLOCATION_MODES, "global"),
         Slider("sparsity", "global sparsity", 0.0, 0.95, 0.05, sparsity, debounce=True),
-        Dropdown("normalize", "per-layer normalisation (global)", ("none", "l2", "minmax", "mean"), "none"),
+        Dropdown("normalize", "per-layer normalisation (global)", ("auto", "none", "l2", "minmax", "mean"), "auto"),
         Slider("depth_bias", "depth bias δ (layered)", -0.5, 0.9, 0.1, 0.5, debounce=True),
     ])
+
+
+NORMALIZE_HELP = ("`auto` ranks weights by their raw score and filters by their score divided by the layer's "
+                  "L2 norm: filter norms differ by orders of magnitude between layers, so one raw global "
+                  "threshold would empty the early layers and leave the model at chance.")
+
+
+def criteria_for(granularity: str, criteria: Sequence[str] | None = None) -> list[str]:
+    """The criteria that can score at ``granularity`` (``"weight"`` or ``"filter"``), fast ones first.
+
+    Example:
+        >>> "apoz" in criteria_for("weight"), "apoz" in criteria_for("filter")
+        (False, True)
+    """
+    from ..criteria import list_criteria
+
+    ok = set(list_criteria(granularity=granularity))
+    names = [c for c in (criteria if criteria is not None else list_criteria()) if c in ok]
+    return [c for c in _FAST_FIRST if c in names] + [c for c in names if c not in _FAST_FIRST]
+
+
+def resolve_granularity(criterion: str, granularity: str) -> tuple[str, str | None]:
+    """The granularity a criterion can actually score at, and a note when it differs from the one asked.
+
+    A UI that offers every criterion lets the granularity follow the criterion instead of failing:
+    APoZ only scores whole filters, so ``("apoz", "weight")`` resolves to ``"filter"`` with a note.
+
+    Example:
+        >>> resolve_granularity("apoz", "weight")[0], resolve_granularity("magnitude", "weight")
+        ('filter', ('weight', None))
+    """
+    from ..criteria import get_criterion
+
+    supported = get_criterion(criterion).granularities
+    if granularity in supported:
+        return granularity, None
+    return supported[0], (f"`{criterion}` scores {' / '.join(supported)}s only, so the granularity is "
+                          f"`{supported[0]}` here (you asked for `{granularity}`).")
 
 
 WEIGHT_SOURCES = ("sliders", "softmax(τ · val accuracy)")
@@ -72,7 +88,7 @@ WEIGHT_SOURCES = ("sliders", "softmax(τ · val accuracy)")
 def merge_controls(candidates: Sequence[str]) -> ControlSpec:
     """One merge-weight slider per candidate, the merge mode, and where the weights come from.
 
-    ``weights = "softmax(τ · val accuracy)"`` is method 1's rule (METHODS.md §1.4,
+    ``weights = "softmax(τ · val accuracy)"`` is method 1's rule (docs/methods.md §1.4,
     :meth:`labkit.Lab.merge_weights`); the sliders then stand aside and ``tau`` sets how sharply
     the best candidate wins.
     """

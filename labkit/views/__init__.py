@@ -1,6 +1,6 @@
 """Views: pure functions from plain data to a matplotlib ``Figure`` (or a ``DataFrame``).
 
-They are the same in marimo, JupyterLab and exported HTML (DESIGN.md §5): a view never calls
+They are the same in marimo, JupyterLab and exported HTML (docs/design.md §5): a view never calls
 ``show()``, never touches pyplot's global figure list, and takes tables and dicts rather than
 labkit's engine objects, so a report can be rebuilt from saved numbers alone. seaborn is
 imported inside the functions that use it.
@@ -26,7 +26,7 @@ from .masks import overlap_heatmap as overlap_heatmap
 from .masks import sparsity_profile as sparsity_profile
 from .scores import score_distributions as score_distributions
 
-# the methods' views (METHODS.md §1-§5), one module per method
+# the methods' views (docs/methods.md §1-§5), one module per method
 from .csasml import cost_stack as cost_stack
 from .csasml import pareto_front as pareto_front
 from .csasml import accuracy_vs_macs as accuracy_vs_macs
@@ -47,6 +47,8 @@ from .transfer import kept_filters_bars as kept_filters_bars
 from .transfer import cut_thresholds as cut_thresholds
 from .transfer import transfer_curves as transfer_curves
 from .transfer import class_activation_heatmap as class_activation_heatmap
+from .samples import image_strip as image_strip
+from . import charts as charts  # Altair charts for the live lab (altair imported on first use)
 
 __all__ = [
     "GROUP_COLORS",
@@ -83,4 +85,6 @@ __all__ = [
     "cut_thresholds",
     "transfer_curves",
     "class_activation_heatmap",
+    "image_strip",
+    "charts",
 ]

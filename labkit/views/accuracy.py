@@ -1,6 +1,6 @@
 """Accuracy views: per class, per long-tail group, and along a sparsity sweep.
 
-These are the long-tail views of METHODS.md §1.6: pruning removes accuracy from the tail
+These are the long-tail views of docs/methods.md §1.6: pruning removes accuracy from the tail
 classes first, and an overall number hides it. All three functions take plain data
 (``ClassReport.per_class``-shaped DataFrames, dicts, long tables) and return a new
 ``matplotlib.figure.Figure``; nothing is shown or closed.
@@ -249,7 +249,7 @@ def group_accuracy(pruned: Mapping[str, float] | pd.DataFrame,
 def accuracy_vs_sparsity(curves: pd.DataFrame, baselines: Mapping[str, float] | None = None,
                          current: float | Mapping[str, float] | None = None, *,
                          title: str | None = None, unit: str | None = None) -> Figure:
-    """The trade-off plot: accuracy per metric as sparsity grows (METHODS.md §1.6, view 1).
+    """The trade-off plot: accuracy per metric as sparsity grows (docs/methods.md §1.6, view 1).
 
     Args:
         curves: long table with columns ``sparsity, metric, value`` where ``metric`` is one of

@@ -2,7 +2,7 @@
 
 Unstructured sparsity lowers the count of non-zero parameters but not the MACs or the latency
 of a dense kernel; only filter pruning followed by ``lk.compact`` makes the network physically
-smaller. Showing the four numbers side by side keeps that honest (METHODS.md §0.1: always
+smaller. Showing the four numbers side by side keeps that honest (docs/methods.md §0.1: always
 show remaining parameters and FLOPs, and label MACs as MACs).
 
 Example:

@@ -1,4 +1,4 @@
-"""Views for method 2 (CSASML, METHODS §2.4): cost per module, accuracy vs MACs, attention maps.
+"""Views for method 2 (CSASML, docs/methods.md §2.4): cost per module, accuracy vs MACs, attention maps.
 
 Pure functions from tables / arrays to a ``matplotlib.figure.Figure`` (no pyplot state):
 

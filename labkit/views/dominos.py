@@ -1,4 +1,4 @@
-"""Views for method 5 (DOMINOS, METHODS §5.6): decay curves, Weibull parameters, R vs D̂, blocks, stages.
+"""Views for method 5 (DOMINOS, docs/methods.md §5.6): decay curves, Weibull parameters, R vs D̂, blocks, stages.
 
 Pure functions from arrays / tables to a ``matplotlib.figure.Figure`` (no pyplot state):
 

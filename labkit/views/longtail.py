@@ -1,4 +1,4 @@
-"""Views of the long-tail pruning study (METHODS.md §1.6): trade-off, mask agreement, PIEs.
+"""Views of the long-tail pruning study (docs/methods.md §1.6): trade-off, mask agreement, PIEs.
 
 - :func:`longtail_tradeoff`: accuracy vs sparsity for many / medium / few / overall from the
   study table, with the dense baseline A (dashed) and the dense control B (dotted); built on

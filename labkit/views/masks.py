@@ -1,6 +1,6 @@
 """Mask views: how much each layer lost, and how much two or K masks agree.
 
-- :func:`sparsity_profile`: per-layer sparsity bars in forward order (METHODS.md §1.6 view 3);
+- :func:`sparsity_profile`: per-layer sparsity bars in forward order (docs/methods.md §1.6 view 3);
   a layered allocation (preserve deeper layers) shows up as a falling staircase.
 - :func:`overlap_heatmap`: K x K mean Jaccard overlap between masks (§1.6 view 4), the static
   twin of :class:`labkit.ui.widgets.MaskOverlapWidget`.

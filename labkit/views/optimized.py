@@ -1,4 +1,4 @@
-"""Views for method 3 (large weights + optimizer-chosen small ones, METHODS.md §3.2).
+"""Views for method 3 (large weights + optimizer-chosen small ones, docs/methods.md §3.2).
 
 Pure functions from arrays and tables to a ``matplotlib.figure.Figure``:
 

@@ -1,9 +1,9 @@
 """Score views: what a pruning criterion thinks of each layer, and where the cut falls.
 
-METHODS.md §4.4 view 2: one violin per layer of the importance scores (higher = more
-important, DESIGN.md §1), with the threshold below which the layer's weights or filters are
+docs/methods.md §4.4 view 2: one violin per layer of the importance scores (higher = more
+important, docs/design.md §1), with the threshold below which the layer's weights or filters are
 removed drawn as a red bar and the removed fraction printed next to it. A global threshold
-on normalised scores (DESIGN.md §1, allocation ``global``) cuts some layers much deeper than
+on normalised scores (docs/design.md §1, allocation ``global``) cuts some layers much deeper than
 others; this view makes that visible.
 
 Example:

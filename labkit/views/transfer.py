@@ -1,4 +1,4 @@
-"""Views for method 4 (filter pruning for transfer learning, METHODS.md §4.4).
+"""Views for method 4 (filter pruning for transfer learning, docs/methods.md §4.4).
 
 Pure functions from tables to a ``matplotlib.figure.Figure`` (no pyplot state):
 

@@ -171,7 +171,7 @@ def _(course, mo, np, q_r2, table):
     _r = course.check(q_r2.value, float(np.mean(_r2 >= 0.9)), tolerance=0.1, fmt=".2f",
                       what="share of fits with R² ≥ 0.9", explain=f"""
     {len(_r2)} of {len(table)} channels have three or more points to fit; the rest fall back to the
-    rules of METHODS §5.2 (one point, no decay, too close to the logits). A Weibull curve is a
+    rules of docs/methods.md §5.2 (one point, no decay, too close to the logits). A Weibull curve is a
     model of a *monotone* decay; curves that dip and rise again through the residual adds do
     not follow it, which is why the method's study counts this share as a check on the model
     (its full run, on freshly trained networks and noisy digits, found 35 %, far from the 80 %

@@ -5,7 +5,7 @@
 # [tool.uv.sources]
 # labkit = { path = "../..", editable = true }
 # ///
-"""Method 2 study notebook: CSASML (cross-scale attention + split-and-mixed layer), METHODS.md §2.
+"""Method 2 study notebook: CSASML (cross-scale attention + split-and-mixed layer), docs/methods.md §2.
 
 Run:   marimo edit notebooks/studies/csasml.py                 (the full §2.5 experiment)
 Smoke: marimo export html notebooks/studies/csasml.py -o /tmp/x.html --no-sandbox -- --smoke
@@ -27,7 +27,7 @@ def _(mo):
     computation and +1.8 % accuracy on CIFAR-100**, and that the two modules plug into other networks.
 
     **Read this first.** Only the abstract is public. The Split-and-Mixed Module (SMM) and the
-    Cross-Scale Attention module (CSA) below are **our [inferred] designs** (METHODS.md §2.1–2.3),
+    Cross-Scale Attention module (CSA) below are **our [inferred] designs** (docs/methods.md §2.1–2.3),
     built from ShuffleNetV2, FasterNet, P2T, Shunted and PVT. Every choice is an option you can
     change; none of it is presented as the thesis author's exact method. The verdict at the end
     tests *these* designs on a small CPU task, not the thesis.
@@ -244,7 +244,7 @@ def _(mo):
 
     PASS / FAIL per §2.5 criterion, computed as measured. Accuracy criteria are paired over seeds:
     a criterion passes when the mean paired difference has the claimed sign and exceeds one std of
-    the differences, or has that sign in every seed (METHODS §0.1). In smoke mode (one epoch on a
+    the differences, or has that sign in every seed (docs/methods.md §0.1). In smoke mode (one epoch on a
     tenth of the data) the accuracy rows are noise; the MACs rows are exact in every mode.
     """)
     return

@@ -5,7 +5,7 @@
 # [tool.uv.sources]
 # labkit = { path = "../..", editable = true }
 # ///
-"""Method 5 study notebook: DOMINOS, attentive channel pruning with Weibull domino influence, METHODS.md §5.
+"""Method 5 study notebook: DOMINOS, attentive channel pruning with Weibull domino influence, docs/methods.md §5.
 
 Run:   marimo edit notebooks/studies/dominos.py    (trains one seed to explore; shows the committed full run)
 Smoke: marimo export html notebooks/studies/dominos.py -o /tmp/x.html --no-sandbox -- --smoke
@@ -30,7 +30,7 @@ def _(mo):
     slimmed network. Claim: large FLOPs and parameter cuts, better than recent work.
 
     **Read this first.** Only the abstract is public. The formulas for R and D, the selection rule,
-    the block rule and the SE attention stage below are **our [inferred] designs** (METHODS.md
+    the block rule and the SE attention stage below are **our [inferred] designs** (docs/methods.md
     §5.1–5.5); each is an option here, none is the author's exact method. The verdict at the end
     tests *these* designs on a small CPU task.
     """)
@@ -248,7 +248,7 @@ def _(mo):
     mo.md(r"""
     ## 4 · Verdict (§5.7 pass rules, as measured)
 
-    *R·D + c2b ≥ L1* and *SE ≥ +0.2 pt* use METHODS §0.1 on per-seed paired differences of test
+    *R·D + c2b ≥ L1* and *SE ≥ +0.2 pt* use docs/methods.md §0.1 on per-seed paired differences of test
     accuracy (300 test images: one image is 0.33 pt): the mean difference must have the claimed sign
     and exceed one std of the differences, or hold in every seed. *Blocks removed* needs ≥ 1 removed
     block in every seed at −60% and a slimmed network that runs. *Weibull fits* counts the fits with

@@ -6,7 +6,7 @@
 # labkit = { path = "../..", editable = true }
 # ///
 """Method 1 study notebook: long-tail accuracy vs model size (auxiliary trainers, layered budgets,
-weighted mask merging), METHODS.md §1.
+weighted mask merging), docs/methods.md §1.
 
 Run:   marimo edit notebooks/studies/longtail.py                      (the full §1.7 experiment)
        marimo edit notebooks/studies/longtail.py -- --seeds 0,1 --sparsities 0.3,0.5 --trainers ce,ldam_drw
@@ -32,7 +32,7 @@ def _(mo):
     **Read this first.** Only the abstract is public. The trainers (§1.2), the depth profile (§1.3)
     and the merge rule (§1.4) below are **our [inferred] designs**, lab options you can change; none
     of it is the thesis author's exact method. The verdict at the end tests *these* designs on a
-    small CPU task (digits-LT, METHODS.md §1.7), not the thesis.
+    small CPU task (digits-LT, docs/methods.md §1.7), not the thesis.
     """)
     return
 
@@ -296,7 +296,7 @@ def _(mo):
 
     PASS / FAIL per §1.7 criterion, computed as measured, on the tail (*few*) accuracy, paired by
     (seed, class permutation). A criterion passes when the mean paired difference is positive and
-    exceeds one std of the differences, or has the claimed sign in every pair (METHODS §0.1).
+    exceeds one std of the differences, or has the claimed sign in every pair (docs/methods.md §0.1).
     *Thesis claim*: E ≥ A. *Merging helps*: E ≥ D. *Pruning itself helps the tail*: E > B, the
     stronger claim; without it a pass of the first row is the long-tail loss, not pruning. INFO rows
     give the context. In smoke mode every number is noise.

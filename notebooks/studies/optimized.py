@@ -5,7 +5,7 @@
 # [tool.uv.sources]
 # labkit = { path = "../..", editable = true }
 # ///
-"""Method 3 study notebook: keep large weights plus small weights chosen by optimization, METHODS.md §3.
+"""Method 3 study notebook: keep large weights plus small weights chosen by optimization, docs/methods.md §3.
 
 Run:   marimo edit notebooks/studies/optimized.py    (shows the committed full run; a button reruns it)
 Smoke: marimo export html notebooks/studies/optimized.py -o /tmp/x.html --no-sandbox -- --smoke
@@ -31,7 +31,7 @@ def _(mo):
     **Read this first.** Only the abstract is public; the optimizer is unknown. The rescue budget ρ,
     the candidate pool, the genetic algorithm (with the magnitude solution seeded into its
     population), simulated annealing and the learned straight-through score mask are **[inferred]**
-    (METHODS.md §3.1) and are options here, not the author's exact method.
+    (docs/methods.md §3.1) and are options here, not the author's exact method.
     """)
     return
 
@@ -196,7 +196,7 @@ def _(mo):
     ## 3 · Verdict (§3.3 pass rules, as measured)
 
     *GA > magnitude* must hold one-shot at every $s \ge 0.8$ **in every seed** (§3.3: "paired, all
-    seeds"). *GA > random* uses METHODS §0.1 (mean paired difference > 0 and larger than one std, or
+    seeds"). *GA > random* uses docs/methods.md §0.1 (mean paired difference > 0 and larger than one std, or
     > 0 in every seed). *GA search* checks the seeding guarantee on the calibration loss. INFO rows
     report, without a rule, the gap after fine-tuning and GA against the greedy saliencies. Fewer than
     3 seeds cannot pass.

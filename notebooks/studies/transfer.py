@@ -5,7 +5,7 @@
 # [tool.uv.sources]
 # labkit = { path = "../..", editable = true }
 # ///
-"""Method 4 study notebook: filter pruning for transfer learning on a small dataset, METHODS.md §4.
+"""Method 4 study notebook: filter pruning for transfer learning on a small dataset, docs/methods.md §4.
 
 Run:   marimo edit notebooks/studies/transfer.py    (shows the committed full run; a button reruns it)
 Smoke: marimo export html notebooks/studies/transfer.py -o /tmp/x.html --no-sandbox -- --smoke
@@ -30,7 +30,7 @@ def _(mo):
     **Read this first.** Only the abstract and reference list are public. The filter criteria are
     from the cited papers [lit] (Molchanov et al. 2017; Hu et al. 2016). The per-layer L2
     normalisation of the global ranking, the 10 % per-layer floor and the fine-tune recipe are
-    **[inferred]** options (METHODS.md §4.2–4.3), not the author's exact method. The CPU experiment
+    **[inferred]** options (docs/methods.md §4.2–4.3), not the author's exact method. The CPU experiment
     is a miniature: a small VGG trained on digits 0–4 is the "ImageNet model", digits 5–9 with
     15 images per class the "Flowers-102".
     """)
@@ -235,7 +235,7 @@ def _(mo):
     mo.md(r"""
     ## 5 · Verdict (§4.5 pass rules, as measured)
 
-    Paired over seeds (METHODS §0.1): a rule passes when the mean paired difference has the claimed
+    Paired over seeds (docs/methods.md §0.1): a rule passes when the mean paired difference has the claimed
     sign and exceeds one std of the differences, or has that sign in every seed; fewer than 3 seeds
     cannot pass. "Best data-driven" picks the better of mean activation / APoZ (and its ranking) at
     r = 0.4 by mean accuracy, then compares it per seed with unpruned transfer (threshold −2 pt).

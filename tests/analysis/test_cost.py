@@ -1,4 +1,4 @@
-"""cost(): MACs against the analytic formula (METHODS.md §0.1), nonzero counts, latency, no side effects."""
+"""cost(): MACs against the analytic formula (docs/methods.md §0.1), nonzero counts, latency, no side effects."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""Mean activation and APoZ against a hand-written forward pass (METHODS.md §4.1)."""
+"""Mean activation and APoZ against a hand-written forward pass (docs/methods.md §4.1)."""
 from __future__ import annotations
 
 import torch

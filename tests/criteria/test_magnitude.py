@@ -1,4 +1,4 @@
-"""Magnitude family against their formulas (METHODS.md §4.1)."""
+"""Magnitude family against their formulas (docs/methods.md §4.1)."""
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,4 @@
-"""The 'optimized' criterion (METHODS.md §3.1): budgets, the magnitude oracle, the GA's seeding guarantee."""
+"""The 'optimized' criterion (docs/methods.md §3.1): budgets, the magnitude oracle, the GA's seeding guarantee."""
 from __future__ import annotations
 
 import math

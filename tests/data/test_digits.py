@@ -1,4 +1,4 @@
-"""digits / digits-lt: the offline default (METHODS.md §0.1, §1.7, §4.5, §5.7)."""
+"""digits / digits-lt: the offline default (docs/methods.md §0.1, §1.7, §4.5, §5.7)."""
 from __future__ import annotations
 
 import time

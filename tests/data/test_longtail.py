@@ -1,4 +1,4 @@
-"""longtail_counts against the published CIFAR-LT sizes; class_groups against METHODS.md §1.1 / §1.7."""
+"""longtail_counts against the published CIFAR-LT sizes; class_groups against docs/methods.md §1.1 / §1.7."""
 from __future__ import annotations
 
 import numpy as np

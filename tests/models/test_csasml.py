@@ -27,7 +27,7 @@ def test_smm_shape_grad_and_macs(c, h, w, ratio, op, ghost, counted_macs):
 
 
 def test_smm_formula_by_hand_and_vs_resnet_block():
-    # METHODS §2.1: 9·C·r + (C·r)² + C² per position, against 18·C² for a basic block.
+    # docs/methods.md §2.1: 9·C·r + (C·r)² + C² per position, against 18·C² for a basic block.
     assert smm_macs(64, 8, 8) == 64 * (9 * 32 + 32 ** 2 + 64 ** 2)
     assert smm_macs(64, 8, 8, split_op="dense") == 64 * (9 * 32 ** 2 + 64 ** 2)
     assert smm_macs(64, 8, 8) < 0.2 * 64 * 18 * 64 ** 2

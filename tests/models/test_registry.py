@@ -161,4 +161,4 @@ def test_prunable_parameters_in_forward_order(case):
             h.remove()
     assert prunable_parameters(model, exclude_first=False, exclude_last=False) == called
     default = prunable_parameters(model)
-    assert default == called[1:-1]  # first conv and last linear excluded (METHODS.md §0.1)
+    assert default == called[1:-1]  # first conv and last linear excluded (docs/methods.md §0.1)

@@ -1,4 +1,4 @@
-"""The tiny CNN of METHODS.md §1.7."""
+"""The tiny CNN of docs/methods.md §1.7."""
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,4 @@
-"""CIFAR VGGs: layer lists, METHODS.md §4.5's filter count, stages per pooling block, small inputs."""
+"""CIFAR VGGs: layer lists, docs/methods.md §4.5's filter count, stages per pooling block, small inputs."""
 from __future__ import annotations
 
 import pytest
@@ -17,7 +17,7 @@ def test_vgg_small_is_methods_4_5():
     net = vgg_small(num_classes=10, in_channels=1)
     assert [c.out_channels for c in convs(net)] == [16, 16, 32, 32, 64, 64]
     assert sum(c.out_channels for c in convs(net)) == 224
-    # "208 filters" = the prunable ones: every conv but the first (METHODS.md §0.1).
+    # "208 filters" = the prunable ones: every conv but the first (docs/methods.md §0.1).
     prunable = [net.get_submodule(n.rsplit(".", 1)[0]) for n in prunable_parameters(net)]
     assert sum(m.out_channels for m in prunable if isinstance(m, nn.Conv2d)) == 208
     assert not any(isinstance(m, nn.BatchNorm2d) for m in net.modules())

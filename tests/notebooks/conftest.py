@@ -101,7 +101,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def marimo_server(notebook: Path, *notebook_args: str, timeout: float = 180) -> Iterator[str]:
     """Serve ``notebook`` with ``marimo run`` on 127.0.0.1 with a random token; yield its URL.
 
-    The token stays on, as in production (DESIGN.md §6): the URL carries it as
+    The token stays on, as in production (docs/design.md §6): the URL carries it as
     ``?access_token=...``. The server is polled on ``/health`` and stopped afterwards.
     """
     port, token = free_port(), secrets.token_urlsafe(16)

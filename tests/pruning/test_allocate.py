@@ -1,4 +1,4 @@
-"""Allocation modes: budgets, the layered profile (METHODS.md §1.3), constraints and warnings."""
+"""Allocation modes: budgets, the layered profile (docs/methods.md §1.3), constraints and warnings."""
 from __future__ import annotations
 
 import warnings

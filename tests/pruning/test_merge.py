@@ -1,4 +1,4 @@
-"""Mask merging (METHODS.md §1.4): budgets kept per layer, what each mode prefers, a strict registry."""
+"""Mask merging (docs/methods.md §1.4): budgets kept per layer, what each mode prefers, a strict registry."""
 from __future__ import annotations
 
 import pytest

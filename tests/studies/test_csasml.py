@@ -1,4 +1,4 @@
-"""The §2.5 study: a tiny real run gives a complete, finite table; the verdict follows METHODS §0.1."""
+"""The §2.5 study: a tiny real run gives a complete, finite table; the verdict follows docs/methods.md §0.1."""
 from __future__ import annotations
 
 from dataclasses import replace

@@ -1,4 +1,4 @@
-"""The §5.7 study: a tiny real run gives a complete table whose verdict follows METHODS §0.1 and §5.7."""
+"""The §5.7 study: a tiny real run gives a complete table whose verdict follows docs/methods.md §0.1 and §5.7."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""The shared paired PASS / FAIL rule of METHODS.md §0.1."""
+"""The shared paired PASS / FAIL rule of docs/methods.md §0.1."""
 from labkit.studies._verdict import paired_pass
 
 

@@ -1,4 +1,4 @@
-"""Each long-tail loss against a NumPy computation of its formula (METHODS.md §1.2)."""
+"""Each long-tail loss against a NumPy computation of its formula (docs/methods.md §1.2)."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""Auxiliary trainers (METHODS §1.2): one common start, aligned candidate masks, refusal of mixed starts."""
+"""Auxiliary trainers (docs/methods.md §1.2): one common start, aligned candidate masks, refusal of mixed starts."""
 from __future__ import annotations
 
 import copy

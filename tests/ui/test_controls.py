@@ -12,7 +12,7 @@ def test_defaults_follow_spec_order(spec):
 
 
 def test_both_adapters_return_the_same_values_for_the_same_spec(spec):
-    """The contract of DESIGN.md §5: one spec, two hosts, one dict of plain values."""
+    """The contract of docs/design.md §5: one spec, two hosts, one dict of plain values."""
     from_marimo = mui.controls(spec).value
     from_jupyter = jui.values(jui.controls(spec))
     assert from_marimo == from_jupyter == spec.defaults()

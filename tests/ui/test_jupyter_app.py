@@ -67,7 +67,7 @@ def built(lab: lk.Lab) -> LabApp:
 @pytest.fixture
 def app(built: LabApp, lab: lk.Lab) -> LabApp:
     """The module's app, back at the default setting (one update if anything differs)."""
-    built.set(granularity="weight", criterion="magnitude", mode="global", sparsity=0.5, normalize="none",
+    built.set(granularity="weight", criterion="magnitude", mode="global", sparsity=0.5, normalize="auto",
               **{n: 0.5 for n in lab.layers})
     return built
 
@@ -106,15 +106,18 @@ def test_the_widget_slider_drives_the_views_too(app: LabApp) -> None:
 
 def test_criteria_follow_granularity_and_filter_normalises_per_layer(app: LabApp) -> None:
     c = app.controls.controls
-    assert tuple(c["criterion"].options) == criteria_for("weight")
+    assert list(c["criterion"].options) == criteria_for("weight")
     app.set(granularity="filter")
-    assert tuple(c["criterion"].options) == criteria_for("filter") and "apoz" in c["criterion"].options
-    assert c["normalize"].value == "l2" and "L2-normalised per layer" in app.control_note.value
+    assert list(c["criterion"].options) == criteria_for("filter") and "apoz" in c["criterion"].options
+    assert c["normalize"].value == "auto" and "L2 norm" in app.control_note.value  # the reason, in the UI
+    app.set(normalize="none")
+    assert "may empty whole layers" in app.control_note.value
+    app.set(normalize="auto")
     app.set(criterion="apoz")
     assert "filters" in app.readout.value and app.panels["per_class"].ok
     app.set(granularity="weight")  # apoz cannot score weights: the menu says so and falls back
     assert c["criterion"].value == "magnitude" and "apoz" in app.control_note.value
-    assert c["normalize"].value == "none" and "labkit-error" not in app.readout.value
+    assert "labkit-error" not in app.readout.value
 
 
 def test_per_layer_mode_is_shown_as_such(app: LabApp, lab: lk.Lab) -> None:

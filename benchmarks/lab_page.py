@@ -1,0 +1,147 @@
+"""Latency where the person waits: a slider step in the marimo lab, measured in Chromium.
+
+Starts ``marimo run notebooks/lab.py`` (token on, 127.0.0.1), opens it in Debian's chromium
+through Playwright, waits until the page is still, then steps the **global sparsity** slider
+``--steps`` times with the keyboard and reports for each step, from the key press:
+
+- *first view*: the readout (``sparsity: ...``) shows the new value;
+- *page still*: the last change to the page before ``--quiet`` ms without any DOM mutation and
+  without marimo's running indicator.
+
+Run (about a minute on 2 cores):
+
+    python benchmarks/lab_page.py                 # the lab as `make lab` opens it
+    python benchmarks/lab_page.py --screenshot /tmp/lab.png
+
+Both medians are printed with the open time; the README quotes them. The numbers include
+everything a person waits for: the kernel's work, the websocket and the browser's drawing.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+_OBSERVE = """() => {
+  window.__lastMut = performance.now();
+  new MutationObserver(() => { window.__lastMut = performance.now(); })
+    .observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+_READOUT = "() => { const m = document.body.innerText.match(/sparsity: ([0-9.]+)/); return m ? m[1] : null; }"
+_BUSY = "() => !!document.querySelector('.running-app-icon')"
+
+
+@contextlib.contextmanager
+def serve(notebook: Path, *args: str, timeout: float = 240) -> Iterator[str]:
+    """``marimo run`` on a free port with a random token; yields the URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_urlsafe(16)
+    cmd = [sys.executable, "-m", "marimo", "-q", "run", str(notebook), "--headless", "--host", "127.0.0.1",
+           "--port", str(port), "--token", "--token-password", token, "--no-sandbox"]
+    if args:
+        cmd += ["--", *args]
+    env = {**os.environ, "MARIMO_SKIP_UPDATE_CHECK": "1"}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"marimo run exited with {proc.returncode}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError("marimo did not start")
+            time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}/?access_token={token}"
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def wait_still(page, quiet_ms: float, timeout_s: float = 300.0) -> float:
+    """Block until no mutation for ``quiet_ms`` and marimo is idle; return the last mutation time (page ms)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        busy, last, now = page.evaluate(f"() => [({_BUSY})(), window.__lastMut, performance.now()]")
+        if not busy and now - last >= quiet_ms:
+            return float(last)
+        time.sleep(0.05)
+    raise TimeoutError("the page never became still")
+
+
+def step(page, quiet_ms: float) -> tuple[float, float]:
+    """One ArrowRight on the global-sparsity thumb: (first view ms, page still ms)."""
+    before = page.evaluate(_READOUT)
+    thumb = page.get_by_role("slider", name="global sparsity")
+    thumb.focus()
+    t0 = page.evaluate("() => performance.now()")
+    thumb.press("ArrowRight")
+    page.wait_for_function(f"(b) => ({_READOUT})() !== b", arg=before, timeout=120_000, polling=10)
+    first = page.evaluate("() => performance.now()") - t0
+    page.evaluate("() => { window.__lastMut = performance.now(); }")
+    time.sleep(quiet_ms / 1000.0)  # let the kernel's follow-up messages start arriving
+    still = wait_still(page, quiet_ms) - t0
+    return first, max(still, first)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--notebook", type=Path, default=REPO / "notebooks" / "lab.py")
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--quiet", type=float, default=400.0, help="ms without DOM changes that count as still")
+    ap.add_argument("--screenshot", type=Path, default=None)
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    args = ap.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    t_start = time.monotonic()
+    with serve(args.notebook) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(url)
+        page.evaluate(_OBSERVE)
+        page.get_by_role("slider", name="global sparsity").wait_for(timeout=240_000)
+        page.wait_for_function(f"() => ({_READOUT})() !== null", timeout=240_000)
+        wait_still(page, args.quiet)
+        opened = time.monotonic() - t_start
+        firsts, stills = [], []
+        for _ in range(args.steps):
+            f, s = step(page, args.quiet)
+            firsts.append(f)
+            stills.append(s)
+            print(f"step: first view {f:6.0f} ms · page still {s:6.0f} ms · readout {page.evaluate(_READOUT)}")
+        if args.screenshot:
+            page.screenshot(path=str(args.screenshot), full_page=True)
+        errors = page.locator(".marimo-error, [data-testid='marimo-error']").count()
+        browser.close()
+    print(f"open (server start to still page): {opened:.1f} s")
+    print(f"slider step, median of {args.steps}: first view {statistics.median(firsts):.0f} ms · "
+          f"page still {statistics.median(stills):.0f} ms   (targets 300 / 1000 ms)")
+    if errors:
+        print(f"{errors} cell(s) show an error")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
