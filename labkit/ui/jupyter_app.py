@@ -277,6 +277,26 @@ class LabApp(W.VBox):
         return views.accuracy_vs_sparsity(self._sweeps[key], baselines=self.lab.baselines(), current=measured,
                                           title=title)
 
+    def snapshot(self) -> Any:
+        """The readout and the main views as they are now, as static HTML (images inline as base64).
+
+        Widgets do not survive ``jupyter nbconvert --to html`` offline; a cell ending in
+        ``app.snapshot()`` does, so an exported notebook shows the numbers it ran with.
+        """
+        import base64
+
+        from IPython.display import HTML
+
+        parts = [self.readout.value]
+        for panel in self.panels.values():
+            if panel.ok:
+                parts += [f'<img alt="{html.escape(panel.title)}" style="max-width:100%" '
+                          f'src="data:image/png;base64,{base64.b64encode(bytes(img.value)).decode("ascii")}">'
+                          for img in panel.images[: len(panel.row.children)]]
+            else:
+                parts.append(panel.note.value)
+        return HTML("<div class='labkit-snapshot'>" + "\n".join(parts) + "</div>")
+
     def _compact(self) -> None:
         from .. import views
 

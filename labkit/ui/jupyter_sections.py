@@ -192,7 +192,8 @@ class ActivationSection(Section):
         self.view = Panel("feature maps", dpi=app.dpi, heading=False)
         intro = W.HTML(note_html("Feature maps of one conv layer for one test image under the current masks; "
                                  "pruned filters are framed in red (with filter granularity their maps are zero)."))
-        super().__init__(app, "Filter activations", [intro, W.HBox([self.layer, self.index]), self.view.text,
+        self.caption = W.HTML("")  # above both pictures: which image, which class, filters kept
+        super().__init__(app, "Filter activations", [intro, W.HBox([self.layer, self.index]), self.caption,
                                                      W.HBox([self.input.box, self.view.box])])
         self.layer.observe(lambda _c: self._redraw(), names="value")
         self.index.observe(lambda _c: self._redraw(), names="value")
@@ -220,10 +221,11 @@ class ActivationSection(Section):
             acts = lab.activations(layer, i, masks=t.masks)
             m = t.masks[layer]
             kept = m if m.dim() == 1 else m.flatten(1).any(1)
-            text = (f"image {i}: class <b>{html.escape(str(name))}</b> · {layer.removesuffix('.weight')}: "
-                    f"{int(kept.sum())}/{kept.numel()} filters kept")
-            return (text, views.activation_grid(acts, kept))
+            self.caption.value = (f"image {i}: class <b>{html.escape(str(name))}</b> · "
+                                  f"{layer.removesuffix('.weight')}: {int(kept.sum())}/{kept.numel()} filters kept")
+            return views.activation_grid(acts, kept)
 
+        self.caption.value = ""
         self.view.run(view)
 
 

@@ -6,6 +6,8 @@ kernel round trip) is tests/notebooks/test_jupyter_browser.py.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -160,11 +162,11 @@ def test_activation_section_shows_the_input_and_follows_its_slider(app: LabApp) 
     act = app.sections["activations"]
     act.open()
     assert act.view.ok and act.input.ok, act.view.note.value  # the input image next to its feature maps
-    text, picture, maps = act.view.text.value, act.input.images[0].value, act.view.images[0].value
+    text, picture, maps = act.caption.value, act.input.images[0].value, act.view.images[0].value
     app.set(sparsity=0.8)
     assert act.input.images[0].value == picture and act.view.images[0].value != maps  # same image, new masks
     act.index.value = 4
-    assert act.view.text.value != text and "image 4: class" in act.view.text.value
+    assert act.caption.value != text and "image 4: class" in act.caption.value
     assert act.input.images[0].value != picture
 
 
@@ -198,3 +200,12 @@ def test_compaction_and_infeasible_targets_are_explained_in_place(app: LabApp) -
     app.compact_button.click()
     cost = app.panels["cost"]
     assert cost.ok and "compacted" in cost.text.value and "labkit-error" not in cost.note.value
+
+
+def test_snapshot_is_static_html_with_the_current_views(app: LabApp) -> None:
+    import base64
+
+    page = app.snapshot().data
+    pngs = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert "sparsity: 0.50" in page and len(pngs) == len(app.panels)
+    assert all(base64.b64decode(p)[:4] == b"\x89PNG" for p in pngs)
