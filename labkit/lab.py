@@ -524,6 +524,18 @@ class Lab:
                      {k: c[k] for k in ("params", "nonzero_params", "MACs", "nonzero_MACs")},
                      0, float("nan"), self.preview, model, pred=logits.argmax(1).cpu())
 
+    def app(self, **options: Any) -> Any:
+        """The whole lab as one ipywidgets widget (JupyterLab, VS Code, Colab): ``lab.app()``.
+
+        Controls, readout, per-class / group / profile / curve / cost views, merging with the
+        clickable overlap widget, filter activations, the methods' views and fine-tune / save /
+        report. ``options`` go to :class:`labkit.ui.jupyter_app.LabApp` (``candidates``,
+        ``sweep``, ``out_dir``, ``dpi``). Needs the ``lab`` extra (ipywidgets, anywidget).
+        """
+        from .ui.jupyter_app import lab_app
+
+        return lab_app(self, **options)
+
     def save(self, trial: Trial, folder: str | os.PathLike) -> Path:
         """Write ``masks.safetensors`` and ``plan.json`` (plan, results, seed, versions) atomically."""
         folder = Path(folder)

@@ -8,6 +8,8 @@ and let :func:`linked_output` redraw a view whenever a value changes:
         box, lambda v: views.per_class_accuracy(lab.prune(**v).report.per_class))
     display(box, out)
 
+For the whole lab as one widget use :meth:`labkit.Lab.app` (:mod:`labkit.ui.jupyter_app`).
+
 Sliders with ``debounce=True`` get ``continuous_update=False``: the callback runs when the
 drag ends rather than on every pixel (ipywidgets docs, "Using Interact"). Build widgets once
 and update them; re-creating widgets on each change is slow in every frontend.
@@ -15,6 +17,7 @@ ipywidgets is imported inside the functions: ``import labkit`` must work without
 """
 from __future__ import annotations
 
+import base64
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -154,6 +157,24 @@ def observe(box: Any, callback: Callable[[dict[str, Any]], None]) -> Callable[[]
     return detach
 
 
+def _display_data(item: Any) -> dict[str, Any]:
+    """``item``'s display_data output with binary formats (PNG, JPEG) base64-encoded, as the notebook
+    format stores them. ``Output.append_display_data`` sends the raw bytes instead, which JupyterLab
+    renders as ``<img src="data:image/png;base64,[object Object]">`` (jupyter-widgets/ipywidgets#3003).
+
+    Example:
+        >>> from labkit.views import group_accuracy
+        >>> _display_data(group_accuracy({"overall": 0.9}))["data"]["image/png"][:8]
+        'iVBORw0K'
+    """
+    from IPython.core.formatters import format_display_data
+
+    data, metadata = format_display_data(item)
+    data = {k: base64.b64encode(v).decode("ascii") if isinstance(v, (bytes, bytearray)) else v
+            for k, v in data.items()}
+    return {"output_type": "display_data", "data": data, "metadata": metadata}
+
+
 def linked_output(box: Any, render: Callable[[dict[str, Any]], Any], *, also: Sequence[Any] = ()) -> Any:
     """An ``ipywidgets.Output`` showing ``render(values(box))``, redrawn on every change.
 
@@ -161,7 +182,8 @@ def linked_output(box: Any, render: Callable[[dict[str, Any]], Any], *, also: Se
     values itself, e.g. the merge view follows both the pruning and the merge controls).
 
     ``render`` returns anything IPython can display (a view's ``Figure``, a DataFrame, text),
-    a tuple of such things (shown in order) or None. The output is replaced, not appended to, so a slider drag leaves one figure. If
+    a tuple of such things (shown in order) or None. The output is replaced, not appended to, so a
+    slider drag leaves one figure; images are stored base64-encoded (see :func:`_display_data`). If
     ``render`` raises, the error message is shown in the output instead of vanishing into
     the widget log.
 
@@ -187,10 +209,8 @@ def linked_output(box: Any, render: Callable[[dict[str, Any]], Any], *, also: Se
             out.outputs = ()
             out.append_stderr(f"{type(err).__name__}: {err}\n")
             return
-        out.outputs = ()
-        for item in result if isinstance(result, tuple) else (result,):
-            if item is not None:
-                out.append_display_data(item)
+        out.outputs = tuple(_display_data(item) for item in (result if isinstance(result, tuple) else (result,))
+                            if item is not None)
 
     redraw(values(box))
     observe(box, redraw)

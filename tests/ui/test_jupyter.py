@@ -1,3 +1,5 @@
+import base64
+
 import ipywidgets as W
 import pytest
 
@@ -63,6 +65,8 @@ def test_linked_output_redraws_one_view_per_change(spec):
 
     out = jui.linked_output(box, render)
     assert calls == [0.5] and len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]
+    png = out.outputs[0]["data"]["image/png"]  # base64 text, as JupyterLab needs (ipywidgets#3003)
+    assert isinstance(png, str) and base64.b64decode(png)[:4] == b"\x89PNG"
     box.controls["sparsity"].value = 0.7
     assert calls[-1] == pytest.approx(0.7) and len(out.outputs) == 1  # replaced, not appended
     box.controls["criterion"].value = "apoz"
