@@ -49,10 +49,10 @@ from torch import Tensor, nn
 
 from tqdm.auto import tqdm
 
-from ..criteria._layers import _NORMS
+from ..criteria._layers import paired_norms
 from ..models.inputs import example_inputs as _known_inputs
 from .apply import apply_masks, check_masks
-from .coupling import balance_grouped, fixed_reason
+from .coupling import all_groups, balance_grouped, fixed_reason
 from .groups import _producer_names, dependency_graph
 from .masks import Masks
 
@@ -69,16 +69,7 @@ def default_example_inputs(model: nn.Module) -> Tensor:
 
 def _norm_owners(model: nn.Module, masks: Masks) -> dict[nn.Module, str]:
     """``{BatchNorm: masked weight name}`` for the norms that filter masks zero (paired norms)."""
-    mods = list(model.named_modules())
-    where = {id(m): i for i, (_, m) in enumerate(mods)}
-    out: dict[nn.Module, str] = {}
-    for w in masks:
-        layer = model.get_submodule(w.rsplit(".", 1)[0] if "." in w else "")
-        i = where[id(layer)] + 1  # the rule of labkit.criteria.paired_norm, without re-listing modules
-        width = getattr(layer, "out_channels", getattr(layer, "out_features", None))
-        if i < len(mods) and isinstance(mods[i][1], _NORMS) and mods[i][1].num_features == width:
-            out[mods[i][1]] = w
-    return out
+    return {norm: w for w, norm in paired_norms(model, list(masks)).items() if norm is not None}
 
 
 def _removable(model: nn.Module, DG: Any, group: Any, masks: Masks, names: dict[nn.Module, str],
@@ -140,14 +131,13 @@ def compact(model: nn.Module, masks: Masks, example_inputs: Any = None, *, stric
     check_masks(model, masks)
     if example_inputs is None:
         example_inputs = default_example_inputs(model)
-    masked = apply_masks(model, masks)
     small = apply_masks(model, masks)
     DG = dependency_graph(small, example_inputs)
     names = {m: n for n, m in small.named_modules()}
     owners = _norm_owners(small, masks)
     fixed_mods = frozenset(small.get_submodule(w.rsplit(".", 1)[0]) for w in _fixed_width(small))
     plan, partial, seen = [], [], set()
-    groups = list(DG.get_all_groups(root_module_types=(nn.Conv2d, nn.Conv1d, nn.Linear)))
+    groups = all_groups(DG)
     for group in tqdm(groups, desc="compact: plan", disable=None if progress is None else not progress,
                       leave=False):
         removable, cut = _removable(small, DG, group, masks, names, owners)
@@ -187,7 +177,7 @@ def compact(model: nn.Module, masks: Masks, example_inputs: Any = None, *, stric
     for n, p in small.named_parameters():  # the trace made every parameter trainable; restore
         p.requires_grad_(trainable.get(n, True))
     if check:
-        _check_agree(masked, small, example_inputs, rtol, atol)
+        _check_agree(apply_masks(model, masks), small, example_inputs, rtol, atol)
     return small
 
 

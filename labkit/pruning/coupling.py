@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["dependency_graph", "register_opaque", "opaque_layers", "fixed_reason", "balance_grouped",
+__all__ = ["dependency_graph", "all_groups", "register_opaque", "opaque_layers", "fixed_reason", "balance_grouped",
            "grouped_conv_pruner"]
 
 # (module path, attribute, what it is): classes are protected module by module, functions at their
@@ -267,6 +267,23 @@ def dependency_graph(model: nn.Module, example_inputs: Any) -> Any:
         model.train(was)
     DG.labkit_opaque = tags
     return DG
+
+
+def all_groups(DG: Any, root_module_types: tuple[type, ...] = (nn.Conv2d, nn.Conv1d, nn.Linear)) -> list[Any]:
+    """``DG.get_all_groups(...)`` as a list, with the index maps computed once.
+
+    Torch-Pruning refreshes every concat / split / reshape index map for each group it builds,
+    which is right after a pruning step but wasted before any (DenseNet-121: 120 groups x 58
+    concats). Nothing is pruned while the groups are listed, so the refresh is skipped.
+    """
+    from torch_pruning.dependency import index_mapping
+
+    update = index_mapping.update_index_mapping
+    index_mapping.update_index_mapping = lambda graph: None
+    try:
+        return list(DG.get_all_groups(root_module_types=root_module_types))
+    finally:
+        index_mapping.update_index_mapping = update
 
 
 def fixed_reason(DG: Any, group: Any, fixed_width: frozenset[nn.Module] = frozenset()) -> str | None:
