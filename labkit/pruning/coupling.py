@@ -21,10 +21,13 @@ pruners guarantee by averaging importance over chunks, but arbitrary masks do no
 - **opaque** modules and functions (:func:`register_opaque`): window attention (Swin, MaxViT) and
   channel shuffle (ShuffleNet V2). Their reshapes and permutes are what Torch-Pruning cannot
   index (a ``ZeroDivisionError`` on the shuffle; more than 12 GB of index maps on Swin's shifted
-  windows). While the graph is traced they run inside one autograd node
-  (:class:`_FixedChannels`), so the graph only sees "channels in, same channels out" and stays
-  small; their input and output channels are then kept. The layers *around* them (the MLPs,
-  the inverted-residual expansions) are still pruned.
+  windows). While the graph is traced each module (or each call of the function, through a
+  temporary ``_Wall`` module) runs inside one autograd node (``_FixedChannels``) and becomes one
+  Torch-Pruning node with separate input and output handlers (``_WallPruner``), the way
+  Torch-Pruning's ``customized_pruners`` expect: the graph stays small, coupled groups stop at
+  the wall, and the wall's input and output channels are kept. The layers *around* them (the
+  MLPs, the inverted-residual expansions) are still pruned. Swin's qkv / proj weights, used
+  only inside the protected attention, are not in the graph; their masked rows stay zeroed.
 
 Example:
     >>> import torchvision

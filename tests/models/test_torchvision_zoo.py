@@ -130,7 +130,7 @@ def test_lab_opens_on_zoo_models(name) -> None:
     assert b.masks.sparsity > a.masks.sparsity
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        small, table = lab.compact(b)
+        small, table = lab.compact(b, batch_size=1)  # latency at batch 1: the test times nothing
     costs = table.set_index("model")
     assert costs.loc["compacted", "params"] < costs.loc["dense", "params"]
     with torch.no_grad():
