@@ -22,7 +22,7 @@ import copy
 
 from torch import nn
 
-__all__ = ["paired_norm", "measure_module", "working_copy", "out_channel_dim"]
+__all__ = ["paired_norm", "paired_norms", "measure_module", "working_copy", "out_channel_dim"]
 
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
@@ -42,6 +42,20 @@ def paired_norm(model: nn.Module, param_name: str) -> nn.Module | None:
         if isinstance(nxt, _NORMS) and nxt.num_features == out:
             return nxt
     return None
+
+
+def paired_norms(model: nn.Module, param_names: list[str] | tuple[str, ...]) -> dict[str, nn.Module | None]:
+    """:func:`paired_norm` of many layers, listing the modules once (large models have thousands)."""
+    mods = list(model.named_modules())
+    where = {id(m): i for i, (_, m) in enumerate(mods)}
+    out: dict[str, nn.Module | None] = {}
+    for name in param_names:
+        layer = model.get_submodule(_module_name(name))
+        i = where[id(layer)] + 1
+        width = getattr(layer, "out_channels", getattr(layer, "out_features", None))
+        nxt = mods[i][1] if i < len(mods) else None
+        out[name] = nxt if isinstance(nxt, _NORMS) and nxt.num_features == width else None
+    return out
 
 
 def measure_module(model: nn.Module, param_name: str) -> nn.Module:

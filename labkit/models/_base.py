@@ -68,8 +68,10 @@ def prunable_parameters(model: nn.Module, exclude_first: bool = True,
     """Names of conv / linear weights in forward (registration) order.
 
     ``exclude_first`` drops the first conv (it sees raw pixels and is tiny); ``exclude_last``
-    drops the last linear (the classifier: pruning it removes tail-class rows first,
-    docs/methods.md §0.1).
+    drops the classifier (pruning it removes tail-class rows first, docs/methods.md §0.1): the last
+    linear, or, in a network without any linear, the last conv (SqueezeNet's 1x1 conv
+    classifier). :func:`labkit.pruning.compact` keeps the model's output channels whatever
+    the masks say.
     """
     names = [f"{mn}.weight" if mn else "weight" for mn, m in model.named_modules()
              if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "weight", None) is not None]
@@ -81,6 +83,8 @@ def prunable_parameters(model: nn.Module, exclude_first: bool = True,
         linears = [n for n in names if isinstance(layer_of(model, n), nn.Linear)]
         if linears:
             names.remove(linears[-1])
+        elif names:  # no linear: a fully convolutional classifier
+            names.remove(names[-1])
     return names
 
 

@@ -18,6 +18,7 @@ from .allocate import allocate as allocate
 from .apply import apply_masks as apply_masks
 from .apply import expand_masks as expand_masks
 from .compact import compact as compact
+from .coupling import register_opaque as register_opaque
 from .groups import couple_scores as couple_scores
 from .groups import coupled_groups as coupled_groups
 from .masks import Masks as Masks
@@ -30,7 +31,7 @@ from .merge import register_merge_mode as register_merge_mode
 from .ranking import Ranking as Ranking
 
 __all__ = [
-    "Allocation", "AllocationWarning", "allocate", "apply_masks", "expand_masks", "compact",
+    "Allocation", "AllocationWarning", "allocate", "apply_masks", "expand_masks", "compact", "register_opaque",
     "couple_scores", "coupled_groups", "Masks", "make_masks", "overlap", "get_merge_mode",
     "list_merge_modes", "merge_masks", "register_merge_mode", "Ranking",
 ]

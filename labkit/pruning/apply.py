@@ -28,7 +28,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from ..criteria._layers import paired_norm
+from ..criteria._layers import paired_norms
 from .masks import Masks
 
 __all__ = ["apply_masks", "expand_masks", "check_masks"]
@@ -59,6 +59,7 @@ def expand_masks(model: nn.Module, masks: Masks) -> dict[str, Tensor]:
     """
     check_masks(model, masks)
     names = {m: n for n, m in model.named_modules()}
+    norms = paired_norms(model, list(masks)) if masks.granularity == "filter" else {}
     out: dict[str, Tensor] = {}
     for name, m in masks.items():
         p = model.get_parameter(name)
@@ -71,7 +72,7 @@ def expand_masks(model: nn.Module, masks: Masks) -> dict[str, Tensor]:
         layer = model.get_submodule(layer_name)
         if getattr(layer, "bias", None) is not None:
             out[f"{layer_name}.bias" if layer_name else "bias"] = m
-        norm = paired_norm(model, name)
+        norm = norms[name]
         if norm is not None and norm.affine:
             prefix = names[norm]
             out[f"{prefix}.weight"] = m
@@ -104,5 +105,5 @@ def apply_masks(model: nn.Module, masks: Masks, out: nn.Module | None = None) ->
     with torch.no_grad():
         for name, m in full.items():
             p = work.get_parameter(name)
-            p.mul_(m.to(p.device))  # dense * mask (bool promotes to the weight's dtype)
+            p.masked_fill_(~m.to(p.device), 0)  # dense * mask, without a float copy of the mask
     return work

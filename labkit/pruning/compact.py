@@ -22,7 +22,15 @@ kept channels), its masked members stay zeroed, the outputs still agree, and an
 **Fixed-width layers.** A module whose forward reshapes a layer's output into a fixed layout
 (multi-head attention splits ``q, k, v`` into ``heads x head_dim``) lists those children in a
 ``labkit_fixed_width`` attribute; their groups keep every channel (masked ones stay zeroed, and
-the warning counts them), so the compacted model still runs and still agrees.
+the warning counts them), so the compacted model still runs and still agrees. The same holds,
+without any attribute, for the model's output channels (the classifier, whatever its form),
+``nn.MultiheadAttention``, window attention and channel shuffle, and grouped convolutions lose
+the same number of channels in every group (:mod:`labkit.pruning.coupling`).
+
+**Example inputs.** Without ``example_inputs`` the input size comes from what the model
+declares (:func:`labkit.models.inputs.input_shape`: ``model.input_shape``, ViT's
+``image_size``, torchvision's weights metadata); when nothing is known it raises, rather than
+tracing a guessed size.
 
 Example:
     >>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 4, 3))
@@ -39,8 +47,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..criteria._layers import paired_norm
+from tqdm.auto import tqdm
+
+from ..criteria._layers import paired_norms
+from ..models.inputs import example_inputs as _known_inputs
 from .apply import apply_masks, check_masks
+from .coupling import all_groups, balance_grouped, fixed_reason
 from .groups import _producer_names, dependency_graph
 from .masks import Masks
 
@@ -48,25 +60,21 @@ __all__ = ["compact", "default_example_inputs"]
 
 
 def default_example_inputs(model: nn.Module) -> Tensor:
-    """One random input ``(1, C, 32, 32)`` with ``C`` the first conv's input channels
-    (or ``model.input_shape`` when the model declares it)."""
-    shape = getattr(model, "input_shape", None)
-    if shape is not None:
-        return torch.randn(1, *tuple(shape))
-    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    if first is None:
-        raise ValueError("cannot guess an input for a model without a Conv2d; pass example_inputs=torch.randn(...)")
-    return torch.randn(1, first.in_channels, 32, 32)
+    """One random input of the size the model declares (:func:`labkit.models.inputs.example_inputs`).
+
+    Raises ``ValueError`` naming the fix when the size is not known.
+    """
+    return _known_inputs(model, 1)
 
 
-def _removable(model: nn.Module, DG: Any, group: Any, masks: Masks) -> tuple[Tensor, Tensor]:
+def _norm_owners(model: nn.Module, masks: Masks) -> dict[nn.Module, str]:
+    """``{BatchNorm: masked weight name}`` for the norms that filter masks zero (paired norms)."""
+    return {norm: w for w, norm in paired_norms(model, list(masks)).items() if norm is not None}
+
+
+def _removable(model: nn.Module, DG: Any, group: Any, masks: Masks, names: dict[nn.Module, str],
+               norm_owner: dict[nn.Module, str]) -> tuple[Tensor, Tensor]:
     """Root-channel flags: ``removable`` (every producer masked it off) and ``cut`` (some did)."""
-    names = {m: n for n, m in model.named_modules()}
-    norm_owner: dict[nn.Module, str] = {}
-    for w in masks:
-        norm = paired_norm(model, w)
-        if norm is not None:
-            norm_owner[norm] = w
     n_root = len(group[0].idxs)
     removable = torch.ones(n_root, dtype=torch.bool)
     cut = torch.zeros(n_root, dtype=torch.bool)
@@ -98,21 +106,24 @@ def _removable(model: nn.Module, DG: Any, group: Any, masks: Masks) -> tuple[Ten
 
 
 def compact(model: nn.Module, masks: Masks, example_inputs: Any = None, *, strict: bool = False,
-            check: bool = True, rtol: float = 1e-4, atol: float = 1e-5) -> nn.Module:
+            check: bool = True, rtol: float = 1e-4, atol: float = 1e-5,
+            progress: bool | None = None) -> nn.Module:
     """A physically smaller copy of ``model`` with the masked filters removed (see module doc).
 
     Args:
         model: the dense model; not modified.
         masks: filter :class:`Masks` (``granularity="filter"``).
         example_inputs: an input batch for tracing and the agreement check; default
-            :func:`default_example_inputs`.
+            :func:`default_example_inputs` (the size the model declares; raises if unknown).
         strict: raise when a coupled channel is masked in only some layers of its group,
             instead of keeping it (see module doc).
         check: compare masked and compacted outputs and raise if they differ.
+        progress: a tqdm bar over the coupled groups; ``None`` shows it on a terminal only.
 
     Raises:
-        ValueError: weight-level masks; a group whose every channel would go; with ``strict``,
-            a partially cut coupled channel. RuntimeError: masked and compacted outputs differ.
+        ValueError: weight-level masks; unknown input size; a group whose every channel would
+            go; with ``strict``, a partially cut coupled channel. RuntimeError: masked and
+            compacted outputs differ.
     """
     if not isinstance(masks, Masks) or masks.granularity != "filter":
         raise ValueError("compact needs filter masks (one bool per output channel): weight-level zeros cannot "
@@ -120,38 +131,53 @@ def compact(model: nn.Module, masks: Masks, example_inputs: Any = None, *, stric
     check_masks(model, masks)
     if example_inputs is None:
         example_inputs = default_example_inputs(model)
-    masked = apply_masks(model, masks)
     small = apply_masks(model, masks)
     DG = dependency_graph(small, example_inputs)
-    fixed = _fixed_width(small)
-    plan, partial = [], []
-    for group in DG.get_all_groups(root_module_types=(nn.Conv2d, nn.Conv1d, nn.Linear)):
-        removable, cut = _removable(small, DG, group, masks)
-        if fixed and fixed & {n for n, _, _ in _producer_names(small, DG, group)}:
-            removable = torch.zeros_like(removable)  # heads keep their width (see module doc)
-        stuck = cut & ~removable
-        if bool(stuck.any()):
-            members = list(dict.fromkeys(n for n, _, _ in _producer_names(small, DG, group)))
-            partial.append((members, int(stuck.sum())))
+    names = {m: n for n, m in small.named_modules()}
+    owners = _norm_owners(small, masks)
+    fixed_mods = frozenset(small.get_submodule(w.rsplit(".", 1)[0]) for w in _fixed_width(small))
+    plan, partial, seen = [], [], set()
+    groups = all_groups(DG)
+    for group in tqdm(groups, desc="compact: plan", disable=None if progress is None else not progress,
+                      leave=False):
+        removable, cut = _removable(small, DG, group, masks, names, owners)
+        members = list(dict.fromkeys(n for n, _, _ in _producer_names(small, DG, group)))
+        seen.update(members)
+        if bool(cut.any()):
+            reason = fixed_reason(DG, group, fixed_mods)
+            if reason is not None:
+                removable = torch.zeros_like(removable)  # see module doc: these keep their width
+            else:
+                removable = balance_grouped(DG, group, removable)
+            stuck = cut & ~removable
+            if bool(stuck.any()):
+                partial.append((members, int(stuck.sum()), reason))
         if bool(removable.any()):
             if bool(removable.all()):
-                raise ValueError(f"the masks remove every channel of a coupled group ({_describe(small, DG, group)}); "
+                raise ValueError(f"the masks remove every channel of a coupled group ({', '.join(members)}); "
                                  f"keep at least one filter per layer (min_keep)")
             root = group[0].dep
             plan.append((root.target.module, root.handler, torch.nonzero(removable).reshape(-1).tolist()))
+    untraced = {n: int((~masks[n]).sum()) for n in masks if n not in seen and bool((~masks[n]).any())}
+    for n, k in untraced.items():
+        partial.append(([n], k, "not in the traced graph (unused by this input, or inside a protected layer)"))
     if partial:
-        msg = "; ".join(f"{n} channel(s) in group {m}" for m, n in partial)
-        if strict:
+        msg = "; ".join(f"{n} channel(s) in group {m}" + (f" [{r}]" if r else "") for m, n, r in partial)
+        if strict and any(r is None for _, _, r in partial):
             raise ValueError(f"masks cut residual-coupled channels in only some layers of their group: {msg}. "
                              f"Score coupled layers together (lk.couple_scores + a uniform allocation) or pass "
                              f"strict=False to keep those channels (zeroed) and compact the rest")
-        warnings.warn(f"kept {sum(n for _, n in partial)} masked channel(s) that their coupled group still uses "
+        warnings.warn(f"kept {sum(n for _, n, _ in partial)} masked channel(s) that their coupled group still uses "
                       f"(they stay zeroed, not removed): {msg}", UserWarning, stacklevel=2)
-    for module, fn, idxs in plan:
+    for module, fn, idxs in tqdm(plan, desc="compact: prune", disable=None if progress is None else not progress,
+                                 leave=False):
         DG.get_pruning_group(module, fn, idxs).prune()
     small.train(model.training)
+    trainable = {n: p.requires_grad for n, p in model.named_parameters()}
+    for n, p in small.named_parameters():  # the trace made every parameter trainable; restore
+        p.requires_grad_(trainable.get(n, True))
     if check:
-        _check_agree(masked, small, example_inputs, rtol, atol)
+        _check_agree(apply_masks(model, masks), small, example_inputs, rtol, atol)
     return small
 
 
@@ -181,6 +207,10 @@ def _check_agree(masked: nn.Module, small: nn.Module, x: Any, rtol: float, atol:
         small.train(wb)
     if not isinstance(ya, Tensor):
         return
+    if ya.shape != yb.shape:
+        raise RuntimeError(f"the compacted model's output has shape {tuple(yb.shape)}, the masked model's "
+                           f"{tuple(ya.shape)}: a layer feeding the output lost channels. Report the architecture; "
+                           f"until then exclude that layer from the masks")
     scale = float(ya.abs().max()) if ya.numel() else 0.0
     if not torch.allclose(ya, yb, rtol=rtol, atol=atol * max(1.0, scale)):
         raise RuntimeError(f"masked and compacted outputs differ (max |diff| {float((ya - yb).abs().max()):.3g}); "

@@ -29,17 +29,10 @@ __all__ = ["coupled_groups", "couple_scores", "dependency_graph"]
 
 
 def dependency_graph(model: nn.Module, example_inputs: Any) -> Any:
-    """``torch_pruning.DependencyGraph`` of ``model`` (traced in eval mode, all params trainable)."""
-    import torch_pruning as tp
+    """``torch_pruning.DependencyGraph`` of ``model`` (see :func:`labkit.pruning.coupling.dependency_graph`)."""
+    from .coupling import dependency_graph as build
 
-    was = model.training
-    for p in model.parameters():  # untrainable params are dropped from the trace (TP#211)
-        p.requires_grad_(True)
-    model.eval()
-    try:
-        return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False)
-    finally:
-        model.train(was)
+    return build(model, example_inputs)
 
 
 def _producer_names(model: nn.Module, DG: Any, group: Any) -> list[tuple[str, list[int], list[int]]]:

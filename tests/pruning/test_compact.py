@@ -106,6 +106,11 @@ def test_refusals(net, data) -> None:
         compact(net, Masks({"9.weight": torch.ones(2, dtype=torch.bool)}, "filter"), x)
 
 
-def test_default_example_inputs(net) -> None:
-    small = compact(net, Masks({"3.weight": torch.arange(12) < 6}, "filter"))
+def test_default_example_inputs_come_from_what_the_model_declares(net) -> None:
+    """No guessed 32 x 32: an undeclared size raises naming the fix; a declared one is used."""
+    masks = Masks({"3.weight": torch.arange(12) < 6}, "filter")
+    with pytest.raises(ValueError, match=r"example_inputs=torch.randn\(1, C, H, W\).*input_shape"):
+        compact(net, masks)
+    net.input_shape = (3, 8, 8)
+    small = compact(net, masks)
     assert small[3].out_channels == 6
