@@ -1,4 +1,4 @@
-"""Self-checks for the course notebooks: compare a student's prediction with a measured number.
+"""Predict-then-reveal questions: compare a student's prediction with a measured number.
 
 Every question in ``notebooks/course/`` follows the same rhythm, *predict, then reveal*:
 
@@ -8,15 +8,18 @@ Every question in ``notebooks/course/`` follows the same rhythm, *predict, then 
 3. :func:`check` (a number) or :func:`check_choice` (one of several options) turns the pair
    into a :class:`Result`: right or not, by how much, and a short explanation in markdown.
 
-A :class:`Result` displays itself as markdown in marimo and in Jupyter (``_repr_markdown_``),
-so a reveal cell ends in ``mo.vstack(result.reveal(figure))``: before the prediction is
-committed only the prompt shows, afterwards the verdict and the figure that explains it.
-This module is host-agnostic (no marimo import) and has no state.
+A :class:`Result` displays itself as a coloured callout in marimo (``_display_``: green when
+right, red when not, grey while pending) and as markdown in Jupyter (``_repr_markdown_``), so a
+reveal cell ends in ``mo.vstack(result.reveal(figure))``: before the prediction is committed
+only the prompt shows, afterwards the verdict and the figure that explains it. marimo is
+imported only when a result is displayed there; the module has no state.
 
 Example:
     >>> r = check(0.5, measured=0.48, tolerance=0.05, what="fraction of MACs left")
     >>> r.correct, r.kind
     (True, 'success')
+    >>> check(0.9, measured=0.48).kind
+    'danger'
     >>> check(None, measured=0.48).answered
     False
     >>> check_choice("global", "global", options=["global", "uniform"]).correct
@@ -24,8 +27,10 @@ Example:
 """
 from __future__ import annotations
 
+import html
 import inspect
 import math
+import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from numbers import Real
@@ -59,8 +64,19 @@ class Result:
 
     @property
     def kind(self) -> str:
-        """A callout kind for the host: ``"success"``, ``"warn"`` (wrong) or ``"neutral"`` (pending)."""
-        return "neutral" if self.correct is None else ("success" if self.correct else "warn")
+        """A callout kind for the host: ``"success"`` (right), ``"danger"`` (wrong) or ``"neutral"`` (pending)."""
+        return "neutral" if self.correct is None else ("success" if self.correct else "danger")
+
+    @property
+    def secrets(self) -> list[str]:
+        """Strings of the answer that must not be on the page before the commit (for tests).
+
+        The measured value as the verdict prints it, and every **bold** number of the verdict:
+        the notebooks bold the measured numbers that answer the question.
+        """
+        if not self.answered:
+            return []
+        return sorted({m for m in re.findall(r"\*\*([-+]?[\d,]*\.?\d+)\*\*", self.message)})
 
     def reveal(self, *items: Any) -> list[Any]:
         """``[self, *items]`` once a prediction is committed, else ``[self]``.
@@ -72,6 +88,20 @@ class Result:
 
     def _repr_markdown_(self) -> str:
         return self.message
+
+    def _display_(self) -> Any:
+        """marimo: the message in a callout coloured by :attr:`kind`, tagged for browser tests.
+
+        The wrapper carries ``data-labkit-verdict`` (``pending`` / ``right`` / ``wrong``) and
+        ``data-secrets`` (:attr:`secrets`), so a test can check that no answer was on the page
+        before the commit.
+        """
+        import marimo as mo
+
+        state = "pending" if not self.answered else ("right" if self.correct else "wrong")
+        box = mo.callout(mo.md(self.message), kind=self.kind)  # type: ignore[arg-type]
+        secrets = html.escape("|".join(self.secrets), quote=True)
+        return mo.Html(f'<div data-labkit-verdict="{state}" data-secrets="{secrets}">{box.text}</div>')
 
     def __str__(self) -> str:
         return self.message
