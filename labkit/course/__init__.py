@@ -18,9 +18,9 @@ Example:
 from __future__ import annotations
 
 from . import solutions
-from .checks import Result, check, check_choice
+from .checks import Result, check, check_choice, pending
 from .exercises import Exercise, Graded, Scoreboard, grade, scoreboard
 from .solutions import EXERCISES
 
 __all__ = ["EXERCISES", "Exercise", "Graded", "Result", "Scoreboard", "check", "check_choice", "grade",
-           "scoreboard", "solutions"]
+           "pending", "scoreboard", "solutions"]

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
-__all__ = ["Result", "check", "check_choice"]
+__all__ = ["Result", "check", "check_choice", "pending"]
 
 PENDING = "_Commit a prediction above to reveal {what}._"
 
@@ -227,3 +227,13 @@ def check_choice(prediction: Any, answer: Any, *, options: Collection[Any] | Non
         head = f"**Not quite.** You picked **{prediction}**; {what}: {shown}."
     return Result(ok, prediction, answers[0] if len(answers) == 1 else answers,
                   head + _tail(measured) + _tail(explain))
+
+
+def pending(what: str = "the answer", note: str = "") -> Result:
+    """A question that cannot be measured yet (its computation waits for a button): pending.
+
+    Example:
+        >>> pending("the most sensitive layer", "Run the scan first.").answered
+        False
+    """
+    return Result(None, None, None, PENDING.format(what=what) + _tail(note))

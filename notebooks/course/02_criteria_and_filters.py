@@ -28,7 +28,11 @@ def _(mo):
 
     Here you compare weight and filter pruning, four ways of ranking filters (plus a random
     baseline), look at the filters each one keeps, and finally **compact** a pruned model and
-    measure what it costs. As before: predict, press *Commit prediction*, then read the verdict.
+    measure what it costs. As before: predict, press *Commit prediction*, then read the verdict;
+    what would give an answer away stays hidden until you commit. One exercise asks you to write
+    the channel ranking yourself (in `marimo edit`); the scoreboard at the end counts everything.
+
+    *Time: about 30 s to the first question on a laptop CPU.*
     """)
     return
 
@@ -39,11 +43,12 @@ def _():
 
     import marimo as mo
     import pandas as pd
+    import torch
 
     import labkit as lk
     from labkit import course, views
     from labkit.pruning import couple_scores, coupled_groups
-    return couple_scores, coupled_groups, course, lk, mo, pd, views, warnings
+    return couple_scores, coupled_groups, course, lk, mo, pd, torch, views, warnings
 
 
 @app.cell
@@ -109,9 +114,10 @@ def _(GRANULARITY_OPTIONS, course, gran_curves, lab, mo, q_gran, views):
     next layer loses that input. Done in every layer at once, without fine-tuning, the
     damage compounds through the network (notebook 01). Filter pruning buys real speed, and
     pays for it in accuracy: in practice it is followed by fine-tuning.""")
+    res_gran = _r
     mo.vstack(_r.reveal(views.accuracy_vs_sparsity(gran_curves, baselines={"balanced": lab.dense_report.balanced},
                                                    title="Uniform magnitude pruning: weights vs filters (x = fraction removed)")))
-    return
+    return (res_gran,)
 
 
 @app.cell(hide_code=True)
@@ -165,10 +171,42 @@ def _(CRITERIA, course, crit_curves, lab, mo, q_crit, views):
     layers, and a filter with few weights has a small sum: global magnitude hits {_hit} hardest.
     The activation criteria measure what each filter actually outputs on data, after BatchNorm
     and ReLU, on one scale for all layers.""")
+    res_crit = _r
     _balanced = crit_curves.query("metric == 'balanced'").drop(columns="metric").rename(columns={"criterion": "metric"})
     mo.vstack(_r.reveal(views.accuracy_vs_sparsity(_balanced, baselines={"balanced": lab.dense_report.balanced},
                                                    title="Global filter pruning: balanced accuracy by criterion (x = fraction of filters)")))
+    return (res_crit,)
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    ## Exercise · Rank channels by their L2 norm
+
+    The MIT lab's channel pruning keeps the output channels whose filters have the largest L2
+    norm. Write `channels_to_keep(weight, prune_ratio)` below (in `marimo edit`): `weight` is a
+    conv weight $C_\text{out} \times C_\text{in} \times k \times k$; return the indices of the
+    `round(C_out · (1 − prune_ratio))` filters with the largest $\lVert W_k \rVert_2$, **most
+    important first**.
+    """)
     return
+
+
+@app.cell
+def _(torch):
+    def channels_to_keep(weight: torch.Tensor, prune_ratio: float) -> torch.Tensor:
+        """Indices of the output channels to keep, largest filter L2 norm first."""
+        # YOUR CODE BELOW
+        raise NotImplementedError("write channels_to_keep")
+        # YOUR CODE ABOVE
+    return (channels_to_keep,)
+
+
+@app.cell
+def _(channels_to_keep, course):
+    ex_channels = course.grade(channels_to_keep, "channels_to_keep")
+    ex_channels
+    return (ex_channels,)
 
 
 @app.cell(hide_code=True)
@@ -184,11 +222,13 @@ def _(mo):
 
 
 @app.cell
-def _(CRITERIA, lab, mo):
+def _(CRITERIA, lab, mo, res_crit, res_gran):
+    mo.stop(not (res_crit.answered and res_gran.answered),
+            mo.md("_The explorer opens once you have committed the questions above: its readout answers them._"))
     explore = mo.ui.dictionary({
         "criterion": mo.ui.dropdown(CRITERIA, value="mean_activation", label="criterion"),
         "mode": mo.ui.radio(["global", "uniform"], value="global", inline=True, label="allocation"),
-        "sparsity": mo.ui.slider(0.0, 0.5, step=0.05, value=0.1, debounce=True, show_value=True, label="sparsity"),
+        "sparsity": mo.ui.slider(0.0, 0.5, step=0.05, value=0.2, debounce=True, show_value=True, label="sparsity"),
         "layer": mo.ui.dropdown(lab.layers, value=lab.layers[0], label="layer"),  # all of ResNet-20's are convs
         "image": mo.ui.slider(0, len(lab.dense_report.targets) - 1, value=0, debounce=True, label="test image"),
     })
@@ -231,11 +271,13 @@ def _(mo):
 
 @app.cell
 def _(mo):
-    q_macs = mo.ui.slider(0.0, 1.0, step=0.05, value=0.7, show_value=True, label=(
-        "Remove 30 % of the channels of every conv and compact. What **fraction of the dense MACs** "
-        "does the small model need?")).form(submit_button_label="Commit prediction")
-    q_macs
-    return (q_macs,)
+    SPEED_OPTIONS = ["clearly faster than dense", "about as fast as dense", "clearly slower than dense"]
+    q_masked = mo.ui.radio(SPEED_OPTIONS, label=(
+        "Before compacting: the **masked** model has 30 % of its channels zeroed (weights set to 0, shapes "
+        "unchanged). How fast is it on this CPU, compared with the dense model?")).form(
+        submit_button_label="Commit prediction")
+    q_masked
+    return SPEED_OPTIONS, q_masked
 
 
 @app.cell
@@ -247,6 +289,34 @@ def _(LATENCY_BATCH, couple_scores, coupled_groups, lab, lk, mo):
     with mo.status.spinner("compacting and timing dense, masked and compacted models ..."):
         _small, cost30 = lab.compact(channels30, batch_size=LATENCY_BATCH)
     return channels30, cost30
+
+
+@app.cell
+def _(LATENCY_BATCH, SPEED_OPTIONS, cost30, course, q_masked):
+    _c = cost30.set_index("model")
+    _ratio = _c.loc["masked", "latency_ms"] / _c.loc["dense", "latency_ms"]
+    _answer = SPEED_OPTIONS[0] if _ratio < 0.8 else (SPEED_OPTIONS[2] if _ratio > 1.25 else SPEED_OPTIONS[1])
+    res_masked = course.check_choice(q_masked.value, _answer, options=SPEED_OPTIONS,
+                                     what="the masked model's speed",
+                                     measured=f"batch {LATENCY_BATCH}, median of 20 runs: dense "
+                                              f"**{_c.loc['dense', 'latency_ms']:.1f}** ms, masked "
+                                              f"**{_c.loc['masked', 'latency_ms']:.1f}** ms (×{_ratio:.2f})",
+                                     explain="""
+    A mask only sets numbers to zero. The convolution kernel does not look at the values: it
+    multiplies and adds every entry of a tensor of the same shape, zeros included, so the work
+    is the same. Speed needs **smaller tensors**: cut the zeroed channels out (compaction, next),
+    or run sparse kernels on hardware built for them (e.g. 2:4 sparsity on recent GPUs).""")
+    res_masked
+    return (res_masked,)
+
+
+@app.cell
+def _(mo):
+    q_macs = mo.ui.slider(0.0, 1.0, step=0.05, value=0.7, show_value=True, label=(
+        "Remove 30 % of the channels of every conv and compact. What **fraction of the dense MACs** "
+        "does the small model need?")).form(submit_button_label="Commit prediction")
+    q_macs
+    return (q_macs,)
 
 
 @app.cell
@@ -267,10 +337,13 @@ def _(LATENCY_BATCH, channels30, cost30, course, mo, q_macs, views):
     On a model this small, framework overhead per layer can hide much of the saving;
     MACs are not milliseconds. Balanced accuracy after this one-shot cut:
     {channels30.report.balanced:.3f} (fine-tuning would be next).""")
-    mo.vstack(_r.reveal(mo.ui.table(cost30, selection=None),
+    res_macs = _r
+    _shown = cost30[["model", "params", "nonzero_params", "MACs", "nonzero_MACs", "latency_ms"]].assign(
+        latency_ms=lambda d: d["latency_ms"].round(2))
+    mo.vstack(_r.reveal(mo.ui.table(_shown, selection=None, pagination=False),
                         views.cost_bars(_c.loc["dense"].to_dict(), _c.loc["compacted"].to_dict(),
                                         title="Dense vs compacted")))
-    return
+    return (res_macs,)
 
 
 @app.cell(hide_code=True)
@@ -286,7 +359,8 @@ def _(mo):
 
 
 @app.cell
-def _(LATENCY_BATCH, lab, mo, warnings):
+def _(LATENCY_BATCH, lab, mo, res_macs, warnings):
+    mo.stop(not res_macs.answered, mo.md("_Shown once the MACs question above is committed._"))
     _naive = lab.prune("magnitude", 0.3, "uniform", "filter")
     with warnings.catch_warnings(record=True) as _caught:
         warnings.simplefilter("always")
@@ -300,8 +374,18 @@ def _(LATENCY_BATCH, lab, mo, warnings):
     return
 
 
+@app.cell
+def _(course, ex_channels, res_crit, res_gran, res_macs, res_masked):
+    board = course.scoreboard({"Q1 weights or filters": res_gran, "Q2 best criterion": res_crit,
+                               "Q3 is the masked model faster": res_masked, "Q4 MACs left after compaction": res_macs},
+                              {"Exercise channels_to_keep": ex_channels})
+    board
+    return (board,)
+
+
 @app.cell(hide_code=True)
-def _(mo):
+def _(board, mo):
+    mo.stop(not board.all_committed, mo.md("_The summary appears once every question is committed._"))
     mo.md(r"""
     ## What to remember
 
