@@ -170,3 +170,9 @@ def test_result_shows_as_a_coloured_callout_tagged_for_browser_tests() -> None:
 def test_secrets_are_empty_until_answered() -> None:
     assert check(None, measured=0.3).secrets == []
     assert check(0.3, measured=12742, fmt=",d").secrets == ["12,742"]
+
+
+def test_signed_formats_do_not_sign_the_tolerance_or_the_distance() -> None:
+    r = check(0.2, measured=-0.05, tolerance=0.1, fmt="+.2f", what="gain")
+    assert "±0.10" in r.message and "±+" not in r.message
+    assert "You predicted +0.20" in r.message and "0.25 too high" in r.message

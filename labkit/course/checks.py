@@ -166,16 +166,19 @@ def check(prediction: Any, measured: Any, tolerance: float = 0.05, *, relative: 
     off = p - m
     ok = abs(off) <= tol + 1e-12 * max(1.0, abs(m))  # float noise must not fail an exact answer
 
-    def f(v: float) -> str:
-        return format(int(round(v)) if fmt.endswith("d") else v, fmt)
+    def f(v: float, spec: str = fmt) -> str:
+        return format(int(round(v)) if spec.endswith("d") else v, spec)
 
-    band = f"±{t:.0%} of it" if relative else f"±{f(tol)}"
+    def size(v: float) -> str:  # a distance: never signed, even when the values are (fmt "+.2f")
+        return f(v, fmt.replace("+", ""))
+
+    band = f"±{t:.0%} of it" if relative else f"±{size(tol)}"
     if ok:
         head = f"**Right.** You predicted {f(p)}; measured {what}: **{f(m)}** (within {band})."
     else:
         direction = "too high" if off > 0 else "too low"
         head = (f"**Not quite.** You predicted {f(p)}; measured {what}: **{f(m)}**, so your guess was "
-                f"{f(abs(off))} {direction} (within {band} counts as right).")
+                f"{size(abs(off))} {direction} (within {band} counts as right).")
     return Result(ok, p, m, head + _tail(explain))
 
 
