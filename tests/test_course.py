@@ -167,6 +167,11 @@ def test_result_shows_as_a_coloured_callout_tagged_for_browser_tests() -> None:
     assert 'data-labkit-verdict="pending"' in pending and 'data-secrets=""' in pending and "0.48" not in pending
 
 
+def test_secrets_of_a_choice_are_the_measured_numbers_not_the_options() -> None:
+    r = check_choice("3", ["3", "5"], what="the class", measured="3: **0.40** → 0.10 · 5: 0.5 → 0.2")
+    assert r.secrets == ["0.40"]
+
+
 def test_secrets_are_empty_until_answered() -> None:
     assert check(None, measured=0.3).secrets == []
     assert check(0.3, measured=12742, fmt=",d").secrets == ["12,742"]

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from . import solutions
 from .checks import Result, check, check_choice, pending
+from .display import tidy
 from .exercises import Exercise, Graded, Scoreboard, grade, scoreboard
 from .solutions import EXERCISES
 
 __all__ = ["EXERCISES", "Exercise", "Graded", "Result", "Scoreboard", "check", "check_choice", "grade",
-           "pending", "scoreboard", "solutions"]
+           "pending", "scoreboard", "solutions", "tidy"]

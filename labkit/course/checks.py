@@ -50,12 +50,14 @@ class Result:
         prediction: what the student committed (``None`` if nothing yet).
         measured: the answer labkit measured (a number, or the right option(s)).
         message: markdown for the student: verdict, measured value and explanation.
+        evidence: the part of ``message`` that holds the measured answer (scanned by :attr:`secrets`).
     """
 
     correct: bool | None
     prediction: Any
     measured: Any
     message: str
+    evidence: str = ""
 
     @property
     def answered(self) -> bool:
@@ -71,12 +73,13 @@ class Result:
     def secrets(self) -> list[str]:
         """Strings of the answer that must not be on the page before the commit (for tests).
 
-        The measured value as the verdict prints it, and every **bold** number of the verdict:
-        the notebooks bold the measured numbers that answer the question.
+        The **bold** numbers of :attr:`evidence`: the measured value of :func:`check`, and the
+        numbers a notebook bolds in ``measured`` of :func:`check_choice` (not the options, which
+        are on the page as the control's choices anyway).
         """
         if not self.answered:
             return []
-        return sorted({m for m in re.findall(r"\*\*([-+]?[\d,]*\.?\d+)\*\*", self.message)})
+        return sorted({m for m in re.findall(r"\*\*([-+]?[\d,]*\.?\d+)\*\*", self.evidence)})
 
     def reveal(self, *items: Any) -> list[Any]:
         """``[self, *items]`` once a prediction is committed, else ``[self]``.
@@ -179,7 +182,7 @@ def check(prediction: Any, measured: Any, tolerance: float = 0.05, *, relative: 
         direction = "too high" if off > 0 else "too low"
         head = (f"**Not quite.** You predicted {f(p)}; measured {what}: **{f(m)}**, so your guess was "
                 f"{size(abs(off))} {direction} (within {band} counts as right).")
-    return Result(ok, p, m, head + _tail(explain))
+    return Result(ok, p, m, head + _tail(explain), evidence=f"**{f(m)}**")
 
 
 def _as_answers(answer: Any) -> list[Any]:
@@ -229,7 +232,7 @@ def check_choice(prediction: Any, answer: Any, *, options: Collection[Any] | Non
     else:
         head = f"**Not quite.** You picked **{prediction}**; {what}: {shown}."
     return Result(ok, prediction, answers[0] if len(answers) == 1 else answers,
-                  head + _tail(measured) + _tail(explain))
+                  head + _tail(measured) + _tail(explain), evidence=measured)
 
 
 def pending(what: str = "the answer", note: str = "") -> Result:

@@ -10,10 +10,14 @@
 Open:  .venv/bin/marimo edit notebooks/course/01_magnitude_and_sensitivity.py
 Smoke: .venv/bin/marimo export html notebooks/course/01_magnitude_and_sensitivity.py -o /tmp/x.html --no-sandbox -- --smoke
 """
+
 import marimo
 
 __generated_with = "0.25.2"
-app = marimo.App(width="medium", app_title="labkit course · 01 magnitude and sensitivity")
+app = marimo.App(
+    width="medium",
+    app_title="labkit course · 01 magnitude and sensitivity",
+)
 
 
 @app.cell(hide_code=True)
@@ -55,6 +59,7 @@ def _():
     import labkit as lk
     from labkit import course, views
     from labkit.ui import marimo as mui
+
     return course, lk, mo, mui, pd, torch, views
 
 
@@ -122,6 +127,7 @@ def _(STAGE_COLORS, params, views):
                        rotation=60, ha="right", rotation_mode="anchor")
         _ax.set(ylabel="parameters", title="Parameters per prunable layer (blue layer1, orange layer2, green layer3)")
         return _fig
+
     return (params_bars,)
 
 
@@ -387,6 +393,7 @@ def _(STAGE_COLORS, params, scan, views):
         _right.set(xscale="log", xlabel="parameters in the layer", ylabel="accuracy drop at the largest sparsity",
                    title="Drop vs layer size")
         return _fig
+
     return (scan_figure,)
 
 

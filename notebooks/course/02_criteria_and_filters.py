@@ -10,10 +10,14 @@
 Open:  .venv/bin/marimo edit notebooks/course/02_criteria_and_filters.py
 Smoke: .venv/bin/marimo export html notebooks/course/02_criteria_and_filters.py -o /tmp/x.html --no-sandbox -- --smoke
 """
+
 import marimo
 
 __generated_with = "0.25.2"
-app = marimo.App(width="medium", app_title="labkit course · 02 criteria and filters")
+app = marimo.App(
+    width="medium",
+    app_title="labkit course · 02 criteria and filters",
+)
 
 
 @app.cell(hide_code=True)
@@ -48,7 +52,18 @@ def _():
     import labkit as lk
     from labkit import course, views
     from labkit.pruning import couple_scores, coupled_groups
-    return couple_scores, coupled_groups, course, lk, mo, pd, torch, views, warnings
+
+    return (
+        couple_scores,
+        coupled_groups,
+        course,
+        lk,
+        mo,
+        pd,
+        torch,
+        views,
+        warnings,
+    )
 
 
 @app.cell
@@ -338,8 +353,7 @@ def _(LATENCY_BATCH, channels30, cost30, course, mo, q_macs, views):
     MACs are not milliseconds. Balanced accuracy after this one-shot cut:
     {channels30.report.balanced:.3f} (fine-tuning would be next).""")
     res_macs = _r
-    _shown = cost30[["model", "params", "nonzero_params", "MACs", "nonzero_MACs", "latency_ms"]].assign(
-        latency_ms=lambda d: d["latency_ms"].round(2))
+    _shown = course.tidy(cost30[["model", "params", "nonzero_params", "MACs", "nonzero_MACs", "latency_ms"]], 2)
     mo.vstack(_r.reveal(mo.ui.table(_shown, selection=None, pagination=False),
                         views.cost_bars(_c.loc["dense"].to_dict(), _c.loc["compacted"].to_dict(),
                                         title="Dense vs compacted")))

@@ -10,6 +10,7 @@
 Open:  .venv/bin/marimo edit notebooks/course/03_long_tail.py
 Smoke: .venv/bin/marimo export html notebooks/course/03_long_tail.py -o /tmp/x.html --no-sandbox -- --smoke
 """
+
 import marimo
 
 __generated_with = "0.25.2"
@@ -47,6 +48,7 @@ def _():
 
     import labkit as lk
     from labkit import course, views
+
     return course, lk, mo, np, pd, spearmanr, views
 
 
@@ -126,18 +128,16 @@ def _(mo):
     return
 
 
-@app.cell
-def _():
-    def wilson_interval(correct: int, n: int) -> tuple[float, float]:
-        """95 % Wilson score interval (low, high) of correct / n."""
-        # YOUR CODE BELOW
-        raise NotImplementedError("write wilson_interval")
-        # YOUR CODE ABOVE
-    return (wilson_interval,)
+@app.function
+def wilson_interval(correct: int, n: int) -> tuple[float, float]:
+    """95 % Wilson score interval (low, high) of correct / n."""
+    # YOUR CODE BELOW
+    raise NotImplementedError("write wilson_interval")
+    # YOUR CODE ABOVE
 
 
 @app.cell
-def _(course, wilson_interval):
+def _(course):
     ex_wilson = course.grade(wilson_interval, "wilson_interval")
     ex_wilson
     return (ex_wilson,)
@@ -206,7 +206,20 @@ def _(SPARSITIES, lab):
 
 
 @app.cell
-def _(AT, GROUPS, at, course, dense, group_curves, lab, mo, np, pd, q_group, views):
+def _(
+    AT,
+    GROUPS,
+    at,
+    course,
+    dense,
+    group_curves,
+    lab,
+    mo,
+    np,
+    pd,
+    q_group,
+    views,
+):
     _drop = {g: at.report.by_group[g] - dense.by_group[g] for g in GROUPS}
     _k = len(lab.data.classes)
     _where = pd.DataFrame({"class": lab.data.classes, "training images": lab.data.class_counts,
@@ -319,7 +332,20 @@ def _(lab, lk):
 
 
 @app.cell
-def _(GROUPS, course, dense, fc_masks, fc_name, fc_trial, lab, mo, pd, q_fc, spearmanr, views):
+def _(
+    GROUPS,
+    course,
+    dense,
+    fc_masks,
+    fc_name,
+    fc_trial,
+    lab,
+    mo,
+    pd,
+    q_fc,
+    spearmanr,
+    views,
+):
     _drop = {g: fc_trial.report.by_group[g] - dense.by_group[g] for g in GROUPS}
     _rows = pd.DataFrame({"class": lab.data.classes, "training images": lab.data.class_counts,
                           "row norm": lab.dense.get_parameter(fc_name).norm(dim=1).cpu().numpy().round(3),
@@ -338,7 +364,7 @@ def _(GROUPS, course, dense, fc_masks, fc_name, fc_trial, lab, mo, pd, q_fc, spe
     first. The classifier holds only {fc_masks.total} of the model's weights; pruning it saves
     almost nothing and risks the tail. That is why it is kept dense.""")
     res_fc = _r
-    mo.vstack(_r.reveal(mo.ui.table(_rows, selection=None, pagination=False),
+    mo.vstack(_r.reveal(mo.ui.table(course.tidy(_rows), selection=None, pagination=False),
                         views.group_accuracy({"overall": fc_trial.report.overall, **fc_trial.report.by_group},
                                              {"overall": dense.overall, **dense.by_group},
                                              title="Classifier pruned to 0.9, everything else dense")))

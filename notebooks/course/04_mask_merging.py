@@ -10,6 +10,7 @@
 Open:  .venv/bin/marimo edit notebooks/course/04_mask_merging.py
 Smoke: .venv/bin/marimo export html notebooks/course/04_mask_merging.py -o /tmp/x.html --no-sandbox -- --smoke
 """
+
 import marimo
 
 __generated_with = "0.25.2"
@@ -46,6 +47,7 @@ def _():
 
     import labkit as lk
     from labkit import course, views
+
     return course, lk, mo, pd, torch, views
 
 
@@ -298,7 +300,7 @@ def _(MERGE_DEFAULT, candidates, lab, lk, merge_ui, mo):
 
 
 @app.cell
-def _(candidates, lab, merged, mo, pd, views):
+def _(candidates, course, lab, merged, mo, pd, views):
     _rows = [{"mask": n, "balanced": t.report.balanced, "few": t.report.by_group["few"],
               "overlap with merged": lab.overlap(t, merged).attrs["total"]["jaccard"]}
              for n, t in {**candidates, "merged": merged}.items()]
@@ -306,7 +308,7 @@ def _(candidates, lab, merged, mo, pd, views):
                             for n, t in {**candidates, "merged": merged}.items()})
     mo.vstack([
         mo.md("**Candidates and the merge** (balanced and *few*-group test accuracy)"),
-        mo.ui.table(pd.DataFrame(_rows).round(3), selection=None, pagination=False),
+        mo.ui.table(course.tidy(pd.DataFrame(_rows)), selection=None, pagination=False),
         views.sparsity_profile(merged.layers(), title="Merged mask: sparsity per layer"),
         mo.md("**Weights kept per layer** (the merged budget is the weighted average of the candidates')"),
         mo.ui.table(_budget.rename_axis("layer").reset_index(), selection=None, page_size=20),

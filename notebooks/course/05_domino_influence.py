@@ -10,10 +10,14 @@
 Open:  .venv/bin/marimo edit notebooks/course/05_domino_influence.py
 Smoke: .venv/bin/marimo export html notebooks/course/05_domino_influence.py -o /tmp/x.html --no-sandbox -- --smoke
 """
+
 import marimo
 
 __generated_with = "0.25.2"
-app = marimo.App(width="medium", app_title="labkit course · 05 domino influence")
+app = marimo.App(
+    width="medium",
+    app_title="labkit course · 05 domino influence",
+)
 
 
 @app.cell(hide_code=True)
@@ -51,7 +55,19 @@ def _():
     from labkit import course, views
     from labkit.analysis.influence import influence_curves, influence_table
     from labkit.pruning.blocks import select_blocks, slim
-    return course, influence_curves, influence_table, lk, mo, np, select_blocks, slim, torch, views
+
+    return (
+        course,
+        influence_curves,
+        influence_table,
+        lk,
+        mo,
+        np,
+        select_blocks,
+        slim,
+        torch,
+        views,
+    )
 
 
 @app.cell
@@ -97,7 +113,7 @@ def _(mo):
 
 
 @app.cell
-def _(course, curves, mo, q_survive, views, weibull_params):
+def _(course, curves, mo, q_survive, views):
     _layer = "layer1.0.conv1.weight"
     _S = curves.survival(_layer)
     _r = course.check(q_survive.value, float(_S[:, -1].median()), tolerance=0.15, fmt=".2f",
@@ -124,15 +140,13 @@ def _(course, curves, mo, q_survive, views, weibull_params):
     return (res_survive,)
 
 
-@app.cell
-def _():
-    def weibull_params(S):
-        """(k, λ) of the Weibull fit of every row of S (see section 2)."""
-        from labkit.analysis.weibull import fit_weibull
+@app.function
+def weibull_params(S):
+    """(k, λ) of the Weibull fit of every row of S (see section 2)."""
+    from labkit.analysis.weibull import fit_weibull
 
-        f = fit_weibull(S)
-        return f.k, f.lam
-    return (weibull_params,)
+    f = fit_weibull(S)
+    return f.k, f.lam
 
 
 @app.cell(hide_code=True)
@@ -182,7 +196,7 @@ def _(STAGES, course, mo, q_stage, table, views):
     fallback rules set $k = 1$ or $\lambda = \lambda_{max}$ without fitting anything.""")
     res_stage = _r
     mo.vstack(_r.reveal(views.weibull_scatter(table),
-                        mo.ui.table(_by.round(3).reset_index(), selection=None, pagination=False)))
+                        mo.ui.table(course.tidy(_by.reset_index()), selection=None, pagination=False)))
     return (res_stage,)
 
 
@@ -362,7 +376,15 @@ def _(ft_button, ft_epochs, lab, lk, mo, small, smoke):
 
 
 @app.cell
-def _(course, ex_weibull, res_blocks, res_oneshot, res_r2, res_stage, res_survive):
+def _(
+    course,
+    ex_weibull,
+    res_blocks,
+    res_oneshot,
+    res_r2,
+    res_stage,
+    res_survive,
+):
     board = course.scoreboard({"Q1 survival at the logits": res_survive, "Q2 stage with the largest D": res_stage,
                                "Q3 share of good Weibull fits": res_r2, "Q4 blocks removed": res_blocks,
                                "Q5 one-shot accuracy of the slimmed net": res_oneshot},

@@ -10,10 +10,14 @@
 Open:  .venv/bin/marimo edit notebooks/course/06_small_weights_and_filter_criteria.py
 Smoke: .venv/bin/marimo export html notebooks/course/06_small_weights_and_filter_criteria.py -o /tmp/x.html --no-sandbox -- --smoke
 """
+
 import marimo
 
 __generated_with = "0.25.2"
-app = marimo.App(width="medium", app_title="labkit course · 06 small weights and filter criteria")
+app = marimo.App(
+    width="medium",
+    app_title="labkit course · 06 small weights and filter criteria",
+)
 
 
 @app.cell(hide_code=True)
@@ -48,6 +52,7 @@ def _():
 
     import labkit as lk
     from labkit import course, views
+
     return course, lk, mo, torch, views
 
 
