@@ -144,7 +144,7 @@ def _(mo):
     |---|---|---|
     | `magnitude` | $\lVert W_k \rVert_1$ | big weights, big effect (Li et al. 2017) |
     | `mean_activation` | mean of $\text{ReLU}(\text{BN}(\text{conv}_k(x)))$ over validation images | a filter that rarely fires matters little (Molchanov et al. 2017) |
-    | `apoz` | $1 - $ fraction of zeros in that output (Average Percentage of Zeros) | Network Trimming (Hu et al. 2016) |
+    | `apoz` | 1 − (fraction of zeros in that output: the Average Percentage of Zeros) | Network Trimming (Hu et al. 2016) |
     | `taylor` | $\lvert \text{mean}(A_k \cdot \partial L / \partial A_k) \rvert$ | first-order estimate of the loss change if the map were zeroed (Molchanov et al. 2017) |
     | `random` | a seeded random number | the baseline every criterion must beat |
 

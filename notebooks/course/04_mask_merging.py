@@ -278,10 +278,10 @@ def _(lk, mo, res_budget, res_merge):
     mo.stop(not (res_merge.answered and res_budget.answered),
             mo.md("_Your merge opens once the two merge questions above are committed: its table answers them._"))
     MERGE_DEFAULT = {"magnitude": 0.4, "taylor": 0.4, "random": 0.2, "mode": "weighted"}
-    merge_ui = mo.ui.dictionary({  # a form: the merge runs on the values you submit, never on a half-moved slider
-        n: mo.ui.slider(0.0, 1.0, step=0.05, value=MERGE_DEFAULT[n], show_value=True, label=n)
-        for n in ("magnitude", "taylor", "random")} | {
-        "mode": mo.ui.dropdown(lk.list_merge_modes(), value="weighted", label="merge mode")}).form(
+    merge_ui = mo.md("Weights: {magnitude} {taylor} {random} &nbsp; {mode}").batch(  # a form: the merge runs on
+        **{n: mo.ui.slider(0.0, 1.0, step=0.05, value=MERGE_DEFAULT[n], show_value=True, label=n)  # the values
+           for n in ("magnitude", "taylor", "random")},                                          # you submit
+        mode=mo.ui.dropdown(lk.list_merge_modes(), value="weighted", label="merge mode")).form(
         submit_button_label="Merge")
     merge_ui
     return MERGE_DEFAULT, merge_ui

@@ -167,7 +167,7 @@ def _(mo):
         "plug_stages": mo.ui.multiselect(["layer1", "layer2", "layer3"], value=["layer1", "layer2", "layer3"],
                                          label="resnet20 stages to plug SMM into"),
     })
-    controls
+    controls.hstack(wrap=True, justify='start', gap=1.5)
     return (controls,)
 
 
@@ -309,8 +309,8 @@ def _(mo):
 
 
 @app.cell
-def _(results, study):
-    study.verdict(results)
+def _(committed_ui, results, study):
+    committed_ui.verdict_board(study.verdict(results), title="Verdict of this run")
     return
 
 

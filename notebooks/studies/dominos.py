@@ -183,7 +183,7 @@ def _(art, mo):
         "blocks": mo.ui.switch(value=True, label="channel-to-block rule"),
         "se": mo.ui.switch(value=True, label="SE attention stage"),
     })
-    controls
+    controls.hstack(wrap=True, justify='start', gap=1.5)
     return (controls,)
 
 
@@ -317,8 +317,8 @@ def _(mo):
 
 
 @app.cell
-def _(results, study):
-    study.verdict(results)
+def _(committed_ui, results, study):
+    committed_ui.verdict_board(study.verdict(results), title="Verdict of this run")
     return
 
 

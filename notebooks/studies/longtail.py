@@ -278,7 +278,7 @@ def _(list_merge_modes, mo, unit0):
         "trainers": mo.ui.multiselect([c.name for c in unit0.candidates], value=[c.name for c in unit0.candidates],
                                       label="trainers"),
     })
-    explore
+    explore.hstack(wrap=True, justify='start', gap=1.5)
     return (explore,)
 
 
@@ -366,8 +366,8 @@ def _(mo):
 
 
 @app.cell
-def _(results, study):
-    study.verdict(results)
+def _(committed_ui, results, study):
+    committed_ui.verdict_board(study.verdict(results), title="Verdict of this run")
     return
 
 

@@ -158,7 +158,7 @@ def _(list_rescue_methods, mo, settings):
         "generations": mo.ui.slider(2, 60, step=2, value=min(20, settings.generations), label="GA generations",
                                     debounce=True),
     })
-    controls
+    controls.hstack(wrap=True, justify='start', gap=1.5)
     return (controls,)
 
 
@@ -263,8 +263,8 @@ def _(mo):
 
 
 @app.cell
-def _(results, study):
-    study.verdict(results)
+def _(committed_ui, results, study):
+    committed_ui.verdict_board(study.verdict(results), title="Verdict of this run")
     return
 
 

@@ -170,7 +170,7 @@ def _(mo, settings):
         "normalize": mo.ui.dropdown(["l2", "minmax", "mean", "none"], value="l2", label="normalisation (global)"),
         "ratio": mo.ui.slider(0.1, 0.8, step=0.1, value=0.4, label="pruning ratio r", debounce=True),
     })
-    controls
+    controls.hstack(wrap=True, justify='start', gap=1.5)
     return (controls,)
 
 
@@ -304,8 +304,8 @@ def _(mo):
 
 
 @app.cell
-def _(results, study):
-    study.verdict(results)
+def _(committed_ui, results, study):
+    committed_ui.verdict_board(study.verdict(results), title="Verdict of this run")
     return
 
 
