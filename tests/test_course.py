@@ -172,6 +172,11 @@ def test_secrets_of_a_choice_are_the_measured_numbers_not_the_options() -> None:
     assert r.secrets == ["0.40"]
 
 
+def test_a_bold_number_equal_to_a_plain_context_number_is_not_a_secret() -> None:
+    r = check_choice("a", "b", measured="weights **0.860** · filters **0.270** · dense 0.860")
+    assert r.secrets == ["0.270"]
+
+
 def test_secrets_are_empty_until_answered() -> None:
     assert check(None, measured=0.3).secrets == []
     assert check(0.3, measured=12742, fmt=",d").secrets == ["12,742"]

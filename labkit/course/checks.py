@@ -75,11 +75,15 @@ class Result:
 
         The **bold** numbers of :attr:`evidence`: the measured value of :func:`check`, and the
         numbers a notebook bolds in ``measured`` of :func:`check_choice` (not the options, which
-        are on the page as the control's choices anyway).
+        are on the page as the control's choices anyway). A bold number that ``measured`` also
+        gives plainly, such as the dense baseline it equals, is context, not a secret.
         """
         if not self.answered:
             return []
-        return sorted({m for m in re.findall(r"\*\*([-+]?[\d,]*\.?\d+)\*\*", self.evidence)})
+        number = r"[-+]?[\d,]*\.?\d+"
+        bold = set(re.findall(rf"\*\*({number})\*\*", self.evidence))
+        context = set(re.findall(number, re.sub(rf"\*\*{number}\*\*", " ", self.evidence)))
+        return sorted(bold - context)  # a bold number also given plainly (e.g. the dense baseline) is context
 
     def reveal(self, *items: Any) -> list[Any]:
         """``[self, *items]`` once a prediction is committed, else ``[self]``.

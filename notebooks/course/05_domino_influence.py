@@ -129,8 +129,8 @@ def _(course, curves, mo, q_survive, views):
     _ax = _fig.axes[0]
     _ax.axhspan(1.0, max(1.05, float(_S.max()) * 1.05), color="#C44E52", alpha=0.08, lw=0)
     _ax.axhline(1.0, color="#C44E52", lw=0.8, ls=":")
-    _ax.text(0.99, 0.99, "S ≥ 1: the effect grew; left out of the fit", transform=_ax.transAxes,
-             ha="right", va="top", fontsize=8, color="#C44E52")
+    _ax.text(0.01, 0.01, "red band, S ≥ 1: the effect grew; left out of the fit", transform=_ax.transAxes,
+             ha="left", va="bottom", fontsize=8, color="#C44E52")
     mo.vstack(_r.reveal(_fig, mo.md(f"""
     **How the lines treat S ≥ 1.** A Weibull curve never exceeds 1 and its fit works on
     $\ln(-\ln S)$, which does not exist for $S \ge 1$. So the points where the effect **grew**

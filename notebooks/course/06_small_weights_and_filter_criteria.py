@@ -167,13 +167,16 @@ def _(CRITERIA, course, lab, mo, q_crit, views):
     _trials = {c: lab.prune(c, 0.2, "global", "filter", normalize="l2") for c in CRITERIA}
     _acc = {c: t.report.balanced for c, t in _trials.items()}
     _top = max(_acc.values())
+    _data = max(_acc["mean_activation"], _acc["apoz"])
+    _verdict = ("On this network the weights win: magnitude keeps the most accuracy." if _acc["magnitude"] >= _data
+                else f"Here a data-driven criterion wins, by {_data - _acc['magnitude']:.3f} over magnitude.")
     _r = course.check_choice(q_crit.value, [c for c, a in _acc.items() if a == _top], options=CRITERIA,
                              what="the best criterion at 20 % of the filters",
-                             measured=" · ".join(f"{c}: **{a:.3f}**" for c, a in _acc.items()), explain="""
-    On this network the weights win, with mean activation close behind; APoZ is far worse. The
+                             measured=" · ".join(f"{c}: **{a:.3f}**" for c, a in _acc.items()), explain=f"""
+    {_verdict} The
     thesis behind method 4 found the data-driven criteria better *after transfer to a new task*,
     where the source weights say little about the target; here the network was trained on these
-    very images, so its weights already encode what matters. The method's study
+    very images, so its weights should already encode what matters. The method's study
     (`notebooks/studies/transfer.py`) tests the transfer case and, on digits, did not confirm it
     either. The bars show where each criterion takes its filters from.""")
     res_crit = _r
