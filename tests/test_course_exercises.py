@@ -2,6 +2,9 @@
 wrong solutions are caught with a message that says what is wrong, stubs count as not attempted."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -144,3 +147,18 @@ def test_scoreboard_renders_in_marimo() -> None:
     assert out.exception is None and 'data-labkit-scoreboard="0/1"' in out.data
     g = try_format(grade(solutions.jaccard, "jaccard")).data
     assert 'data-labkit-exercise="jaccard"' in g and 'data-state="passed"' in g
+
+
+# ------------------------------------------------------------ the notebooks use all of it
+
+COURSE = sorted((Path(__file__).resolve().parents[1] / "notebooks" / "course").glob("[0-9][0-9]_*.py"))
+
+
+@pytest.mark.parametrize("notebook", COURSE, ids=[p.stem[:2] for p in COURSE])
+def test_every_course_notebook_has_a_graded_exercise_a_scoreboard_and_a_gated_summary(notebook: Path) -> None:
+    src = notebook.read_text()
+    graded = re.findall(r'course\.grade\((\w+), "(\w+)"\)', src)
+    assert graded and all(fn == name and name in EXERCISES for fn, name in graded)
+    assert src.count("# YOUR CODE BELOW") == len(graded) and "raise NotImplementedError" in src
+    assert "course.scoreboard(" in src and "mo.stop(not board.all_committed" in src
+    assert src.count('submit_button_label="Commit prediction"') >= 4
