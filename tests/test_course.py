@@ -180,6 +180,7 @@ def test_a_bold_number_equal_to_a_plain_context_number_is_not_a_secret() -> None
 def test_secrets_are_empty_until_answered() -> None:
     assert check(None, measured=0.3).secrets == []
     assert check(0.3, measured=12742, fmt=",d").secrets == ["12,742"]
+    assert check(1, measured=2, fmt="d").secrets == []  # too short to be told apart from any other 2
 
 
 def test_signed_formats_do_not_sign_the_tolerance_or_the_distance() -> None:

@@ -83,7 +83,9 @@ class Result:
         number = r"[-+]?[\d,]*\.?\d+"
         bold = set(re.findall(rf"\*\*({number})\*\*", self.evidence))
         context = set(re.findall(number, re.sub(rf"\*\*{number}\*\*", " ", self.evidence)))
-        return sorted(bold - context)  # a bold number also given plainly (e.g. the dense baseline) is context
+        # a bold number also given plainly (e.g. the dense baseline) is context; a number of fewer
+        # than three digits (a count of 2 blocks) is on every page and says nothing
+        return sorted(m for m in bold - context if len(re.sub(r"\D", "", m)) >= 3)
 
     def reveal(self, *items: Any) -> list[Any]:
         """``[self, *items]`` once a prediction is committed, else ``[self]``.
