@@ -319,9 +319,10 @@ def _(course, mo, plan, q_blocks, target, views):
 
 
 @app.cell
-def _(mo):
+def _(lab, mo):
     q_oneshot = mo.ui.slider(0.0, 1.0, step=0.05, value=0.6, show_value=True, label=(
-        "Balanced test accuracy of the slimmed network **before** any fine-tuning? (dense: about 0.88)")).form(
+        "Balanced test accuracy of the slimmed network **before** any fine-tuning? "
+        f"(dense: {lab.dense_report.balanced:.2f})")).form(
         submit_button_label="Commit prediction")
     q_oneshot
     return (q_oneshot,)
@@ -364,9 +365,10 @@ def _(mo, smoke):
 
 
 @app.cell
-def _(ft_button, ft_epochs, lab, lk, mo, small, smoke):
-    mo.stop(small is None or not (ft_button.value or smoke),
-            mo.md("_Press the button (after the scoring button of section 3): about a minute on a laptop CPU._"))
+def _(ft_button, ft_epochs, lab, lk, mo, res_oneshot, small, smoke):
+    mo.stop(small is None or not res_oneshot.answered or not (ft_button.value or smoke),
+            mo.md("_Commit the question above, then press the button (after the scoring button of section 3): "
+                  "about a minute on a laptop CPU._"))
     _tuned = lk.finetune(small, lab.data.train, epochs=ft_epochs, lr=1e-3, seed=0, progress=False,
                          class_counts=lab.data.class_counts)
     _rep = lk.evaluate(_tuned, lab.data.test, groups=lab.data.groups, n_boot=0)
