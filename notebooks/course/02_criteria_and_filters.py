@@ -110,8 +110,8 @@ def _(mo):
 
 
 @app.cell
-def _(SPARSITIES, lab, pd):
-    gran_curves = pd.concat([lab.sweep(SPARSITIES, "magnitude", "uniform", g).query("metric == 'balanced'")
+def _(SPARSITIES, lab, pd, q_gran):
+    gran_curves = None if q_gran.value is None else pd.concat([lab.sweep(SPARSITIES, "magnitude", "uniform", g).query("metric == 'balanced'")
                              .assign(metric=f"balanced ({g})") for g in ("weight", "filter")])
     return (gran_curves,)
 
@@ -130,7 +130,7 @@ def _(GRANULARITY_OPTIONS, course, gran_curves, lab, mo, q_gran, views):
     damage compounds through the network (notebook 01). Filter pruning buys real speed, and
     pays for it in accuracy: in practice it is followed by fine-tuning.""")
     res_gran = _r
-    mo.vstack(_r.reveal(views.accuracy_vs_sparsity(gran_curves, baselines={"balanced": lab.dense_report.balanced},
+    mo.vstack(_r.reveal() if gran_curves is None else _r.reveal(views.accuracy_vs_sparsity(gran_curves, baselines={"balanced": lab.dense_report.balanced},
                                                    title="Uniform magnitude pruning: weights vs filters (x = fraction removed)")))
     return (res_gran,)
 
@@ -163,9 +163,10 @@ def _(CRITERIA, mo):
 
 
 @app.cell
-def _(CRITERIA, SPARSITIES, lab, mo, pd):
+def _(CRITERIA, SPARSITIES, lab, mo, pd, q_crit):
     with mo.status.spinner("scoring filters with every criterion ..."):
-        crit_curves = pd.concat([lab.sweep(SPARSITIES, c, "global", "filter") for c in CRITERIA])
+        crit_curves = None if q_crit.value is None else pd.concat([lab.sweep(SPARSITIES, c, "global", "filter")
+                                                                   for c in CRITERIA])
     return (crit_curves,)
 
 
@@ -187,8 +188,11 @@ def _(CRITERIA, course, crit_curves, lab, mo, q_crit, views):
     The activation criteria measure what each filter actually outputs on data, after BatchNorm
     and ReLU, on one scale for all layers.""")
     res_crit = _r
-    _balanced = crit_curves.query("metric == 'balanced'").drop(columns="metric").rename(columns={"criterion": "metric"})
-    mo.vstack(_r.reveal(views.accuracy_vs_sparsity(_balanced, baselines={"balanced": lab.dense_report.balanced},
+    if crit_curves is None:
+        _balanced = None
+    else:
+        _balanced = crit_curves.query("metric == 'balanced'").drop(columns="metric").rename(columns={"criterion": "metric"})
+    mo.vstack(_r.reveal() if _balanced is None else _r.reveal(views.accuracy_vs_sparsity(_balanced, baselines={"balanced": lab.dense_report.balanced},
                                                    title="Global filter pruning: balanced accuracy by criterion (x = fraction of filters)")))
     return (res_crit,)
 
@@ -296,34 +300,44 @@ def _(mo):
 
 
 @app.cell
-def _(LATENCY_BATCH, couple_scores, coupled_groups, lab, lk, mo):
-    _convs = lk.prunable_parameters(lab.dense, exclude_first=False)  # the stem writes the residual channels too
-    _groups = coupled_groups(lab.dense, lab.data.val.tensors()[0][:2], layers=_convs)
-    _scores = couple_scores(lk.score(lab.dense, "magnitude", granularity="filter", layers=_convs), _groups)
-    channels30 = lab.evaluate_masks(lk.make_masks(_scores, {n: 0.3 for n in _convs}))
-    with mo.status.spinner("compacting and timing dense, masked and compacted models ..."):
-        _small, cost30 = lab.compact(channels30, batch_size=LATENCY_BATCH)
+def _(LATENCY_BATCH, couple_scores, coupled_groups, lab, lk, mo, q_macs, q_masked):
+    def _measure():
+        _convs = lk.prunable_parameters(lab.dense, exclude_first=False)  # the stem writes the residual channels too
+        _groups = coupled_groups(lab.dense, lab.data.val.tensors()[0][:2], layers=_convs)
+        _scores = couple_scores(lk.score(lab.dense, "magnitude", granularity="filter", layers=_convs), _groups)
+        _trial = lab.evaluate_masks(lk.make_masks(_scores, {n: 0.3 for n in _convs}))
+        with mo.status.spinner("compacting and timing dense, masked and compacted models ..."):
+            _small, _cost = lab.compact(_trial, batch_size=LATENCY_BATCH)
+        return _trial, _cost
+
+    # measured once a question about it is committed (it times three models: seconds of work)
+    channels30, cost30 = (None, None) if q_masked.value is None and q_macs.value is None else _measure()
     return channels30, cost30
 
 
 @app.cell
-def _(LATENCY_BATCH, SPEED_OPTIONS, cost30, course, q_masked):
-    _c = cost30.set_index("model")
-    _ratio = _c.loc["masked", "latency_ms"] / _c.loc["dense", "latency_ms"]
-    _answer = SPEED_OPTIONS[0] if _ratio < 0.8 else SPEED_OPTIONS[1]
-    _extra = (" (A masked model that looks *slower* is timing noise: on a busy machine two runs of the same "
-              "model differ by tens of percent.)" if _ratio > 1.2 else "")
-    res_masked = course.check_choice(q_masked.value, _answer, options=SPEED_OPTIONS,
-                                     what="the masked model's speed",
-                                     measured=f"batch {LATENCY_BATCH}, median of 20 runs: dense "
-                                              f"**{_c.loc['dense', 'latency_ms']:.1f}** ms, masked "
-                                              f"**{_c.loc['masked', 'latency_ms']:.1f}** ms (×{_ratio:.2f})",
-                                     explain=f"""
-    A mask only sets numbers to zero. The convolution kernel does not look at the values: it
-    multiplies and adds every entry of a tensor of the same shape, zeros included, so the work
-    is the same.{_extra} Speed needs **smaller tensors**: cut the zeroed channels out (compaction, next),
-    or run sparse kernels on hardware built for them (e.g. 2:4 sparsity on recent GPUs).""")
-    res_masked
+def _(LATENCY_BATCH, SPEED_OPTIONS, cost30, course, mo, q_masked):
+    if cost30 is None:
+        res_masked = course.pending("the masked model's speed")
+        _out = res_masked
+    else:
+        _c = cost30.set_index("model")
+        _ratio = _c.loc["masked", "latency_ms"] / _c.loc["dense", "latency_ms"]
+        _answer = SPEED_OPTIONS[0] if _ratio < 0.8 else SPEED_OPTIONS[1]
+        _extra = (" (A masked model that looks *slower* is timing noise: on a busy machine two runs of the same "
+                  "model differ by tens of percent.)" if _ratio > 1.2 else "")
+        res_masked = course.check_choice(q_masked.value, _answer, options=SPEED_OPTIONS,
+                                         what="the masked model's speed",
+                                         measured=f"batch {LATENCY_BATCH}, median of 20 runs: dense "
+                                                  f"**{_c.loc['dense', 'latency_ms']:.1f}** ms, masked "
+                                                  f"**{_c.loc['masked', 'latency_ms']:.1f}** ms (×{_ratio:.2f})",
+                                         explain=f"""
+        A mask only sets numbers to zero. The convolution kernel does not look at the values: it
+        multiplies and adds every entry of a tensor of the same shape, zeros included, so the work
+        is the same.{_extra} Speed needs **smaller tensors**: cut the zeroed channels out (compaction, next),
+        or run sparse kernels on hardware built for them (e.g. 2:4 sparsity on recent GPUs).""")
+        _out = res_masked
+    _out
     return (res_masked,)
 
 
@@ -338,27 +352,32 @@ def _(mo):
 
 @app.cell
 def _(LATENCY_BATCH, channels30, cost30, course, mo, q_macs, views):
-    _c = cost30.set_index("model")
-    _ratio = _c.loc["compacted", "MACs"] / _c.loc["dense", "MACs"]
-    _r = course.check(q_macs.value, _ratio, tolerance=0.05, fmt=".2f", what="fraction of the dense MACs",
-                      explain=rf"""
-    Each conv keeps $0.7\,C_\text{{out}}$ outputs **and** reads $0.7\,C_\text{{in}}$ inputs, because
-    the previous layer lost 30 % of its channels too: $0.7 \times 0.7 = 0.49$. Only the first conv
-    (its input is the 1-channel image) and the classifier (its output is the 10 classes) shrink
-    on one side, so the whole model lands near one half. The *masked* model counts only its
-    zero weights as savings: nonzero MACs {_c.loc['masked', 'nonzero_MACs'] / _c.loc['dense', 'MACs']:.2f} of dense,
-    because a zeroed input channel still has nonzero weights reading it.
+    if cost30 is None:
+        res_macs = course.pending("fraction of the dense MACs")
+        _out = res_macs
+    else:
+        _c = cost30.set_index("model")
+        _ratio = _c.loc["compacted", "MACs"] / _c.loc["dense", "MACs"]
+        _r = course.check(q_macs.value, _ratio, tolerance=0.05, fmt=".2f", what="fraction of the dense MACs",
+                          explain=rf"""
+        Each conv keeps $0.7\,C_\text{{out}}$ outputs **and** reads $0.7\,C_\text{{in}}$ inputs, because
+        the previous layer lost 30 % of its channels too: $0.7 \times 0.7 = 0.49$. Only the first conv
+        (its input is the 1-channel image) and the classifier (its output is the 10 classes) shrink
+        on one side, so the whole model lands near one half. The *masked* model counts only its
+        zero weights as savings: nonzero MACs {_c.loc['masked', 'nonzero_MACs'] / _c.loc['dense', 'MACs']:.2f} of dense,
+        because a zeroed input channel still has nonzero weights reading it.
 
-    Latency (batch {LATENCY_BATCH}, median of 20 runs): dense {_c.loc['dense', 'latency_ms']:.1f} ms,
-    masked {_c.loc['masked', 'latency_ms']:.1f} ms, compacted {_c.loc['compacted', 'latency_ms']:.1f} ms.
-    On a model this small, framework overhead per layer can hide much of the saving;
-    MACs are not milliseconds. Balanced accuracy after this one-shot cut:
-    {channels30.report.balanced:.3f} (fine-tuning would be next).""")
-    res_macs = _r
-    _shown = course.tidy(cost30[["model", "params", "nonzero_params", "MACs", "nonzero_MACs", "latency_ms"]], 2)
-    mo.vstack(_r.reveal(mo.ui.table(_shown, selection=None, pagination=False),
-                        views.cost_bars(_c.loc["dense"].to_dict(), _c.loc["compacted"].to_dict(),
-                                        title="Dense vs compacted")))
+        Latency (batch {LATENCY_BATCH}, median of 20 runs): dense {_c.loc['dense', 'latency_ms']:.1f} ms,
+        masked {_c.loc['masked', 'latency_ms']:.1f} ms, compacted {_c.loc['compacted', 'latency_ms']:.1f} ms.
+        On a model this small, framework overhead per layer can hide much of the saving;
+        MACs are not milliseconds. Balanced accuracy after this one-shot cut:
+        {channels30.report.balanced:.3f} (fine-tuning would be next).""")
+        res_macs = _r
+        _shown = course.tidy(cost30[["model", "params", "nonzero_params", "MACs", "nonzero_MACs", "latency_ms"]], 2)
+        _out = mo.vstack(_r.reveal(mo.ui.table(_shown, selection=None, pagination=False),
+                            views.cost_bars(_c.loc["dense"].to_dict(), _c.loc["compacted"].to_dict(),
+                                            title="Dense vs compacted")))
+    _out
     return (res_macs,)
 
 

@@ -31,13 +31,13 @@ def import_seconds(module: str) -> float:
 
 def budget_seconds(module: str) -> tuple[float, str]:
     """30 s on a quiet machine; on a loaded one (load average above 1.5 per core) the budget is
-    the bare import time of the study module plus 15 s, so the test measures the notebook's own
+    the bare import time of the study module plus 20 s, so the test measures the notebook's own
     work before its verdict, not the neighbours' processes."""
     load = os.getloadavg()[0] / (os.cpu_count() or 1)
     if load <= 1.5:
         return VERDICT_WITHIN_S, f"quiet machine (load {load:.1f}/core)"
     base = import_seconds(module)
-    return max(VERDICT_WITHIN_S, base + 15), f"loaded machine (load {load:.1f}/core, bare import {base:.0f} s)"
+    return max(VERDICT_WITHIN_S, base + 20), f"loaded machine (load {load:.1f}/core, bare import {base:.0f} s)"
 
 
 @pytest.mark.parametrize("notebook", STUDIES, ids=[p.stem for p in STUDIES])
@@ -52,7 +52,7 @@ def test_study_notebook_shows_its_committed_verdict_first(notebook: Path, marimo
         page.screenshot(path=str(artifacts / f"study-{notebook.stem}.png"))
         rows = table.locator("tbody tr")
         assert rows.count() >= 2
-        assert all(rows.nth(i).locator("td").first.inner_text().strip() in {"PASS", "FAIL", "INFO"}
+        assert all(rows.nth(i).locator("td").first.inner_text().strip() in {"PASS", "FAIL", "INFO", "n/a"}
                    for i in range(rows.count()))
         page.get_by_text("Verdict of the committed run").first.wait_for(timeout=5_000)
         page.get_by_role("button", name="rerun the committed study", exact=False).first.wait_for(timeout=5_000)
