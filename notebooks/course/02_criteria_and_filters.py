@@ -36,7 +36,8 @@ def _(mo):
     what would give an answer away stays hidden until you commit. One exercise asks you to write
     the channel ranking yourself (in `marimo edit`); the scoreboard at the end counts everything.
 
-    *Time: about 30 s to the first question on a laptop CPU.*
+    *Time: about 25 s of CPU to load (24 s measured on the 2-core test machine); the sweeps and
+    the compaction behind a question run when you commit it (seconds to half a minute).*
     """)
     return
 

@@ -34,7 +34,7 @@ def _(mo):
     an answer away appear after you commit; one exercise asks you to write the Wilson interval
     (in `marimo edit`), and the scoreboard at the end counts questions and exercises.
 
-    *Time: about 15 s to the first question on a laptop CPU.*
+    *Time: about 25 s of CPU to load (26 s measured on the 2-core test machine).*
     """)
     return
 

@@ -23,8 +23,8 @@ def _(mo):
     # 04 · Mask merging *(research module)*
 
     *Notebooks 04 to 06 go past the MIT lab into this lab's research methods: they ask open
-    questions, and their answers depend on the model and data. Time: about 20 s to the first
-    question on a laptop CPU.*
+    questions, and their answers depend on the model and data. Time: about 25 s of CPU to load
+    (25 s measured on the 2-core test machine).*
 
     A pruning **mask** says, for every weight, keep (True) or remove (False). Different criteria
     give different masks at the same sparsity. Two questions follow: *how much do they agree?*

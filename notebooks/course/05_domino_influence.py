@@ -26,7 +26,7 @@ def _(mo):
     # 05 · Domino influence and removing whole blocks *(research module)*
 
     *A research method of this lab, past the MIT lab: open questions whose answers depend on the
-    model. Time: about 30 s to the first question on a laptop CPU; the block search of section 3
+    model. Time: about 25 s of CPU to load (26 s measured on the 2-core test machine); the block search of section 3
     and the fine-tune run when you press their buttons. Answers appear after you commit; one
     exercise asks you to write the Weibull fit (in `marimo edit`); the scoreboard at the end
     counts questions and exercises.*

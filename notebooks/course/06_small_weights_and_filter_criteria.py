@@ -26,7 +26,7 @@ def _(mo):
     # 06 · Filters by their data, and small weights chosen by search *(research module)*
 
     *Research methods of this lab, past the MIT lab: open questions whose answers depend on the
-    model. Time: about 20 s to the first question on a laptop CPU; the genetic search (about a
+    model. Time: about 15 s of CPU to load (16 s measured on the 2-core test machine); the genetic search (about a
     minute and a half) and the fine-tune run when you press their buttons. Answers appear after
     you commit; one exercise asks you to measure APoZ with a forward hook (in `marimo edit`); the
     scoreboard at the end counts questions and exercises.*
