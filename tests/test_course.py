@@ -21,7 +21,7 @@ def test_check_within_tolerance_is_right_and_names_the_measured_value() -> None:
 @pytest.mark.parametrize("prediction, direction", [(0.7, "too high"), (0.2, "too low")])
 def test_check_outside_tolerance_says_by_how_much_and_which_way(prediction: float, direction: str) -> None:
     r = check(prediction, measured=0.49, tolerance=0.05)
-    assert r.correct is False and r.kind == "warn"
+    assert r.correct is False and r.kind == "danger"
     assert r.message.startswith("**Not quite.**")
     assert f"{abs(prediction - 0.49):.3f} {direction}" in r.message
 
@@ -151,4 +151,39 @@ def test_result_renders_through_marimo_formatter() -> None:
 
     out = try_format(check(0.5, measured=0.5, what="x"))
     assert out.exception is None
-    assert "<strong>Right.</strong>" in out.data  # marimo renders _repr_markdown_ to HTML
+    assert "Right." in out.data and "strong" in out.data  # the markdown, rendered inside a callout
+
+
+def test_result_shows_as_a_coloured_callout_tagged_for_browser_tests() -> None:
+    pytest.importorskip("marimo")
+    from marimo._output.formatting import try_format
+
+    right = try_format(check(0.5, measured=0.48, what="x")).data
+    assert 'data-labkit-verdict="right"' in right and 'data-secrets="0.480"' in right and "success" in right
+    wrong = try_format(check_choice("b", "a", options=["a", "b"], measured="a **0.91** · b **0.52** · dense 0.93")).data
+    assert 'data-labkit-verdict="wrong"' in wrong and "danger" in wrong
+    assert 'data-secrets="0.52|0.91"' in wrong  # the bold numbers; the context (dense) is not a secret
+    pending = try_format(check(None, measured=0.48)).data
+    assert 'data-labkit-verdict="pending"' in pending and 'data-secrets=""' in pending and "0.48" not in pending
+
+
+def test_secrets_of_a_choice_are_the_measured_numbers_not_the_options() -> None:
+    r = check_choice("3", ["3", "5"], what="the class", measured="3: **0.40** → 0.10 · 5: 0.5 → 0.2")
+    assert r.secrets == ["0.40"]
+
+
+def test_a_bold_number_equal_to_a_plain_context_number_is_not_a_secret() -> None:
+    r = check_choice("a", "b", measured="weights **0.860** · filters **0.270** · dense 0.860")
+    assert r.secrets == ["0.270"]
+
+
+def test_secrets_are_empty_until_answered() -> None:
+    assert check(None, measured=0.3).secrets == []
+    assert check(0.3, measured=12742, fmt=",d").secrets == ["12,742"]
+    assert check(1, measured=2, fmt="d").secrets == []  # too short to be told apart from any other 2
+
+
+def test_signed_formats_do_not_sign_the_tolerance_or_the_distance() -> None:
+    r = check(0.2, measured=-0.05, tolerance=0.1, fmt="+.2f", what="gain")
+    assert "±0.10" in r.message and "±+" not in r.message
+    assert "You predicted +0.20" in r.message and "0.25 too high" in r.message

@@ -100,7 +100,10 @@ def _square(matrix: pd.DataFrame) -> pd.DataFrame:
 
 @styled
 def overlap_heatmap(matrix: pd.DataFrame, *, title: str | None = None, annotate: bool | None = None) -> Figure:
-    """Heatmap of the K x K mean Jaccard overlap between masks (1 on the diagonal).
+    """Heatmap of the K x K Jaccard overlap between masks (1 on the diagonal).
+
+    Each cell is whatever ``matrix`` holds; ``Lab.overlap_matrix`` gives the whole-network
+    (pooled) Jaccard of all kept weights, which is not the mean of the per-layer values.
 
     Args:
         matrix: square DataFrame of overlaps in [0, 1], index and columns = mask names.
@@ -119,18 +122,21 @@ def overlap_heatmap(matrix: pd.DataFrame, *, title: str | None = None, annotate:
     fig, ax = new_figure(size=(side + 1.0, side))
     sns.heatmap(m, vmin=0.0, vmax=1.0, cmap="viridis", square=True, annot=annotate, fmt=".2f",
                 annot_kws={"fontsize": 8}, linewidths=0.5, linecolor="white",
-                cbar_kws={"label": "mean Jaccard overlap", "shrink": 0.8}, ax=ax)
+                cbar_kws={"label": "Jaccard overlap", "shrink": 0.8}, ax=ax)
     ax.grid(False)
     ax.tick_params(axis="y", labelrotation=0)
     ax.set_xlabel("")
     ax.set_ylabel("")
-    ax.set_title(title or "Mask overlap (mean Jaccard)", loc="left")
+    ax.set_title(title or "Mask overlap (Jaccard)", loc="left")
     return fig
 
 
 @styled
 def layer_overlap(df: pd.DataFrame, *, title: str | None = None) -> Figure:
-    """Per-layer Jaccard overlap bars between two masks, with the plain mean as a dashed line.
+    """Per-layer Jaccard overlap bars between two masks, with the plain mean over layers as a dashed line.
+
+    With ``df.attrs["total"]["jaccard"]`` (what ``lk.overlap`` returns) the legend also gives the
+    whole-network (pooled) value, which weighs each layer by its size.
 
     ``df`` has columns ``layer`` and ``jaccard`` (``lk.overlap(m_a, m_b)``); with an extra
     ``pair`` column holding several mask pairs, the bars are grouped by pair.
@@ -153,8 +159,10 @@ def layer_overlap(df: pd.DataFrame, *, title: str | None = None) -> Figure:
     else:
         ax.bar(np.arange(len(d)), j, color=PRUNED_COLOR, width=0.8)
         ax.axhline(float(np.mean(j)), color="#333333", ls="--", lw=1)
-        fig.legend(handles=[Line2D([], [], color="#333333", ls="--", label=f"mean {np.mean(j):.3f}")],
-                   loc="outside lower center")
+        _pooled = (df.attrs.get("total") or {}).get("jaccard")
+        _label = f"mean over layers {np.mean(j):.3f}" + (f" (whole network, pooled: {_pooled:.3f})"
+                                                          if _pooled is not None else "")
+        fig.legend(handles=[Line2D([], [], color="#333333", ls="--", label=_label)], loc="outside lower center")
     label_ticks(ax, layers, rotation=60 if len(layers) > 6 else 0)
     ax.set_xlabel("")
     ax.set_ylim(0, 1.05)

@@ -10,10 +10,14 @@
 Open:  .venv/bin/marimo edit notebooks/course/01_magnitude_and_sensitivity.py
 Smoke: .venv/bin/marimo export html notebooks/course/01_magnitude_and_sensitivity.py -o /tmp/x.html --no-sandbox -- --smoke
 """
+
 import marimo
 
 __generated_with = "0.25.2"
-app = marimo.App(width="medium", app_title="labkit course · 01 magnitude and sensitivity")
+app = marimo.App(
+    width="medium",
+    app_title="labkit course · 01 magnitude and sensitivity",
+)
 
 
 @app.cell(hide_code=True)
@@ -34,6 +38,15 @@ def _(mo):
     and press *Commit prediction*. The cell below it then **measures** the answer with labkit
     and tells you whether you were right, with the number. Change your prediction and commit
     again as often as you like. Sparsity is always a fraction: 0.5 = half the weights removed.
+    Answers, figures and the summary that would give an answer away appear only after you commit.
+
+    **Exercises.** Two cells ask you to write code (open the notebook with `marimo edit` to see
+    and edit them); the cell under each grades your function against a reference on hidden
+    cases. The scoreboard at the end counts your questions and exercises.
+
+    *Time: about 40 s of CPU to load (38 s measured on the 2-core test machine), then every
+    question answers within seconds; the sensitivity scan (about a minute) runs when you press
+    its button.*
     """)
     return
 
@@ -42,11 +55,13 @@ def _(mo):
 def _():
     import marimo as mo
     import pandas as pd
+    import torch
 
     import labkit as lk
     from labkit import course, views
     from labkit.ui import marimo as mui
-    return course, lk, mo, mui, pd, views
+
+    return course, lk, mo, mui, pd, torch, views
 
 
 @app.cell
@@ -64,9 +79,13 @@ def _(mo):
 def _(lk, mo, smoke):
     with mo.status.spinner("loading ResNet-20 and digits-LT ..."):
         lab = lk.Lab("resnet20", "digits-lt", preview=100 if smoke else None)
+    _n = sum(p.numel() for p in lab.dense.parameters())
     mo.md(f"**{lab.model_name}** on **{lab.data.name}** · {len(lab.dense_report.targets)} test images · "
           f"{len(lab.layers)} prunable conv layers (the first conv and the classifier stay dense) · "
-          f"dense balanced accuracy **{lab.dense_report.balanced:.3f}** · device `{lab.device}`")
+          f"dense balanced accuracy **{lab.dense_report.balanced:.3f}** · device `{lab.device}`\n\n"
+          f"**Model size** (as in the MIT lab: parameters × bits per parameter): {_n:,} parameters × 32 bits "
+          f"= **{_n * 32 / 8 / 2**20:.2f} MiB**. Pruning only shrinks a stored model if the zeros are not "
+          f"stored: a sparse format keeps the nonzero values plus their positions.")
     return (lab,)
 
 
@@ -109,6 +128,7 @@ def _(STAGE_COLORS, params, views):
                        rotation=60, ha="right", rotation_mode="anchor")
         _ax.set(ylabel="parameters", title="Parameters per prunable layer (blue layer1, orange layer2, green layer3)")
         return _fig
+
     return (params_bars,)
 
 
@@ -121,8 +141,9 @@ def _(course, mo, params, params_bars, q_params):
     last stage dominates: layer1 {_share['layer1']:.2f}, layer2 {_share['layer2']:.2f},
     layer3 {_share['layer3']:.2f}. The 1×1 `shortcut` convs that match channels between stages are
     tiny. Whatever a pruning method does to `layer3` decides the compression ratio.""")
+    res_params = _r
     mo.vstack(_r.reveal(params_bars()))
-    return
+    return (res_params,)
 
 
 @app.cell(hide_code=True)
@@ -178,8 +199,9 @@ def _(course, lab, mo, params, q_stage, views, weight_histograms):
     $1/\\sqrt{{\\text{{fan-in}}}}$, and training keeps them small). One threshold (|w| < {_thr:.3f}, red band)
     therefore removes a larger share of `layer3` than of `layer1`. That happens to be what we want:
     `layer3` has the most weights to spare.""")
+    res_stage = _r
     mo.vstack(_r.reveal(weight_histograms(_thr), views.sparsity_profile(half.layers(), target=0.5)))
-    return (half,)
+    return half, res_stage
 
 
 @app.cell(hide_code=True)
@@ -220,19 +242,84 @@ def _(course, curves, half, lab, mo, q_mode, views):
     Uniform pruning takes half of the small `layer1` convs, which have few weights to spare, and
     only half of `layer3`, which could lose more. Global pruning moves the cuts to where the
     weights are small. The curves below show the whole trade-off (one-shot, no fine-tuning).""")
+    res_mode = _r
     mo.vstack(_r.reveal(views.accuracy_vs_sparsity(curves, baselines={"balanced": lab.dense_report.balanced},
                                                    title="Balanced accuracy vs sparsity, magnitude pruning")))
-    return
+    return (res_mode,)
 
 
 @app.cell
-def _(mo):
+def _(mo, res_mode, res_stage):
+    mo.stop(not (res_stage.answered and res_mode.answered),
+            mo.md("_**Explore** opens once you have committed the two questions above: its profile answers them._"))
     explore = mo.ui.dictionary({
-        "sparsity": mo.ui.slider(0.0, 0.9, step=0.05, value=0.5, debounce=True, show_value=True, label="sparsity"),
+        "sparsity": mo.ui.slider(0.0, 0.9, step=0.05, value=0.3, debounce=True, show_value=True, label="sparsity"),
         "mode": mo.ui.radio(["global", "uniform"], value="global", inline=True, label="allocation"),
     })
     mo.vstack([mo.md("**Explore.** Move the slider; the profile shows what each layer gives up."), explore.hstack()])
     return (explore,)
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    ## Exercise 1 · Write fine-grained pruning
+
+    Write `fine_grained_prune(weight, sparsity)` in the cell below (open the notebook with
+    `marimo edit`): return a **boolean mask** of `weight`'s shape that removes the
+    `round(sparsity · weight.numel())` weights of smallest magnitude. As in the MIT lab: the
+    threshold is the $k$-th smallest $|w|$ (`torch.kthvalue`), and a weight is kept when
+    $|w|$ is strictly above it. The cell after it grades your function on hidden weights.
+    """)
+    return
+
+
+@app.cell
+def _(torch):
+    def fine_grained_prune(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
+        """Keep-mask (bool, weight's shape) removing the round(sparsity * numel) smallest |w|."""
+        # YOUR CODE BELOW
+        raise NotImplementedError("write fine_grained_prune")
+        # YOUR CODE ABOVE
+    return (fine_grained_prune,)
+
+
+@app.cell
+def _(course, fine_grained_prune):
+    ex_prune = course.grade(fine_grained_prune, "fine_grained_prune")
+    ex_prune
+    return (ex_prune,)
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    ### Fine-tuning brings the accuracy back
+
+    Pruning is usually followed by **fine-tuning**: train the remaining weights a few epochs
+    with the mask held fixed (pruned weights stay zero). Here: global magnitude pruning to 0.8,
+    one-shot, then fine-tuned.
+    """)
+    return
+
+
+@app.cell
+def _(mo, smoke):
+    ft_button = mo.ui.run_button(label="fine-tune the 80 %-sparse model (about 10 s)")
+    mo.vstack([ft_button, mo.md("") if smoke else mo.md("_Press to train 5 epochs with the mask fixed._")])
+    return (ft_button,)
+
+
+@app.cell
+def _(ft_button, lab, mo, smoke):
+    mo.stop(not (ft_button.value or smoke))
+    _pruned = lab.prune("magnitude", 0.8, "global")
+    _epochs = 1 if smoke else 5
+    with mo.status.spinner(f"fine-tuning {_epochs} epochs ..."):
+        _tuned = lab.finetune(_pruned, epochs=_epochs, progress=False)
+    mo.md(f"Balanced accuracy at sparsity 0.8: one-shot **{_pruned.report.balanced:.3f}** → after {_epochs} "
+          f"epochs of fine-tuning **{_tuned.report.balanced:.3f}** (dense {lab.dense_report.balanced:.3f}).")
+    return
 
 
 @app.cell
@@ -267,11 +354,25 @@ def _(SCAN_SPARSITIES, lab, mo):
 
 
 @app.cell
-def _(SCAN_SPARSITIES, lab, lk, mo, smoke):
-    _layers = lab.layers[::4] if smoke else lab.layers  # smoke: every 4th layer only
-    _scores = lab.scores("magnitude")
-    with mo.status.spinner(f"scanning {len(_layers)} layers × {len(SCAN_SPARSITIES)} sparsities ..."):
-        scan = lk.sensitivity_scan(lab.dense, lab.data.val, {n: _scores[n] for n in _layers}, SCAN_SPARSITIES)
+def _(SCAN_SPARSITIES, lab, mo):
+    scan_button = mo.ui.run_button(label=f"run the scan: {len(lab.layers)} layers × {len(SCAN_SPARSITIES)} "
+                                         "sparsities (about a minute on a laptop CPU)")
+    scan_button
+    return (scan_button,)
+
+
+@app.cell
+def _(SCAN_SPARSITIES, lab, lk, mo, pd, scan_button, smoke):
+    scan = None
+    if scan_button.value or smoke:
+        _layers = lab.layers[::4] if smoke else lab.layers  # smoke: every 4th layer only
+        _scores = lab.scores("magnitude")
+        _parts = []
+        for _n in mo.status.progress_bar(_layers, title="sensitivity scan", subtitle="one layer at a time",
+                                         show_eta=True, remove_on_exit=True):
+            _parts.append(lk.sensitivity_scan(lab.dense, lab.data.val, {_n: _scores[_n]}, SCAN_SPARSITIES))
+        scan = pd.concat(_parts, ignore_index=True)
+        scan.attrs["dense"] = _parts[0].attrs["dense"]
     return (scan,)
 
 
@@ -293,49 +394,62 @@ def _(STAGE_COLORS, params, scan, views):
         _right.set(xscale="log", xlabel="parameters in the layer", ylabel="accuracy drop at the largest sparsity",
                    title="Drop vs layer size")
         return _fig
+
     return (scan_figure,)
 
 
 @app.cell
 def _(course, lab, mo, q_layer, scan, scan_figure):
-    _worst = scan[scan["sparsity"] == scan["sparsity"].max()].nlargest(3, "drop")
-    _top = [n.removesuffix(".weight") for n in _worst["layer"]]
-    _r = course.check_choice(q_layer.value, _top, options=[n.removesuffix(".weight") for n in lab.layers],
-                             what="one of the three most sensitive layers",
-                             measured=" · ".join(f"`{n}` drop {d:.2f}" for n, d in zip(_top, _worst["drop"])),
-                             explain=f"""
+    def _verdict():
+        if scan is None:
+            _p = course.pending("one of the three most sensitive layers", "_Run the scan above: it measures the answer._")
+            return _p, _p
+        _worst = scan[scan["sparsity"] == scan["sparsity"].max()].nlargest(3, "drop")
+        _top = [n.removesuffix(".weight") for n in _worst["layer"]]
+        _r = course.check_choice(q_layer.value, _top, options=[n.removesuffix(".weight") for n in lab.layers],
+                                 what="one of the three most sensitive layers",
+                                 measured=" · ".join(f"`{n}` drop {d:.2f}" for n, d in zip(_top, _worst["drop"])),
+                                 explain=f"""
     Any of the top three counts: the scan evaluates {len(lab.data.val)} validation images, so
     differences of a few hundredths are noise. Sensitive layers are usually **small** (few weights
     per output, little redundancy) or sit where **everything must pass through them**: the first
     conv of a stage that changes resolution, whose block has no identity shortcut to carry the
     signal around it. Large `layer3` convs barely notice losing most of their weights.""")
-    mo.vstack(_r.reveal(scan_figure()))
-    return
+        return _r, mo.vstack(_r.reveal(scan_figure()))
+
+    res_layer, _out = _verdict()
+    _out
+    return (res_layer,)
 
 
 @app.cell
 def _(mo, scan):
-    scan_at = 0.7 if 0.7 in set(scan["sparsity"]) else float(scan["sparsity"].min())
-    worst_single = float(scan.loc[scan["sparsity"] == scan_at, "drop"].max())
-    q_all = mo.ui.slider(0.0, 1.0, step=0.05, value=0.8, show_value=True, label=(
-        f"Pruned alone to {scan_at}, no layer loses more than {worst_single:.2f} accuracy. Prune **every** layer "
+    scan_at = 0.7  # in the full and the smoke scan
+    _alone = ("no layer loses more than "
+              f"{float(scan.loc[scan['sparsity'] == scan_at, 'drop'].max()):.2f} accuracy" if scan is not None
+              else "most layers lose little (run the scan above to see how little)")
+    q_all = mo.ui.slider(0.0, 1.0, step=0.05, value=0.5, show_value=True, label=(
+        f"Pruned alone to {scan_at}, {_alone}. Prune **every** layer "
         f"to {scan_at} at once (uniform): predict the balanced accuracy")).form(submit_button_label="Commit prediction")
     q_all
-    return q_all, scan_at, worst_single
+    return q_all, scan_at
 
 
 @app.cell
-def _(course, lab, mo, q_all, scan_at, worst_single):
+def _(course, lab, mo, q_all, scan, scan_at):
     _all = lab.prune("magnitude", scan_at, "uniform")
+    _single = (f"Each layer alone cost at most {float(scan.loc[scan['sparsity'] == scan_at, 'drop'].max()):.2f}"
+               if scan is not None else "Each layer alone costs little (the scan)")
     _r = course.check(q_all.value, _all.report.balanced, tolerance=0.1, fmt=".2f",
                       what=f"balanced accuracy with every layer at {scan_at}", explain=f"""
-    Dense: {lab.dense_report.balanced:.2f}. Each layer alone cost at most {worst_single:.2f}, yet
+    Dense: {lab.dense_report.balanced:.2f}. {_single}, yet
     together they cost {lab.dense_report.balanced - _all.report.balanced:.2f}. Errors **compound**:
     every pruned layer hands a slightly wrong input to the next one, which was itself pruned
     assuming a clean input. A scan ranks layers; it does not predict the joint effect, so a
     sparsity plan built from it must be checked as a whole (and usually fine-tuned).""")
+    res_all = _r
     mo.vstack(_r.reveal())
-    return
+    return (res_all,)
 
 
 @app.cell(hide_code=True)
@@ -353,7 +467,10 @@ def _(mo):
 
 
 @app.cell
-def _(lab, mo, mui, scan):
+def _(lab, mo, mui, res_all, scan):
+    mo.stop(not res_all.answered or scan is None,
+            mo.md("_Your plan opens once the scan has run and you have committed the question above: "
+                  "the safe plan's accuracy answers it._"))
     _safe = scan[scan["drop"] <= 0.03].groupby("layer")["sparsity"].max()
     layer_ui = mui.layer_sliders(lab.layers, {n: float(_safe.get(n, 0.0)) for n in lab.layers},
                                  label="sparsity per layer")
@@ -376,8 +493,19 @@ def _(lab, layer_ui, mo, views):
     return
 
 
+@app.cell
+def _(course, ex_prune, res_all, res_layer, res_mode, res_params, res_stage):
+    board = course.scoreboard({"Q1 share of weights in layer3": res_params, "Q2 stage cut most": res_stage,
+                               "Q3 global or uniform": res_mode, "Q4 most sensitive layer": res_layer,
+                               "Q5 every layer at once": res_all},
+                              {"Exercise 1 fine_grained_prune": ex_prune})
+    board
+    return (board,)
+
+
 @app.cell(hide_code=True)
-def _(mo):
+def _(board, mo):
+    mo.stop(not board.all_committed, mo.md("_The summary appears once every question is committed._"))
     mo.md(r"""
     ## What to remember
 

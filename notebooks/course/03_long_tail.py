@@ -10,6 +10,7 @@
 Open:  .venv/bin/marimo edit notebooks/course/03_long_tail.py
 Smoke: .venv/bin/marimo export html notebooks/course/03_long_tail.py -o /tmp/x.html --no-sandbox -- --smoke
 """
+
 import marimo
 
 __generated_with = "0.25.2"
@@ -29,7 +30,11 @@ def _(mo):
 
     Here you measure that on our model: per class, per group (**many / medium / few**: the three
     most frequent, the four middle and the three rarest digits), with the uncertainty a small
-    test set carries, and you see why labkit keeps the classifier dense.
+    test set carries, and you see why labkit keeps the classifier dense. Figures that would give
+    an answer away appear after you commit; one exercise asks you to write the Wilson interval
+    (in `marimo edit`), and the scoreboard at the end counts questions and exercises.
+
+    *Time: about 25 s of CPU to load (26 s measured on the 2-core test machine).*
     """)
     return
 
@@ -43,6 +48,7 @@ def _():
 
     import labkit as lk
     from labkit import course, views
+
     return course, lk, mo, np, pd, spearmanr, views
 
 
@@ -72,16 +78,11 @@ def _(mo):
     mo.md(r"""
     ## 1 · The dense model, class by class
 
-    Bars are sorted from the most to the least frequent class in training (grey line, right axis:
-    training images) and coloured by group. The whiskers are 95 % **Wilson intervals**: with a
-    few dozen test images per class, a per-class accuracy is a rough estimate.
+    With a few dozen test images per class, a per-class accuracy is a rough estimate. labkit
+    gives each one a 95 % **Wilson interval**. After you commit, the figure shows every class,
+    sorted from the most to the least frequent in training (grey line, right axis: training
+    images), coloured by group, with its interval as whiskers.
     """)
-    return
-
-
-@app.cell
-def _(dense, views):
-    views.per_class_accuracy(dense.per_class, title="Dense model: per-class test accuracy")
     return
 
 
@@ -97,7 +98,7 @@ def _(dense, mo):
 
 
 @app.cell
-def _(course, dense, mo, np, q_ci):
+def _(course, dense, mo, np, q_ci, views):
     _w = dense.per_class.nsmallest(1, "accuracy").iloc[0]
     _p, _n = float(_w["accuracy"]), int(_w["n_test"])
     _r = course.check(q_ci.value, _w["ci_high"] - _w["ci_low"], tolerance=0.06, fmt=".2f",
@@ -107,8 +108,39 @@ def _(course, dense, mo, np, q_ci):
     $p = {_p:.2f}$ and $n = {_n}$; the Wilson interval is a little narrower and stays inside [0, 1].
     So two classes whose accuracies differ by less than about {1.96 * np.sqrt(_p * (1 - _p) / _n):.2f} may
     not differ at all, and a pruned model that moves one class by that much may have done nothing.""")
-    mo.vstack(_r.reveal())
+    res_ci = _r
+    mo.vstack(_r.reveal(views.per_class_accuracy(dense.per_class, title="Dense model: per-class test accuracy")))
+    return (res_ci,)
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    ## Exercise · Write the Wilson interval
+
+    Write `wilson_interval(correct, n)` below (in `marimo edit`): the 95 % Wilson score interval
+    of the proportion $p = \text{correct}/n$, with $z = 1.96$:
+
+    $$\frac{p + \frac{z^2}{2n} \pm z\sqrt{\frac{p(1-p)}{n} + \frac{z^2}{4n^2}}}{1 + \frac{z^2}{n}}$$
+
+    clipped to [0, 1]. Return `(low, high)` as two floats.
+    """)
     return
+
+
+@app.function
+def wilson_interval(correct: int, n: int) -> tuple[float, float]:
+    """95 % Wilson score interval (low, high) of correct / n."""
+    # YOUR CODE BELOW
+    raise NotImplementedError("write wilson_interval")
+    # YOUR CODE ABOVE
+
+
+@app.cell
+def _(course):
+    ex_wilson = course.grade(wilson_interval, "wilson_interval")
+    ex_wilson
+    return (ex_wilson,)
 
 
 @app.cell(hide_code=True)
@@ -116,26 +148,9 @@ def _(mo):
     mo.md(r"""
     ## 2 · Prune, and watch each class
 
-    Global magnitude pruning (notebook 01). The lower panel shows the change per class,
-    pruned − dense. Move the slider: which classes start to fall first?
+    Global magnitude pruning (notebook 01). Predict first; after the two questions a slider
+    lets you watch every class as the sparsity grows.
     """)
-    return
-
-
-@app.cell
-def _(mo):
-    sparsity = mo.ui.slider(0.0, 0.8, step=0.05, value=0.5, debounce=True, show_value=True,
-                            label="global magnitude sparsity")
-    sparsity
-    return (sparsity,)
-
-
-@app.cell
-def _(dense, lab, mo, sparsity, views):
-    _t = lab.prune("magnitude", sparsity.value, "global")
-    mo.hstack([views.per_class_accuracy(_t.report.per_class, dense=dense.per_class),
-               views.group_accuracy({"overall": _t.report.overall, **_t.report.by_group},
-                                    {"overall": dense.overall, **dense.by_group})], widths=[2, 1])
     return
 
 
@@ -170,8 +185,9 @@ def _(AT, CLASS_OPTIONS, at, course, dense, mo, q_class):
     A rare class was learned from few examples, so its decision region is thin: a small change
     of the features moves its test images into a neighbouring class. Check the intervals
     before reading much into a single class, though.""")
+    res_class = _r
     mo.vstack(_r.reveal())
-    return
+    return (res_class,)
 
 
 @app.cell
@@ -190,7 +206,20 @@ def _(SPARSITIES, lab):
 
 
 @app.cell
-def _(AT, GROUPS, at, course, dense, group_curves, lab, mo, np, pd, q_group, views):
+def _(
+    AT,
+    GROUPS,
+    at,
+    course,
+    dense,
+    group_curves,
+    lab,
+    mo,
+    np,
+    pd,
+    q_group,
+    views,
+):
     _drop = {g: at.report.by_group[g] - dense.by_group[g] for g in GROUPS}
     _k = len(lab.data.classes)
     _where = pd.DataFrame({"class": lab.data.classes, "training images": lab.data.class_counts,
@@ -205,9 +234,30 @@ def _(AT, GROUPS, at, course, dense, group_curves, lab, mo, np, pd, q_group, vie
     the same number of images per class, so a perfect model predicts every class equally often).
     A group can look fine while its rarest class collapses. Look at classes, not only at groups,
     and at the whole curve below, not at one sparsity.""")
+    res_group = _r
     mo.vstack(_r.reveal(mo.ui.table(_where, selection=None, pagination=False),
                         views.accuracy_vs_sparsity(group_curves, baselines=lab.baselines(), current=AT,
                                                    title="Global magnitude pruning: accuracy by group")))
+    return (res_group,)
+
+
+@app.cell
+def _(mo, res_class, res_group):
+    mo.stop(not (res_class.answered and res_group.answered),
+            mo.md("_A slider to watch every class opens once both questions above are committed._"))
+    sparsity = mo.ui.slider(0.0, 0.8, step=0.05, value=0.3, debounce=True, show_value=True,
+                            label="global magnitude sparsity")
+    mo.vstack([mo.md("**Explore.** Which classes start to fall first as the sparsity grows? "
+                     "(lower panel: pruned − dense per class)"), sparsity])
+    return (sparsity,)
+
+
+@app.cell
+def _(dense, lab, mo, sparsity, views):
+    _t = lab.prune("magnitude", sparsity.value, "global")
+    mo.hstack([views.per_class_accuracy(_t.report.per_class, dense=dense.per_class),
+               views.group_accuracy({"overall": _t.report.overall, **_t.report.by_group},
+                                    {"overall": dense.overall, **dense.by_group})], widths=[2, 1])
     return
 
 
@@ -248,8 +298,9 @@ def _(NOISE_OPTIONS, at, course, dense, mo, pd, q_noise):
     images, so a paired comparison (bootstrap the difference image by image, or McNemar's test)
     is sharper. Either way, a change of a few points on a group of three classes needs more test
     images, or several seeds, before it is a finding.""")
+    res_noise = _r
     mo.vstack(_r.reveal(mo.ui.table(_table, selection=None)))
-    return
+    return (res_noise,)
 
 
 @app.cell(hide_code=True)
@@ -281,7 +332,20 @@ def _(lab, lk):
 
 
 @app.cell
-def _(GROUPS, course, dense, fc_masks, fc_name, fc_trial, lab, mo, pd, q_fc, spearmanr, views):
+def _(
+    GROUPS,
+    course,
+    dense,
+    fc_masks,
+    fc_name,
+    fc_trial,
+    lab,
+    mo,
+    pd,
+    q_fc,
+    spearmanr,
+    views,
+):
     _drop = {g: fc_trial.report.by_group[g] - dense.by_group[g] for g in GROUPS}
     _rows = pd.DataFrame({"class": lab.data.classes, "training images": lab.data.class_counts,
                           "row norm": lab.dense.get_parameter(fc_name).norm(dim=1).cpu().numpy().round(3),
@@ -299,15 +363,27 @@ def _(GROUPS, course, dense, fc_masks, fc_name, fc_trial, lab, mo, pd, q_fc, spe
     with: their dense accuracy is already the lowest, so the same perturbation tips them over
     first. The classifier holds only {fc_masks.total} of the model's weights; pruning it saves
     almost nothing and risks the tail. That is why it is kept dense.""")
-    mo.vstack(_r.reveal(mo.ui.table(_rows, selection=None, pagination=False),
+    res_fc = _r
+    mo.vstack(_r.reveal(mo.ui.table(course.tidy(_rows), selection=None, pagination=False),
                         views.group_accuracy({"overall": fc_trial.report.overall, **fc_trial.report.by_group},
                                              {"overall": dense.overall, **dense.by_group},
                                              title="Classifier pruned to 0.9, everything else dense")))
-    return
+    return (res_fc,)
+
+
+@app.cell
+def _(course, ex_wilson, res_ci, res_class, res_fc, res_group, res_noise):
+    board = course.scoreboard({"Q1 width of a per-class interval": res_ci, "Q2 class that loses most": res_class,
+                               "Q3 group that loses most": res_group, "Q4 change or noise": res_noise,
+                               "Q5 pruning the classifier": res_fc},
+                              {"Exercise wilson_interval": ex_wilson})
+    board
+    return (board,)
 
 
 @app.cell(hide_code=True)
-def _(mo):
+def _(board, mo):
+    mo.stop(not board.all_committed, mo.md("_The summary appears once every question is committed._"))
     mo.md(r"""
     ## What to remember
 

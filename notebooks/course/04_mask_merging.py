@@ -10,6 +10,7 @@
 Open:  .venv/bin/marimo edit notebooks/course/04_mask_merging.py
 Smoke: .venv/bin/marimo export html notebooks/course/04_mask_merging.py -o /tmp/x.html --no-sandbox -- --smoke
 """
+
 import marimo
 
 __generated_with = "0.25.2"
@@ -19,7 +20,11 @@ app = marimo.App(width="medium", app_title="labkit course · 04 mask merging")
 @app.cell(hide_code=True)
 def _(mo):
     mo.md(r"""
-    # 04 · Mask merging
+    # 04 · Mask merging *(research module)*
+
+    *Notebooks 04 to 06 go past the MIT lab into this lab's research methods: they ask open
+    questions, and their answers depend on the model and data. Time: about 25 s of CPU to load
+    (25 s measured on the 2-core test machine).*
 
     A pruning **mask** says, for every weight, keep (True) or remove (False). Different criteria
     give different masks at the same sparsity. Two questions follow: *how much do they agree?*
@@ -27,6 +32,9 @@ def _(mo):
     with the **Jaccard overlap** of the kept sets,
     $J(A, B) = \lvert A \cap B \rvert / \lvert A \cup B \rvert$ (1 = identical, 0 = disjoint),
     and merges them so that every layer keeps a fixed **budget** of weights.
+
+    Answers and tables appear after you commit; one exercise asks you to write the Jaccard
+    overlap (in `marimo edit`); the scoreboard at the end counts questions and exercises.
     """)
     return
 
@@ -35,10 +43,12 @@ def _(mo):
 def _():
     import marimo as mo
     import pandas as pd
+    import torch
 
     import labkit as lk
     from labkit import course, views
-    return course, lk, mo, pd, views
+
+    return course, lk, mo, pd, torch, views
 
 
 @app.cell
@@ -91,8 +101,38 @@ def _(course, lab, mo, q_random):
     $k^2 = 0.25$; kept by at least one: $2k - k^2 = 0.75$. So $J = 0.25 / 0.75 = 1/3$, and in
     general $J = k / (2 - k)$. **Not 0.5**: that is why overlaps must be read against this
     chance level. Two criteria at $J = 0.4$ agree barely more than coin flips.""")
+    res_random = _r
     mo.vstack(_r.reveal())
+    return (res_random,)
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    ## Exercise · Write the Jaccard overlap
+
+    Write `jaccard(a, b)` below (in `marimo edit`): `a` and `b` are boolean masks of the same
+    shape (True = kept); return $\lvert A \cap B \rvert / \lvert A \cup B \rvert$ as a Python
+    float, and 1.0 when neither keeps anything.
+    """)
     return
+
+
+@app.cell
+def _(torch):
+    def jaccard(a: torch.Tensor, b: torch.Tensor) -> float:
+        """Jaccard overlap of the kept sets of two boolean masks."""
+        # YOUR CODE BELOW
+        raise NotImplementedError("write jaccard")
+        # YOUR CODE ABOVE
+    return (jaccard,)
+
+
+@app.cell
+def _(course, jaccard):
+    ex_jaccard = course.grade(jaccard, "jaccard")
+    ex_jaccard
+    return (ex_jaccard,)
 
 
 @app.cell
@@ -133,11 +173,14 @@ def _(PAIRS, candidates, course, lab, mo, q_pair, views):
     same mask (at filter level they differ, because a filter's L1 and L2 norms do not order
     filters alike). `taylor` scores $|w \\cdot \\partial L/\\partial w|$: large weights with
     small gradients can go, so it agrees with magnitude only partly. Random sits at the chance
-    level from the first question. The per-layer bars show where magnitude and Taylor disagree.""")
-    mo.vstack(_r.reveal(mo.hstack([views.overlap_heatmap(overlaps),
-                                   views.layer_overlap(lab.overlap(candidates["magnitude"], candidates["taylor"]),
-                                                       title="magnitude vs taylor, per layer")], widths=[1, 2])))
-    return
+    level from the first question. The heatmap gives each pair's overlap over the whole network
+    (all kept weights pooled, so big layers weigh more); the bars show where magnitude and Taylor
+    disagree, layer by layer.""")
+    res_pair = _r
+    mo.vstack(_r.reveal(views.overlap_heatmap(overlaps, title="Jaccard overlap of the kept weights (whole network)"),
+                        views.layer_overlap(lab.overlap(candidates["magnitude"], candidates["taylor"]),
+                                            title="magnitude vs taylor, per layer")))
+    return (res_pair,)
 
 
 @app.cell(hide_code=True)
@@ -185,8 +228,9 @@ def _(course, fixed, lab, mo, q_merge):
     split the budget. If the two criteria make *different* mistakes, the vote can undo some of
     each, and the merge beats both; if one is simply worse, the merge lands in between.
     One test set and one seed decide nothing: try other sparsities with the sliders below.""")
+    res_merge = _r
     mo.vstack(_r.reveal())
-    return
+    return (res_merge,)
 
 
 @app.cell
@@ -212,8 +256,9 @@ def _(budget_layer, course, fixed, lab, mo, q_budget):
     number in a layer and so does the merge; with global allocation each criterion spreads the
     sparsity differently, and the merge interpolates. Which weights fill the budget is what the
     merge mode decides.""")
+    res_budget = _r
     mo.vstack(_r.reveal())
-    return
+    return (res_budget,)
 
 
 @app.cell(hide_code=True)
@@ -229,37 +274,41 @@ def _(mo):
 
 
 @app.cell
-def _(lk, mo):
-    merge_ui = mo.ui.dictionary({
-        "magnitude": mo.ui.slider(0.0, 1.0, step=0.05, value=0.4, debounce=True, show_value=True, label="magnitude"),
-        "taylor": mo.ui.slider(0.0, 1.0, step=0.05, value=0.4, debounce=True, show_value=True, label="taylor"),
-        "random": mo.ui.slider(0.0, 1.0, step=0.05, value=0.2, debounce=True, show_value=True, label="random"),
-        "mode": mo.ui.dropdown(lk.list_merge_modes(), value="weighted", label="merge mode"),
-    })
-    merge_ui.hstack(justify="start", gap=2, wrap=True)
-    return (merge_ui,)
+def _(lk, mo, res_budget, res_merge):
+    mo.stop(not (res_merge.answered and res_budget.answered),
+            mo.md("_Your merge opens once the two merge questions above are committed: its table answers them._"))
+    MERGE_DEFAULT = {"magnitude": 0.4, "taylor": 0.4, "random": 0.2, "mode": "weighted"}
+    merge_ui = mo.md("Weights: {magnitude} {taylor} {random} &nbsp; {mode}").batch(  # a form: the merge runs on
+        **{n: mo.ui.slider(0.0, 1.0, step=0.05, value=MERGE_DEFAULT[n], show_value=True, label=n)  # the values
+           for n in ("magnitude", "taylor", "random")},                                          # you submit
+        mode=mo.ui.dropdown(lk.list_merge_modes(), value="weighted", label="merge mode")).form(
+        submit_button_label="Merge")
+    merge_ui
+    return MERGE_DEFAULT, merge_ui
 
 
 @app.cell
-def _(candidates, lab, lk, merge_ui, mo):
+def _(MERGE_DEFAULT, candidates, lab, lk, merge_ui, mo):
     _names = ["magnitude", "taylor", "random"]
-    _w = [merge_ui.value[n] for n in _names]
+    _v = merge_ui.value or MERGE_DEFAULT
+    _w = [_v[n] for n in _names]
     mo.stop(sum(_w) == 0, mo.md("Give at least one candidate a weight above 0."))
-    _masks = lk.merge_masks([candidates[n].masks for n in _names], _w, merge_ui.value["mode"],
+    _masks = lk.merge_masks([candidates[n].masks for n in _names], _w, _v["mode"],
                             scores=[lab.scores(n) for n in _names])
     merged = lab.evaluate_masks(_masks)
     return (merged,)
 
 
 @app.cell
-def _(candidates, lab, merged, mo, pd, views):
+def _(candidates, course, lab, merged, mo, pd, views):
     _rows = [{"mask": n, "balanced": t.report.balanced, "few": t.report.by_group["few"],
               "overlap with merged": lab.overlap(t, merged).attrs["total"]["jaccard"]}
              for n, t in {**candidates, "merged": merged}.items()]
     _budget = pd.DataFrame({n: {k.removesuffix(".weight"): int(m.sum()) for k, m in t.masks.items()}
                             for n, t in {**candidates, "merged": merged}.items()})
     mo.vstack([
-        mo.ui.table(pd.DataFrame(_rows).round(3), selection=None, pagination=False),
+        mo.md("**Candidates and the merge** (balanced and *few*-group test accuracy)"),
+        mo.ui.table(course.tidy(pd.DataFrame(_rows)), selection=None, pagination=False),
         views.sparsity_profile(merged.layers(), title="Merged mask: sparsity per layer"),
         mo.md("**Weights kept per layer** (the merged budget is the weighted average of the candidates')"),
         mo.ui.table(_budget.rename_axis("layer").reset_index(), selection=None, page_size=20),
@@ -267,8 +316,18 @@ def _(candidates, lab, merged, mo, pd, views):
     return
 
 
+@app.cell
+def _(course, ex_jaccard, res_budget, res_merge, res_pair, res_random):
+    board = course.scoreboard({"Q1 overlap of two random masks": res_random, "Q2 pair that agrees most": res_pair,
+                               "Q3 where the merge lands": res_merge, "Q4 a layer's merged budget": res_budget},
+                              {"Exercise jaccard": ex_jaccard})
+    board
+    return (board,)
+
+
 @app.cell(hide_code=True)
-def _(mo):
+def _(board, mo):
+    mo.stop(not board.all_committed, mo.md("_The summary appears once every question is committed._"))
     mo.md(r"""
     ## What to remember
 

@@ -38,6 +38,61 @@ def _(mo):
 
 
 @app.cell
+def _(mo, study):
+    from labkit.course import studies as committed_ui
+
+    committed = committed_ui.committed_run(mo.notebook_dir() / "results" / "longtail.csv", study.read_results)
+    mo.stop(committed is None, mo.callout(mo.md("No committed full run yet: run the study's command "
+                                                "(`python -m labkit.studies.longtail --out notebooks/studies/results/longtail.csv`)."),
+                                          kind="warn"))
+    mo.vstack([
+        mo.md("## The committed full run: verdict"),
+        committed_ui.verdict_board(study.verdict(committed.table), title="Verdict of the committed run",
+                                   rule=committed_ui.PAIRED_RULE + " Here the pairs are (seed, class permutation) and the measure is the tail (*few*-group) test accuracy."),
+        mo.md(f"Made by {committed.how}, recomputed here from "
+              f"`notebooks/studies/results/longtail.csv`. The sections below explain the design; the "
+              f"first button reruns exactly that command, the second opens the interactive sections."),
+    ])
+    return committed, committed_ui
+
+
+@app.cell
+def _(committed, mo):
+    _mins = f"about {committed.seconds / 60:.0f} min here" if committed.seconds else "minutes"
+    rerun_button = mo.ui.run_button(label=f"rerun the committed study: same command, same threads ({_mins})")
+    explore_button = mo.ui.run_button(label="open the interactive sections (they train models: minutes on a laptop CPU)")
+    mo.hstack([rerun_button, explore_button], justify="start")
+    return explore_button, rerun_button
+
+
+@app.cell
+def _(committed, committed_ui, mo, rerun_button, study):
+    mo.stop(not rerun_button.value)
+    _expected = int(committed.seconds or 600)
+    with mo.status.progress_bar(total=_expected, title="rerunning the committed study",
+                                subtitle=committed.command, show_eta=True, remove_on_exit=True) as _bar:
+        _done = [0]
+
+        def _tick(elapsed, expected):
+            _step = min(int(elapsed), _expected - 1) - _done[0]
+            if _step > 0:
+                _bar.update(increment=_step)
+                _done[0] += _step
+
+        _fresh = committed_ui.rerun(committed, study.read_results, cwd=mo.notebook_dir().parents[1], tick=_tick)
+    _old, _new = study.verdict(committed.table), study.verdict(_fresh)
+    _same = list(_old["measured"]) == list(_new["measured"])
+    mo.vstack([
+        mo.callout(mo.md("**The rerun reproduces the committed numbers.**" if _same else
+                         "**The rerun differs from the committed numbers** (another machine, library version "
+                         "or thread count can change float results); its verdict:"),
+                   kind="success" if _same else "warn"),
+        committed_ui.verdict_board(_new, title="Verdict of the rerun", rule=""),
+    ])
+    return
+
+
+@app.cell
 def _():
     import os
     from dataclasses import replace
@@ -127,7 +182,10 @@ def _(mo):
 
 
 @app.cell
-def _(settings, study):
+def _(committed, committed_ui, explore_button, mo, settings, smoke, study):
+    mo.stop(not (smoke or explore_button.value),
+            mo.md("_Press **open the interactive sections** at the top to run this part._"))
+    committed_ui.match_threads(committed)  # the committed run's --threads, so the numbers match
     units = []
     results = study.run_study(settings, units=units)
     return results, units
@@ -220,7 +278,7 @@ def _(list_merge_modes, mo, unit0):
         "trainers": mo.ui.multiselect([c.name for c in unit0.candidates], value=[c.name for c in unit0.candidates],
                                       label="trainers"),
     })
-    explore
+    explore.hstack(wrap=True, justify='start', gap=1.5)
     return (explore,)
 
 
@@ -254,7 +312,10 @@ def _(mo):
 
 
 @app.cell
-def _(ltv, mo, pie_k, settings, study):
+def _(committed, committed_ui, explore_button, ltv, mo, pie_k, settings, smoke, study):
+    mo.stop(not (smoke or explore_button.value),
+            mo.md("_Press **open the interactive sections** at the top to run this part._"))
+    committed_ui.match_threads(committed)  # the committed run's --threads, so the numbers match
     pies = study.pie_study(settings, k=pie_k)
     mo.vstack([mo.md(f"PIE rate {pies.rate:.3f} overall; by group "
                      + ", ".join(f"{g} {r:.3f}" for g, r in pies.by_group().items())),
@@ -279,9 +340,9 @@ def _(mo):
 def _(mo, study):
     _path = mo.notebook_dir() / "results" / "longtail.csv"
     if _path.exists():
-        committed = study.read_results(_path)
-        _out = mo.vstack([mo.md(f"`{committed.attrs.get('command', '')}`"),
-                          study.verdict(committed)[["criterion", "claim", "measured", "verdict"]]])
+        _committed = study.read_results(_path)
+        _out = mo.vstack([mo.md(f"`{_committed.attrs.get('command', '')}`"),
+                          study.verdict(_committed)[["criterion", "claim", "measured", "verdict"]]])
     else:
         _out = mo.md("No committed full run yet: run `python -m labkit.studies.longtail --pie-k 5 --out "
                      "notebooks/studies/results/longtail.csv`.")
@@ -305,8 +366,8 @@ def _(mo):
 
 
 @app.cell
-def _(results, study):
-    study.verdict(results)
+def _(committed_ui, results, study):
+    committed_ui.verdict_board(study.verdict(results), title="Verdict of this run")
     return
 
 

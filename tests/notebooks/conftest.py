@@ -98,11 +98,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @contextlib.contextmanager
-def marimo_server(notebook: Path, *notebook_args: str, timeout: float = 180) -> Iterator[str]:
+def marimo_server(notebook: Path, *notebook_args: str, timeout: float = 180,
+                  env: dict[str, str] | None = None) -> Iterator[str]:
     """Serve ``notebook`` with ``marimo run`` on 127.0.0.1 with a random token; yield its URL.
 
     The token stays on, as in production (docs/design.md §6): the URL carries it as
     ``?access_token=...``. The server is polled on ``/health`` and stopped afterwards.
+    ``env`` overrides the notebook environment (e.g. ``{"LABKIT_SMOKE": "0"}`` to open a
+    notebook as a user does).
     """
     port, token = free_port(), secrets.token_urlsafe(16)
     log = ARTIFACTS / f"marimo-{notebook.stem}-{port}.log"
@@ -112,7 +115,8 @@ def marimo_server(notebook: Path, *notebook_args: str, timeout: float = 180) -> 
     if notebook_args:
         cmd += ["--", *notebook_args]
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=notebook_env(), stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=REPO, env=notebook_env(**(env or {})), stdout=out,
+                                stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout
         while True:

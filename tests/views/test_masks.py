@@ -87,3 +87,13 @@ def test_layer_overlap_groups_by_pair():
     assert sorted(_heights(fig.axes[0])) == pytest.approx([0.2, 0.3, 0.5, 0.9])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         layer_overlap(df.assign(jaccard=2.0))
+
+
+def test_layer_overlap_legend_names_the_plain_mean_and_the_pooled_value() -> None:
+    df = pd.DataFrame({"layer": ["a.weight", "b.weight"], "jaccard": [0.8, 0.4]})
+    df.attrs["total"] = {"jaccard": 0.45}
+    fig = layer_overlap(df)
+    labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert labels == ["mean over layers 0.600 (whole network, pooled: 0.450)"]
+    heat = overlap_heatmap(pd.DataFrame([[1, .4], [.4, 1]], index=["m", "t"], columns=["m", "t"]))
+    assert "mean" not in heat.axes[0].get_title() and heat.axes[1].get_ylabel() == "Jaccard overlap"

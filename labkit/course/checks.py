@@ -1,4 +1,4 @@
-"""Self-checks for the course notebooks: compare a student's prediction with a measured number.
+"""Predict-then-reveal questions: compare a student's prediction with a measured number.
 
 Every question in ``notebooks/course/`` follows the same rhythm, *predict, then reveal*:
 
@@ -8,15 +8,18 @@ Every question in ``notebooks/course/`` follows the same rhythm, *predict, then 
 3. :func:`check` (a number) or :func:`check_choice` (one of several options) turns the pair
    into a :class:`Result`: right or not, by how much, and a short explanation in markdown.
 
-A :class:`Result` displays itself as markdown in marimo and in Jupyter (``_repr_markdown_``),
-so a reveal cell ends in ``mo.vstack(result.reveal(figure))``: before the prediction is
-committed only the prompt shows, afterwards the verdict and the figure that explains it.
-This module is host-agnostic (no marimo import) and has no state.
+A :class:`Result` displays itself as a coloured callout in marimo (``_display_``: green when
+right, red when not, grey while pending) and as markdown in Jupyter (``_repr_markdown_``), so a
+reveal cell ends in ``mo.vstack(result.reveal(figure))``: before the prediction is committed
+only the prompt shows, afterwards the verdict and the figure that explains it. marimo is
+imported only when a result is displayed there; the module has no state.
 
 Example:
     >>> r = check(0.5, measured=0.48, tolerance=0.05, what="fraction of MACs left")
     >>> r.correct, r.kind
     (True, 'success')
+    >>> check(0.9, measured=0.48).kind
+    'danger'
     >>> check(None, measured=0.48).answered
     False
     >>> check_choice("global", "global", options=["global", "uniform"]).correct
@@ -24,14 +27,16 @@ Example:
 """
 from __future__ import annotations
 
+import html
 import inspect
 import math
+import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
-__all__ = ["Result", "check", "check_choice"]
+__all__ = ["Result", "check", "check_choice", "pending"]
 
 PENDING = "_Commit a prediction above to reveal {what}._"
 
@@ -45,12 +50,14 @@ class Result:
         prediction: what the student committed (``None`` if nothing yet).
         measured: the answer labkit measured (a number, or the right option(s)).
         message: markdown for the student: verdict, measured value and explanation.
+        evidence: the part of ``message`` that holds the measured answer (scanned by :attr:`secrets`).
     """
 
     correct: bool | None
     prediction: Any
     measured: Any
     message: str
+    evidence: str = ""
 
     @property
     def answered(self) -> bool:
@@ -59,8 +66,26 @@ class Result:
 
     @property
     def kind(self) -> str:
-        """A callout kind for the host: ``"success"``, ``"warn"`` (wrong) or ``"neutral"`` (pending)."""
-        return "neutral" if self.correct is None else ("success" if self.correct else "warn")
+        """A callout kind for the host: ``"success"`` (right), ``"danger"`` (wrong) or ``"neutral"`` (pending)."""
+        return "neutral" if self.correct is None else ("success" if self.correct else "danger")
+
+    @property
+    def secrets(self) -> list[str]:
+        """Strings of the answer that must not be on the page before the commit (for tests).
+
+        The **bold** numbers of :attr:`evidence`: the measured value of :func:`check`, and the
+        numbers a notebook bolds in ``measured`` of :func:`check_choice` (not the options, which
+        are on the page as the control's choices anyway). A bold number that ``measured`` also
+        gives plainly, such as the dense baseline it equals, is context, not a secret.
+        """
+        if not self.answered:
+            return []
+        number = r"[-+]?[\d,]*\.?\d+"
+        bold = set(re.findall(rf"\*\*({number})\*\*", self.evidence))
+        context = set(re.findall(number, re.sub(rf"\*\*{number}\*\*", " ", self.evidence)))
+        # a bold number also given plainly (e.g. the dense baseline) is context; a number of fewer
+        # than three digits (a count of 2 blocks) is on every page and says nothing
+        return sorted(m for m in bold - context if len(re.sub(r"\D", "", m)) >= 3)
 
     def reveal(self, *items: Any) -> list[Any]:
         """``[self, *items]`` once a prediction is committed, else ``[self]``.
@@ -72,6 +97,20 @@ class Result:
 
     def _repr_markdown_(self) -> str:
         return self.message
+
+    def _display_(self) -> Any:
+        """marimo: the message in a callout coloured by :attr:`kind`, tagged for browser tests.
+
+        The wrapper carries ``data-labkit-verdict`` (``pending`` / ``right`` / ``wrong``) and
+        ``data-secrets`` (:attr:`secrets`), so a test can check that no answer was on the page
+        before the commit.
+        """
+        import marimo as mo
+
+        state = "pending" if not self.answered else ("right" if self.correct else "wrong")
+        box = mo.callout(mo.md(self.message), kind=self.kind)  # type: ignore[arg-type]
+        secrets = html.escape("|".join(self.secrets), quote=True)
+        return mo.Html(f'<div data-labkit-verdict="{state}" data-secrets="{secrets}">{box.text}</div>')
 
     def __str__(self) -> str:
         return self.message
@@ -136,17 +175,20 @@ def check(prediction: Any, measured: Any, tolerance: float = 0.05, *, relative: 
     off = p - m
     ok = abs(off) <= tol + 1e-12 * max(1.0, abs(m))  # float noise must not fail an exact answer
 
-    def f(v: float) -> str:
-        return format(int(round(v)) if fmt.endswith("d") else v, fmt)
+    def f(v: float, spec: str = fmt) -> str:
+        return format(int(round(v)) if spec.endswith("d") else v, spec)
 
-    band = f"±{t:.0%} of it" if relative else f"±{f(tol)}"
+    def size(v: float) -> str:  # a distance: never signed, even when the values are (fmt "+.2f")
+        return f(v, fmt.replace("+", ""))
+
+    band = f"±{t:.0%} of it" if relative else f"±{size(tol)}"
     if ok:
         head = f"**Right.** You predicted {f(p)}; measured {what}: **{f(m)}** (within {band})."
     else:
         direction = "too high" if off > 0 else "too low"
         head = (f"**Not quite.** You predicted {f(p)}; measured {what}: **{f(m)}**, so your guess was "
-                f"{f(abs(off))} {direction} (within {band} counts as right).")
-    return Result(ok, p, m, head + _tail(explain))
+                f"{size(abs(off))} {direction} (within {band} counts as right).")
+    return Result(ok, p, m, head + _tail(explain), evidence=f"**{f(m)}**")
 
 
 def _as_answers(answer: Any) -> list[Any]:
@@ -196,4 +238,14 @@ def check_choice(prediction: Any, answer: Any, *, options: Collection[Any] | Non
     else:
         head = f"**Not quite.** You picked **{prediction}**; {what}: {shown}."
     return Result(ok, prediction, answers[0] if len(answers) == 1 else answers,
-                  head + _tail(measured) + _tail(explain))
+                  head + _tail(measured) + _tail(explain), evidence=measured)
+
+
+def pending(what: str = "the answer", note: str = "") -> Result:
+    """A question that cannot be measured yet (its computation waits for a button): pending.
+
+    Example:
+        >>> pending("the most sensitive layer", "Run the scan first.").answered
+        False
+    """
+    return Result(None, None, None, PENDING.format(what=what) + _tail(note))

@@ -1,0 +1,162 @@
+"""Study notebooks open on their committed results: the verdict first, the rerun behind a button.
+
+A study (``labkit.studies.<name>``) runs for minutes to hours; its full run is committed as
+``notebooks/studies/results/<name>.csv`` with the exact command in the header and the run time
+in the ``.md`` beside it. The study notebooks use this module to
+
+* read that run (:func:`committed_run`): the table, the command, its ``--threads`` and its time;
+* show the verdict first (:func:`verdict_board`): one row per claim, PASS / FAIL / INFO in
+  colour, what was tested and what was measured, wrapped to the page width (no horizontal
+  scrolling), under a callout that says how many claims held and the rule in plain words;
+* rerun it exactly (:func:`rerun`): the committed command, same arguments and threads, in a
+  subprocess writing to a temporary file, with a progress bar against the committed run time.
+
+Example:
+    >>> cmd = "python -m labkit.studies.longtail --pie-k 5 --threads 1 --out notebooks/studies/results/longtail.csv"
+    >>> rerun_command(cmd, "/tmp/x.csv", python="py")
+    ['py', '-m', 'labkit.studies.longtail', '--pie-k', '5', '--threads', '1', '--out', '/tmp/x.csv']
+"""
+from __future__ import annotations
+
+import html
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["PAIRED_RULE", "CommittedRun", "committed_run", "match_threads", "rerun", "rerun_command",
+           "verdict_board"]
+
+PAIRED_RULE = (
+    "Each claim is tested on the same seeds for both arms (a *paired* comparison: same data split, "
+    "same start, only the tested choice differs). It **passes** when the mean of the paired "
+    "differences is above the claimed margin by more than one standard deviation of those differences, "
+    "or when every single pair goes the claimed way. Otherwise it **fails**. *INFO* rows are context, "
+    "not claims.")
+
+
+@dataclass(frozen=True)
+class CommittedRun:
+    """A study's committed full run: its table and how it was made."""
+
+    path: Path
+    table: pd.DataFrame
+    command: str
+    threads: int | None
+    seconds: float | None
+
+    @property
+    def how(self) -> str:
+        """One line for the notebook: the command, threads and time of the committed run."""
+        t = f"{self.threads} thread{'s' if self.threads != 1 else ''}" if self.threads else "torch's default threads"
+        took = f", {self.seconds / 60:.0f} min" if self.seconds else ""
+        return f"`{self.command}` ({t}{took})"
+
+
+def committed_run(path: str | os.PathLike[str], read: Callable[[str | os.PathLike[str]], pd.DataFrame]
+                  ) -> CommittedRun | None:
+    """The committed run at ``path`` (read with the study's ``read_results``), or None if absent.
+
+    The time comes from the ``.md`` beside the CSV (its largest "... time: N s").
+    """
+    p = Path(path)
+    if not p.exists():
+        return None
+    df = read(p)
+    command = str(df.attrs.get("command", ""))
+    m = re.search(r"--threads[ =](\d+)", command)
+    md = p.with_suffix(".md")
+    times = [float(t) for t in re.findall(r"time: (\d+(?:\.\d+)?) s", md.read_text())] if md.exists() else []
+    return CommittedRun(p, df, command, int(m.group(1)) if m else None, max(times) if times else None)
+
+
+_COLOURS = {"PASS": ("#1a7f37", "#dafbe1"), "FAIL": ("#cf222e", "#ffebe9"), "INFO": ("#57606a", "#f6f8fa")}
+
+
+def verdict_board(verdict: pd.DataFrame, *, rule: str = PAIRED_RULE, title: str = "Verdict") -> Any:
+    """The verdict as a marimo element: a summary callout, then one wrapped row per claim.
+
+    ``verdict`` has columns ``criterion, claim, measured, verdict`` (every study's ``verdict(df)``).
+    """
+    import marimo as mo
+
+    counts = verdict["verdict"].value_counts()
+    claims = int(counts.get("PASS", 0) + counts.get("FAIL", 0))
+    passed = int(counts.get("PASS", 0))
+    kind = "success" if passed == claims else ("danger" if passed == 0 else "warn")
+    rows = []
+    for r in verdict.itertuples():
+        fg, bg = _COLOURS.get(str(r.verdict), _COLOURS["INFO"])
+        rows.append(
+            f'<tr><td style="white-space:nowrap;vertical-align:top"><span style="color:{fg};background:{bg};'
+            f'font-weight:600;padding:1px 6px;border-radius:4px">{html.escape(str(r.verdict))}</span></td>'
+            f'<td style="vertical-align:top"><b>{html.escape(str(r.criterion))}</b><br>'
+            f'<span style="opacity:.8">{html.escape(str(r.claim))}</span></td>'
+            f'<td style="vertical-align:top">{html.escape(str(r.measured))}</td></tr>')
+    table = ('<table data-labkit-study-verdict style="width:100%;table-layout:fixed;border-collapse:collapse;'
+             'font-size:0.9em;overflow-wrap:anywhere"><colgroup><col style="width:4.5em"><col style="width:45%">'
+             '<col></colgroup><thead><tr><th></th><th style="text-align:left">claim: what was tested</th>'
+             '<th style="text-align:left">measured</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
+    head = mo.callout(mo.md(f"**{title}: {passed} of {claims} claims hold.**\n\n{rule}"), kind=kind)  # type: ignore[arg-type]
+    return mo.vstack([head, mo.Html(table)])
+
+
+def rerun_command(command: str, out: str | os.PathLike[str], python: str = sys.executable) -> list[str]:
+    """The committed ``command`` as an argument list, run by ``python`` and writing to ``out``."""
+    args = shlex.split(command)
+    if not args or not args[0].startswith("python"):
+        raise ValueError(f"not a 'python -m labkit.studies...' command: {command!r}")
+    args[0] = python
+    if "--out" not in args:
+        raise ValueError(f"the committed command has no --out: {command!r}")
+    args[args.index("--out") + 1] = str(out)
+    return args
+
+
+def rerun(run: CommittedRun, read: Callable[[str | os.PathLike[str]], pd.DataFrame], *,
+          cwd: str | os.PathLike[str] | None = None, python: str = sys.executable,
+          tick: Callable[[float, float], None] | None = None) -> pd.DataFrame:
+    """Run the committed command again (same arguments, same ``--threads``) and read its table.
+
+    The study runs in a subprocess writing to a temporary file, so the committed CSV is never
+    touched. ``tick(elapsed_s, expected_s)`` is called about once a second (a progress bar).
+
+    Raises:
+        RuntimeError: the study exited with an error (its last output lines are in the message).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / run.path.name
+        log = Path(tmp) / "log.txt"
+        args = rerun_command(run.command, out, python)
+        t0 = time.monotonic()
+        with open(log, "w") as fh:
+            proc = subprocess.Popen(args, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
+            while proc.poll() is None:
+                if tick is not None:
+                    tick(time.monotonic() - t0, run.seconds or 0.0)
+                time.sleep(1.0)
+        if proc.returncode != 0:
+            tail = "\n".join(log.read_text().splitlines()[-15:])
+            raise RuntimeError(f"`{' '.join(args)}` exited with {proc.returncode}:\n{tail}")
+        return read(out)
+
+
+def match_threads(run: CommittedRun | None) -> int:
+    """Use the committed run's ``--threads`` in this process too (so an in-notebook run matches it).
+
+    Returns the thread count now in use.
+    """
+    import torch
+
+    if run is not None and run.threads:
+        torch.set_num_threads(run.threads)
+    return torch.get_num_threads()
