@@ -590,7 +590,8 @@ def _(mo, pd):
     _v = _v.assign(**{c: _v[c].map(lambda x: f"{x:+.3f}" if isinstance(x, float) and pd.notna(x) else x)
                       for c in _v.columns if _v[c].dtype.kind == "f"})
     # a plain table: every claim on the page (and in an export), wrapped, no pagination or scrolling
-    mo.Html(_v.to_html(index=False, classes="labkit-verdicts", border=0)
+    mo.Html("<style>.labkit-verdicts td, .labkit-verdicts th {text-align: left; padding: 3px 8px;"
+            " vertical-align: top}</style>" + _v.to_html(index=False, classes="labkit-verdicts", border=0)
             .replace("<table", '<table style="width:100%;font-size:0.85em;border-collapse:collapse"'))
     return
 
