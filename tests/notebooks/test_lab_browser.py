@@ -172,7 +172,7 @@ def test_make_lab_opens_a_running_lab_with_no_error(page, artifacts):
     try:
         url, deadline = None, time.monotonic() + 120
         while url is None and time.monotonic() < deadline:
-            m = re.search(r"(http://127\.0\.0\.1:\d+\S*access_token=\S+)", log.read_text())
+            m = re.search(r"(http://(?:127\.0\.0\.1|localhost):\d+\S*access_token=\S+)", log.read_text())
             url = m.group(1) if m else None
             if proc.poll() is not None:
                 raise RuntimeError(f"make lab's command exited:\n{tail(log.read_text())}")
