@@ -63,3 +63,22 @@ def test_verdict_board_counts_claims_and_wraps() -> None:
                       "measured": ["+1 pt", "-2 pt", "0"], "verdict": ["PASS", "FAIL", "INFO"]})
     out = try_format(studies.verdict_board(v)).data
     assert "1 of 2 claims hold" in out and "table-layout:fixed" in out and "data-labkit-study-verdict" in out
+
+
+def test_rerun_view_says_whether_the_rerun_reproduces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The study notebooks' rerun cell: a rerun that reproduces gets a success callout, one that differs a warning."""
+    committed = pd.DataFrame({"method": ["m"], "criterion": ["c"], "claim": ["x"], "measured": ["+1.0"], "verdict": ["PASS"]})
+
+    class FakeStudy:
+        read_results = staticmethod(pd.read_csv)
+
+        @staticmethod
+        def verdict(table: pd.DataFrame) -> pd.DataFrame:
+            return table
+
+    run = studies.CommittedRun(tmp_path / "r.csv", committed, "python -m s --out r.csv", None, 5.0)
+    for measured, kind in (("+1.0", "success"), ("+2.0", "warn")):
+        monkeypatch.setattr(studies, "rerun", lambda *a, m=measured, **k: committed.assign(measured=[m]))
+        html = studies.rerun_view(run, FakeStudy, cwd=tmp_path).text
+        assert f'kind="{kind}"' in html or f"&quot;{kind}&quot;" in html or kind in html
+        assert ("reproduces" in html) == (kind == "success")

@@ -160,3 +160,35 @@ def match_threads(run: CommittedRun | None) -> int:
     if run is not None and run.threads:
         torch.set_num_threads(run.threads)
     return torch.get_num_threads()
+
+
+def rerun_view(run: CommittedRun, study: Any, cwd: str | os.PathLike[str]) -> Any:
+    """Rerun the committed command under a marimo progress bar and show whether it reproduces.
+
+    ``study`` is the study module (``read_results`` and ``verdict``); ``cwd`` the repository root.
+    The bar follows elapsed time against the committed run's wall time (the study prints no
+    finer progress); the result is a callout (reproduced or not) above the rerun's verdict board.
+    """
+    import marimo as mo
+
+    expected = int(run.seconds or 600)
+    with mo.status.progress_bar(total=expected, title="rerunning the committed study", subtitle=run.command,
+                                show_eta=True, remove_on_exit=True) as bar:
+        done = [0]
+
+        def tick(elapsed: float, _expected: float) -> None:
+            step = min(int(elapsed), expected - 1) - done[0]
+            if step > 0:
+                bar.update(increment=step)
+                done[0] += step
+
+        fresh = rerun(run, study.read_results, cwd=cwd, tick=tick)
+    old, new = study.verdict(run.table), study.verdict(fresh)
+    same = list(old["measured"]) == list(new["measured"])
+    return mo.vstack([
+        mo.callout(mo.md("**The rerun reproduces the committed numbers.**" if same else
+                         "**The rerun differs from the committed numbers** (another machine, library version "
+                         "or thread count can change float results); its verdict:"),
+                   kind="success" if same else "warn"),
+        verdict_board(new, title="Verdict of the rerun", rule=""),
+    ])

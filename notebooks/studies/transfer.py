@@ -68,27 +68,7 @@ def _(committed, mo):
 @app.cell
 def _(committed, committed_ui, mo, rerun_button, study):
     mo.stop(not rerun_button.value)
-    _expected = int(committed.seconds or 600)
-    with mo.status.progress_bar(total=_expected, title="rerunning the committed study",
-                                subtitle=committed.command, show_eta=True, remove_on_exit=True) as _bar:
-        _done = [0]
-
-        def _tick(elapsed, expected):
-            _step = min(int(elapsed), _expected - 1) - _done[0]
-            if _step > 0:
-                _bar.update(increment=_step)
-                _done[0] += _step
-
-        _fresh = committed_ui.rerun(committed, study.read_results, cwd=mo.notebook_dir().parents[1], tick=_tick)
-    _old, _new = study.verdict(committed.table), study.verdict(_fresh)
-    _same = list(_old["measured"]) == list(_new["measured"])
-    mo.vstack([
-        mo.callout(mo.md("**The rerun reproduces the committed numbers.**" if _same else
-                         "**The rerun differs from the committed numbers** (another machine, library version "
-                         "or thread count can change float results); its verdict:"),
-                   kind="success" if _same else "warn"),
-        committed_ui.verdict_board(_new, title="Verdict of the rerun", rule=""),
-    ])
+    committed_ui.rerun_view(committed, study, cwd=mo.notebook_dir().parents[1])
     return
 
 
