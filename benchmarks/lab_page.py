@@ -92,13 +92,18 @@ def wait_still(page, quiet_ms: float, timeout_s: float = 300.0) -> float:
 
 def step(page, quiet_ms: float) -> tuple[float, float]:
     """One ArrowRight on the global-sparsity thumb: (first view ms, page still ms)."""
-    before = page.evaluate(_READOUT)
+    # watch the readout element itself: polling document.body.innerText would force a layout of the
+    # whole page every few milliseconds and slow down what it measures
+    el = page.get_by_text(re.compile(r"^\s*sparsity:")).first.element_handle()
+    page.evaluate("""(el) => { window.__readout = el.textContent; window.__changed = null;
+        new MutationObserver(() => { if (window.__changed === null && el.textContent !== window.__readout)
+            window.__changed = performance.now(); }).observe(el, {subtree: true, childList: true, characterData: true}); }""", el)
     thumb = page.get_by_role("slider", name="global sparsity")
     thumb.focus()
     t0 = page.evaluate("() => performance.now()")
     thumb.press("ArrowRight")
-    page.wait_for_function(f"(b) => ({_READOUT})() !== b", arg=before, timeout=120_000, polling=10)
-    first = page.evaluate("() => performance.now()") - t0
+    page.wait_for_function("() => window.__changed !== null", timeout=120_000, polling=50)
+    first = page.evaluate("() => window.__changed") - t0
     page.evaluate("() => { window.__lastMut = performance.now(); }")
     time.sleep(quiet_ms / 1000.0)  # let the kernel's follow-up messages start arriving
     still = wait_still(page, quiet_ms) - t0
