@@ -82,3 +82,12 @@ def test_rerun_view_says_whether_the_rerun_reproduces(tmp_path: Path, monkeypatc
         html = studies.rerun_view(run, FakeStudy, cwd=tmp_path).text
         assert f'kind="{kind}"' in html or f"&quot;{kind}&quot;" in html or kind in html
         assert ("reproduces" in html) == (kind == "success")
+
+
+def test_committed_view_shows_the_verdict_or_says_how_to_make_the_run(tmp_path: Path) -> None:
+    run, view = studies.committed_view(REPO / "notebooks" / "studies", "longtail", longtail, rule="Pairs are seeds.")
+    assert run is not None and run.threads == 1
+    assert "Verdict of the committed run" in view.text and "Pairs are seeds." in view.text
+    assert "notebooks/studies/results/longtail.csv" in view.text
+    missing, hint = studies.committed_view(tmp_path, "longtail", longtail, rule="")
+    assert missing is None and "python -m labkit.studies.longtail --out" in hint.text

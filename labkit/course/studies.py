@@ -192,3 +192,25 @@ def rerun_view(run: CommittedRun, study: Any, cwd: str | os.PathLike[str]) -> An
                    kind="success" if same else "warn"),
         verdict_board(new, title="Verdict of the rerun", rule=""),
     ])
+
+
+def committed_view(notebook_dir: str | os.PathLike[str], name: str, study: Any, rule: str) -> tuple[CommittedRun | None, Any]:
+    """The top of a study notebook: the committed run of study ``name`` and its verdict board.
+
+    Reads ``<notebook_dir>/results/<name>.csv`` with ``study.read_results``. Returns
+    ``(run, view)``; ``run`` is None (and ``view`` a callout with the command to make it) when no
+    full run is committed. ``rule`` is what the pairs are in this study, added to :data:`PAIRED_RULE`.
+    """
+    import marimo as mo
+
+    csv = f"notebooks/studies/results/{name}.csv"
+    run = committed_run(Path(notebook_dir) / "results" / f"{name}.csv", study.read_results)
+    if run is None:
+        return None, mo.callout(mo.md(f"No committed full run yet: run the study's command "
+                                      f"(`python -m labkit.studies.{name} --out {csv}`)."), kind="warn")
+    return run, mo.vstack([
+        mo.md("## The committed full run: verdict"),
+        verdict_board(study.verdict(run.table), title="Verdict of the committed run", rule=f"{PAIRED_RULE} {rule}"),
+        mo.md(f"Made by {run.how}, recomputed here from `{csv}`. The sections below explain the design; "
+              "the first button reruns exactly that command, the second opens the interactive sections."),
+    ])

@@ -41,18 +41,11 @@ def _(mo):
 def _(mo, study):
     from labkit.course import studies as committed_ui
 
-    committed = committed_ui.committed_run(mo.notebook_dir() / "results" / "dominos.csv", study.read_results)
-    mo.stop(committed is None, mo.callout(mo.md("No committed full run yet: run the study's command "
-                                                "(`python -m labkit.studies.dominos --out notebooks/studies/results/dominos.csv`)."),
-                                          kind="warn"))
-    mo.vstack([
-        mo.md("## The committed full run: verdict"),
-        committed_ui.verdict_board(study.verdict(committed.table), title="Verdict of the committed run",
-                                   rule=committed_ui.PAIRED_RULE + " Here the pairs are seeds; accuracies are after fine-tuning at each MACs target."),
-        mo.md(f"Made by {committed.how}, recomputed here from "
-              f"`notebooks/studies/results/dominos.csv`. The sections below explain the design; the "
-              f"first button reruns exactly that command, the second opens the interactive sections."),
-    ])
+    committed, _view = committed_ui.committed_view(
+        mo.notebook_dir(), "dominos", study,
+        rule="Here the pairs are seeds; accuracies are after fine-tuning at each MACs target.")
+    mo.stop(committed is None, _view)
+    _view
     return committed, committed_ui
 
 

@@ -40,18 +40,11 @@ def _(mo):
 def _(mo, study):
     from labkit.course import studies as committed_ui
 
-    committed = committed_ui.committed_run(mo.notebook_dir() / "results" / "optimized.csv", study.read_results)
-    mo.stop(committed is None, mo.callout(mo.md("No committed full run yet: run the study's command "
-                                                "(`python -m labkit.studies.optimized --out notebooks/studies/results/optimized.csv`)."),
-                                          kind="warn"))
-    mo.vstack([
-        mo.md("## The committed full run: verdict"),
-        committed_ui.verdict_board(study.verdict(committed.table), title="Verdict of the committed run",
-                                   rule=committed_ui.PAIRED_RULE + " Here the pairs are seeds; accuracies are one-shot (no fine-tuning) unless the claim says so."),
-        mo.md(f"Made by {committed.how}, recomputed here from "
-              f"`notebooks/studies/results/optimized.csv`. The sections below explain the design; the "
-              f"first button reruns exactly that command, the second opens the interactive sections."),
-    ])
+    committed, _view = committed_ui.committed_view(
+        mo.notebook_dir(), "optimized", study,
+        rule="Here the pairs are seeds; accuracies are one-shot (no fine-tuning) unless the claim says so.")
+    mo.stop(committed is None, _view)
+    _view
     return committed, committed_ui
 
 
