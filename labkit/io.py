@@ -161,9 +161,9 @@ def atomic_path(path: PathLike, *, mode: int = 0o644) -> Iterator[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     clean_stale_temps(folder, path.name)
     fd, name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{_HOST}-{os.getpid()}.", suffix=TEMP_SUFFIX)
-    os.close(fd)
     tmp = Path(name)
     try:
+        os.close(fd)
         yield tmp
         fd = os.open(tmp, os.O_RDWR | getattr(os, "O_BINARY", 0))
         try:
