@@ -51,7 +51,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from ..criteria._layers import measure_module, out_channel_dim, working_copy
+from ..models.topology import measure_module, out_channel_dim, working_copy
 from ..models._base import prunable_parameters, stages
 from .weibull import FIT_KINDS, WeibullFits, fit_weibull, weibull_hazard, weibull_mean, weibull_sf
 

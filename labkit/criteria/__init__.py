@@ -31,10 +31,9 @@ from ._core import get_criterion as get_criterion
 from ._core import list_criteria as list_criteria
 from ._core import register_criterion as register_criterion
 from ._core import score as score
-from ._layers import measure_module as measure_module
-from ._layers import paired_norm as paired_norm
+from ..models.topology import measure_module as measure_module
+from ..models.topology import paired_norm as paired_norm
 
 __all__ = [
     "Criterion", "Scores", "get_criterion", "list_criteria", "register_criterion", "score",
-    "measure_module", "paired_norm",
 ]

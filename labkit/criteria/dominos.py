@@ -16,7 +16,7 @@ here are our design, exposed as options, and not the author's exact method.
   Multiplicative: a redundant (R ≈ 0) or influence-less (D ≈ 0) channel is unimportant.
 
 For a residual block's ``conv2`` the measurement point is the branch output before the addition
-(:func:`labkit.criteria.measure_module`), as §5.4 asks.
+(:func:`labkit.models.topology.measure_module`), as §5.4 asks.
 
 Example:
     >>> from labkit import load_model, score
@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from ._core import Batches, register_criterion
-from ._layers import measure_module, out_channel_dim
+from ..models.topology import measure_module, out_channel_dim
 
 __all__ = ["representativeness", "domino", "dominos", "representativeness_from_features",
            "channel_correlation", "combine_importance", "normalize_by_max", "representativeness_scores",
