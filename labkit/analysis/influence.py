@@ -182,7 +182,7 @@ def survival(deltas: Tensor) -> Tensor:
 
 def _batch(data: Any, max_items: int) -> Tensor:
     """The first ``max_items`` inputs of ``data`` (a tensor, an ``(x, y)`` pair, a Split or batches)."""
-    from ..criteria._core import Batches
+    from ..data.batches import Batches
 
     if isinstance(data, Tensor):
         x = data

@@ -26,11 +26,11 @@ from . import optimized as optimized
 from . import random as random
 from . import taylor as taylor
 from ._core import Criterion as Criterion
-from ._core import Scores as Scores
 from ._core import get_criterion as get_criterion
 from ._core import list_criteria as list_criteria
 from ._core import register_criterion as register_criterion
 from ._core import score as score
+from .scores import Scores as Scores
 from ..models.topology import measure_module as measure_module
 from ..models.topology import paired_norm as paired_norm
 

@@ -35,8 +35,9 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from ._core import Batches, register_criterion
+from ..data.batches import Batches
 from ..models.topology import measure_module, out_channel_dim
+from ._core import register_criterion
 
 __all__ = ["mean_activation", "apoz", "channel_statistic"]
 

@@ -41,8 +41,9 @@ from typing import Any, Callable
 
 from torch import Tensor, nn
 
-from ._core import Batches, register_criterion
+from ..data.batches import Batches
 from ..models.topology import measure_module, out_channel_dim, working_copy
+from ._core import register_criterion
 
 __all__ = ["layer_attribution", "conductance", "grad_x_activation", "internal_influence"]
 

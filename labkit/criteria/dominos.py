@@ -33,8 +33,9 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import Tensor, nn
 
-from ._core import Batches, register_criterion
+from ..data.batches import Batches
 from ..models.topology import measure_module, out_channel_dim
+from ._core import register_criterion
 
 __all__ = ["representativeness", "domino", "dominos", "representativeness_from_features",
            "channel_correlation", "combine_importance", "normalize_by_max", "representativeness_scores",

@@ -54,7 +54,9 @@ from torch.func import functional_call
 
 from .._registry import Registry
 from ..models._base import prunable_parameters
-from ._core import Batches, Scores, check_layers, register_criterion, score
+from ..data.batches import Batches
+from ._core import check_layers, register_criterion, score
+from .scores import Scores
 
 __all__ = ["RescueResult", "rescue", "list_rescue_methods", "register_rescue_method", "optimized",
            "wanda_saliency"]

@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._core import Batches, register_criterion
+from ..data.batches import Batches
 from ..models.topology import measure_module, out_channel_dim, working_copy
+from ._core import register_criterion
 
 __all__ = ["taylor"]
 

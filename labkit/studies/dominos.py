@@ -44,7 +44,7 @@ from ..analysis.cost import cost
 from ..analysis.evaluate import evaluate
 from ..analysis.influence import domino_scores, fit_weibull, influence_table, survival
 from ..criteria import score
-from ..criteria._core import Batches
+from ..data.batches import Batches
 from ..criteria.dominos import combine_importance, domino_scores_and_curves, normalize_by_max, representativeness_scores
 from ..data import load_dataset
 from ..models import load_model

@@ -122,7 +122,7 @@ def conv_layers(model: nn.Module, exclude_first: bool = True) -> list[str]:
 
 def _data_arg(split: Split, batch_size: int = 64) -> Any:
     """In-memory splits go as they are; streaming ones (Flowers, ImageFolder) as a DataLoader."""
-    return split if split._tensors is not None else split.loader(batch_size)
+    return split if split.in_memory else split.loader(batch_size)
 
 
 def filter_scores(model: nn.Module, criterion: str, data: Split, *, exclude_first: bool = True,

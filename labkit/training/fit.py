@@ -111,8 +111,8 @@ def _name(obj: Any) -> Any:
 
 
 def _first_input(split: Split) -> Tensor:
-    if split._tensors is not None:
-        return split._tensors[0][:1]
+    if split.in_memory:
+        return split.tensors()[0][:1]
     return torch.as_tensor(split.dataset[0][0]).unsqueeze(0)
 
 
@@ -173,7 +173,7 @@ def _val_accuracy(model: nn.Module, split: Split, device: torch.device, batch_si
     was = model.training
     model.eval()
     preds, ys = [], []
-    if split._tensors is not None:
+    if split.in_memory:
         x, y = split.tensors(device)
         for i in range(0, len(y), batch_size):
             preds.append(model(x[i:i + batch_size]).argmax(1))
@@ -314,7 +314,7 @@ def fit(model: nn.Module, train: Split, *, epochs: int,
     swaps = sync_batchnorm(model) if ctx is not None and dev.type == "cuda" else []
     net = (nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
            if ctx is not None else model)
-    in_memory = train._tensors is not None
+    in_memory = train.in_memory
     if in_memory:
         x_all, y_all = train.tensors(dev)
     bar = None
