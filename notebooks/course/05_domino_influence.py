@@ -53,7 +53,8 @@ def _():
 
     import labkit as lk
     from labkit import course, views
-    from labkit.analysis.influence import influence_curves, influence_table
+    from labkit.analysis.influence import influence_table
+    from labkit.criteria.influence import influence_curves
     from labkit.pruning.blocks import select_blocks, slim
 
     return (
@@ -143,7 +144,7 @@ def _(course, curves, mo, q_survive, views):
 @app.function
 def weibull_params(S):
     """(k, λ) of the Weibull fit of every row of S (see section 2)."""
-    from labkit.analysis.weibull import fit_weibull
+    from labkit.criteria.influence import fit_weibull
 
     f = fit_weibull(S)
     return f.k, f.lam
@@ -158,7 +159,7 @@ def _(mo):
     $S(t) = \exp(-(t/\lambda)^k)$: $\lambda$ is the depth by which most of the effect is gone,
     $k$ its shape ($k < 1$: a quick drop then a long tail; $k > 1$: it holds, then collapses).
     Taking logs twice makes it a line, $\ln(-\ln S) = k \ln t - k \ln \lambda$, so a
-    least-squares line gives both (`labkit.analysis.weibull.fit_weibull`, checked against scipy).
+    least-squares line gives both (`labkit.criteria.influence.fit_weibull`, checked against scipy).
     The channel's **domino score** is its first effect times the area under the fitted curve,
     $D_i = \Delta_1(i) \sum_t S_{fit}(t)$: big, and long-lived.
     """)
