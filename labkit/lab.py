@@ -49,7 +49,7 @@ from .runtime import resolve_device, seed_everything, versions
 
 if TYPE_CHECKING:  # annotations only: these modules load on first use
     from .criteria.influence import InfluenceCurves, WeibullFits
-    from .criteria.optimized import RescueResult
+    from .pruning.rescue import RescueResult
 
 __all__ = ["Lab", "Plan", "Trial", "ALLOCATION_MODES"]
 
@@ -464,10 +464,10 @@ class Lab:
                population: int = 12, max_items: int = 128, progress: bool = False) -> RescueResult:
         """Method 3: magnitude masks plus small weights chosen by an optimizer (docs/methods.md §3.1).
 
-        Runs :func:`labkit.criteria.optimized.rescue` on ``max_items`` validation images (the
+        Runs :func:`labkit.pruning.rescue.rescue` on ``max_items`` validation images (the
         calibration set; never the test split) and caches the :class:`RescueResult` per setting.
         """
-        from .criteria.optimized import rescue
+        from .pruning.rescue import rescue
 
         key = ("rescue", sparsity, rho, method, generations, population, max_items)
         if key not in self._extras:

@@ -3,7 +3,7 @@
 The thesis (Chung Yang, NTNU 2021; abstract only) claims that, at the same pruning rate,
 keeping the large weights plus small weights picked by an optimization strategy gives higher
 accuracy than keeping only the large ones. The search itself is **[inferred]**
-(:mod:`labkit.criteria.optimized`), so this study tests *our* GA, not the author's method.
+(:mod:`labkit.pruning.rescue`), so this study tests *our* GA, not the author's method.
 
 The lab experiment:
 
@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 
 from ..analysis.evaluate import evaluate
-from ..criteria.optimized import RescueResult, rescue
+from ..pruning.rescue import GAOptions, PSOOptions, RescueResult, SearchOptions, rescue, search_options
 from ..data import load_dataset
 from ..data._base import Split
 from ..models import load_model
@@ -104,6 +104,16 @@ def calibration_split(train: Split, n: int, seed: int) -> Split:
     return train.subset(np.sort(idx))
 
 
+def _search(settings: OptimizedSettings, method: str) -> SearchOptions:
+    """The options of search ``method``: the GA's and the swarm's sizes come from the settings."""
+    if method == "ga":
+        return GAOptions(population=settings.population, generations=settings.generations, elite=settings.elite,
+                         mutation=settings.mutation)
+    if method == "pso":
+        return PSOOptions(population=settings.population, generations=settings.generations)
+    return search_options(method)
+
+
 def _acc(model: torch.nn.Module, split: Split) -> float:
     return float(evaluate(model, split, n_boot=0).overall)
 
@@ -115,7 +125,7 @@ def run_study(settings: OptimizedSettings, *, progress: bool = True,
     Columns: ``seed, sparsity, variant, phase`` (``one-shot`` / ``fine-tuned``), ``accuracy``,
     ``dense_accuracy``, ``cal_loss`` (of the mask), ``magnitude_cal_loss``, ``kept``,
     ``rescued``, ``prunable``, ``seconds`` (search time). ``keep`` (a dict) receives each
-    :class:`~labkit.criteria.optimized.RescueResult` by ``(seed, sparsity, variant)``.
+    :class:`~labkit.pruning.rescue.RescueResult` by ``(seed, sparsity, variant)``.
     """
     unknown = [v for v in settings.variants if v not in VARIANTS]
     if unknown:
@@ -150,9 +160,8 @@ def _seed_rows(settings: OptimizedSettings, seed: int, keep: dict[tuple[int, flo
     for s in settings.sparsities:
         for variant in settings.variants:
             t0 = time.perf_counter()
-            res = rescue(dense, cal, s, rho=settings.rho, method=VARIANTS[variant][0], scope=settings.scope,
-                         pool=settings.pool, population=settings.population, generations=settings.generations,
-                         elite=settings.elite, mutation=settings.mutation, seed=seed)
+            res = rescue(dense, cal, s, _search(settings, VARIANTS[variant][0]), rho=settings.rho,
+                         scope=settings.scope, pool=settings.pool, seed=seed)
             secs = time.perf_counter() - t0
             if keep is not None:
                 keep[(seed, s, variant)] = res
