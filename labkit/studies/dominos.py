@@ -52,7 +52,7 @@ from ..models import load_model
 from ..models.se import add_se, se_overhead
 from ..pruning.blocks import BlockPlan, residual_blocks, select_blocks, slim
 from ..runtime import resolve_device
-from ..training import fit
+from ..training import FitConfig, fit
 from ._results import read_table, write_table
 from ._runner import Study, add_cluster_flags, run_cli
 from ._verdict import paired_pass
@@ -163,8 +163,8 @@ def _acc(model: nn.Module, split: Any) -> float:
 
 def _train(model: nn.Module, split: Any, epochs: int, lr: float, s: DominosSettings, seed: int, dev: Any) -> nn.Module:
     if epochs > 0:
-        fit(model, split, epochs=epochs, optimizer="sgd", lr=lr, weight_decay=s.weight_decay, schedule="cosine",
-            batch_size=s.batch_size, seed=seed, device=dev, progress=False)
+        fit(model, split, FitConfig(epochs=epochs, optimizer="sgd", lr=lr, weight_decay=s.weight_decay,
+                                    schedule="cosine", batch_size=s.batch_size, seed=seed, device=dev, progress=False))
     return model
 
 

@@ -39,7 +39,7 @@ from ..data._base import Split
 from ..models import load_model
 from ..pruning import apply_masks
 from ..runtime import resolve_device
-from ..training import finetune, fit
+from ..training import FitConfig, finetune, fit
 from ._verdict import paired_pass
 from ._runner import Study, add_cluster_flags, run_cli
 from .transfer import read_results, write_results
@@ -154,8 +154,8 @@ def _seed_rows(settings: OptimizedSettings, seed: int, keep: dict[tuple[int, flo
     cal = calibration_split(data.train, settings.calibration, seed)
     torch.manual_seed(seed)
     dense = load_model(settings.model, num_classes=data.num_classes, in_channels=data.input_shape[0])
-    fit(dense, data.train, epochs=settings.dense_epochs, lr=settings.lr, batch_size=settings.batch_size,
-        seed=seed, device=dev, progress=False)
+    fit(dense, data.train, FitConfig(epochs=settings.dense_epochs, lr=settings.lr, batch_size=settings.batch_size,
+                                     seed=seed, device=dev, progress=False))
     dense_acc = _acc(dense, data.test)
     for s in settings.sparsities:
         for variant in settings.variants:
@@ -166,9 +166,9 @@ def _seed_rows(settings: OptimizedSettings, seed: int, keep: dict[tuple[int, flo
             if keep is not None:
                 keep[(seed, s, variant)] = res
             pruned = apply_masks(dense, res.masks)
-            tuned = finetune(dense, data.train, masks=dict(res.masks), epochs=settings.finetune_epochs,
-                             lr=settings.lr, batch_size=settings.batch_size, seed=seed, device=dev,
-                             progress=False)
+            tuned = finetune(dense, data.train, FitConfig(epochs=settings.finetune_epochs, lr=settings.lr,
+                                                          batch_size=settings.batch_size, seed=seed, device=dev,
+                                                          progress=False), masks=dict(res.masks))
             base = {"seed": seed, "sparsity": s, "variant": variant, "dense_accuracy": dense_acc,
                     "cal_loss": res.loss, "magnitude_cal_loss": res.magnitude_loss,
                     "kept": res.masks.kept, "rescued": res.rescued.kept, "prunable": res.masks.total,

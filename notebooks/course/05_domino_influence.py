@@ -370,8 +370,8 @@ def _(ft_button, ft_epochs, lab, lk, mo, res_oneshot, small, smoke):
     mo.stop(small is None or not res_oneshot.answered or not (ft_button.value or smoke),
             mo.md("_Commit the question above, then press the button (after the scoring button of section 3): "
                   "about a minute on a laptop CPU._"))
-    _tuned = lk.finetune(small, lab.data.train, epochs=ft_epochs, lr=1e-3, seed=0, progress=False,
-                         class_counts=lab.data.class_counts)
+    _tuned = lk.finetune(small, lab.data.train, lk.FitConfig(epochs=ft_epochs, lr=1e-3, seed=0, progress=False,
+                                                             class_counts=lab.data.class_counts))
     _rep = lk.evaluate(_tuned, lab.data.test, groups=lab.data.groups, n_boot=0)
     mo.md(f"after {ft_epochs} epochs: balanced **{_rep.balanced:.3f}** (dense {lab.dense_report.balanced:.3f}) · "
           + " · ".join(f"{g} {v:.3f}" for g, v in _rep.by_group.items()))

@@ -74,11 +74,11 @@ def _():
     from labkit.data import load_dataset
     from labkit.models import load_model
     from labkit.pruning import apply_masks
-    from labkit.training import fit
+    from labkit.training import FitConfig, fit
     from labkit.studies import optimized as study
     from labkit.views import optimized as views
-    return (apply_masks, evaluate, fit, list_searches, load_dataset, load_model, mo, rescue, search_options, study,
-            torch, views)
+    return (FitConfig, apply_masks, evaluate, fit, list_searches, load_dataset, load_model, mo, rescue, search_options,
+            study, torch, views)
 
 
 @app.cell
@@ -109,7 +109,8 @@ def _(mo):
 
 
 @app.cell
-def _(committed, committed_ui, explore_button, fit, load_dataset, load_model, mo, settings, smoke, study, torch):
+def _(FitConfig, committed, committed_ui, explore_button, fit, load_dataset, load_model, mo, settings, smoke, study,
+      torch):
     mo.stop(not (smoke or explore_button.value),
             mo.md("_Press **open the interactive sections** at the top to run this part._"))
     committed_ui.match_threads(committed)  # the committed run's --threads, so the numbers match
@@ -117,8 +118,8 @@ def _(committed, committed_ui, explore_button, fit, load_dataset, load_model, mo
     cal = study.calibration_split(data.train, settings.calibration, settings.seeds[0])
     torch.manual_seed(settings.seeds[0])
     dense = load_model(settings.model, num_classes=data.num_classes, in_channels=data.input_shape[0])
-    fit(dense, data.train, epochs=settings.dense_epochs, lr=settings.lr, batch_size=settings.batch_size,
-              seed=settings.seeds[0], progress=False)
+    fit(dense, data.train, FitConfig(epochs=settings.dense_epochs, lr=settings.lr, batch_size=settings.batch_size,
+                                     seed=settings.seeds[0], progress=False))
     return cal, data, dense
 
 
