@@ -34,7 +34,8 @@ def fit_summary(S: ArrayLike | Tensor, fits: WeibullFits) -> dict[str, Any]:
     This summary scores the fitted curves on all drawn points instead, in survival units:
     ``R²_S = 1 − Σ(S − S_fit)² / Σ(S − mean S)²`` per channel of kind ``fit``.
 
-    Returns a dict: ``channels``, ``kinds`` (count per :data:`~labkit.criteria.influence.weibull.FIT_KINDS` entry present),
+    Returns a dict: ``channels``, ``kinds`` (count per
+    :data:`~labkit.criteria.influence.weibull.FIT_KINDS` entry present),
     ``r2_s`` (per fitted channel, on the drawn points), ``median_r2_s``, ``share_r2_s_09``
     (share of fitted channels with ``R²_S >= 0.9``), ``above_one`` (share of channels with a
     point ``S > 1``) and ``points`` (drawn points per channel).

@@ -67,7 +67,8 @@ class Batches:
         elif isinstance(data, Iterable):
             self._loader = data
         else:
-            raise TypeError(f"data must be a Split, an (x, y) pair, a tensor or a DataLoader; got {type(data).__name__}")
+            raise TypeError(f"data must be a Split, an (x, y) pair, a tensor or a DataLoader; "
+                            f"got {type(data).__name__}")
         if classes is not None:
             if self.y is None:
                 raise ValueError("a class target needs labelled data: pass a Split or an (x, y) pair")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any
+from typing import TypedDict
 
 import torch
 from torch import Tensor, nn
@@ -33,21 +33,37 @@ from .apply import apply_masks
 from .compact import compact
 from .ranking import Ranking
 
-__all__ = ["filter_path"]
+__all__ = ["filter_path", "FilterPathResult"]
+
+
+class FilterPathResult(TypedDict):
+    """What :func:`filter_path` reports (see its docstring)."""
+
+    seconds: float
+    params_before: int
+    params_after: int
+    classes: int
+    agree: bool
+    max_diff: float
+    kept_zeroed: int
+    sparsity: float
+    model: nn.Module
 
 
 def _n(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 
 
-def filter_path(model: nn.Module, x: Tensor, sparsity: float = 0.3, *, progress: bool | None = False) -> dict[str, Any]:
+def filter_path(model: nn.Module, x: Tensor, sparsity: float = 0.3, *,
+                progress: bool | None = False) -> FilterPathResult:
     """The user's filter path on ``model``; returns timings, sizes and whether outputs agree.
 
     ``score(model, "magnitude", granularity="filter") -> Ranking.masks(sparsity, mode="global",
     normalize="l2", min_keep=0.1)``, then ``compact(..., check=False)`` and ``apply_masks``,
-    whose outputs are compared here (``compact``'s own check would run the same two forwards). Keys: ``seconds``, ``params_before`` /
-    ``params_after``, ``classes`` (output width of the compacted model), ``agree``,
-    ``max_diff``, ``kept_zeroed`` (masked channels their group still needs).
+    whose outputs are compared here (``compact``'s own check would run the same two forwards).
+    Keys: ``seconds``, ``params_before`` / ``params_after``, ``classes`` (output width of the
+    compacted model), ``agree``, ``max_diff``, ``kept_zeroed`` (masked channels their group still
+    needs), ``sparsity`` and ``model`` (the compacted network).
     """
     t0 = time.perf_counter()
     masks = Ranking(score(model, "magnitude", granularity="filter")).masks(

@@ -1,4 +1,4 @@
-"""load_model: sizing from explicit arguments or the dataset, builder arguments, and pretrained=True without a dataset."""
+"""load_model: sizing from explicit arguments or the dataset, builder arguments, pretrained=True without a dataset."""
 from __future__ import annotations
 
 import sys

@@ -152,7 +152,8 @@ def influence_curves(model: nn.Module, data: DataLike, layers: Sequence[str] | N
     point_names = {n: inv[m] for n, m in points.items()}
     # Each measurement point once, with the channel axis of the first layer measured there.
     unique = {pn: next(n for n, p in point_names.items() if p == pn) for pn in dict.fromkeys(point_names.values())}
-    ref = reference_pass(work, segs, x, site_mods, {pn: (points[n], out_channel_dim(work, n)) for pn, n in unique.items()})
+    ref = reference_pass(work, segs, x, site_mods,
+                         {pn: (points[n], out_channel_dim(work, n)) for pn, n in unique.items()})
 
     curves = InfluenceCurves({}, {}, {}, {}, method, len(x), 0.0, {"horizon": horizon, "sites": site_names})
     for n in names:

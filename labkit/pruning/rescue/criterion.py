@@ -20,7 +20,8 @@ __all__ = ["optimized"]
 
 
 @register_criterion("optimized", needs_data=True, needs_labels=True, granularities=("weight",),
-                    summary="large weights + small ones chosen by a GA / SA / learned mask (docs/methods.md §3.1) [inferred]")
+                    summary="large weights + small ones chosen by a GA / SA / learned mask "
+                            "(docs/methods.md §3.1) [inferred]")
 def optimized(model: nn.Module, layers: list[str], *, data: Batches, granularity: str = "weight",
               sparsity: float = 0.9, method: str = "ga", rho: float = 0.2, scope: str = "layer", pool: str = "all",
               gamma: float = 10.0, seed: int = 0, progress: bool = False,

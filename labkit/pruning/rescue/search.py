@@ -141,7 +141,8 @@ def swap_members(chosen: Tensor, pool_size: int, swaps: int, gen: torch.Generato
     outside = torch.nonzero(free).reshape(-1)
     swaps = min(swaps, len(outside), len(chosen))
     chosen = chosen.clone()
-    chosen[torch.randperm(len(chosen), generator=gen)[:swaps]] = outside[torch.randperm(len(outside), generator=gen)[:swaps]]
+    incoming = outside[torch.randperm(len(outside), generator=gen)[:swaps]]  # drawn first, as the GA always did
+    chosen[torch.randperm(len(chosen), generator=gen)[:swaps]] = incoming
     return chosen
 
 

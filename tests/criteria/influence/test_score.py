@@ -13,7 +13,8 @@ def test_domino_score_sum_and_closed_form():
     d = torch.tensor([[0.5, 0.25, 0.125], [0.2, 0.2, 0.2]])
     f = fit_weibull(survival(d))
     D = domino_scores(d, f)
-    assert float(D[0]) == pytest.approx(0.5 * 1.75) and float(D[1]) == pytest.approx(0.2 * np.exp(-np.arange(3) / 30).sum())
+    assert float(D[0]) == pytest.approx(0.5 * 1.75)
+    assert float(D[1]) == pytest.approx(0.2 * np.exp(-np.arange(3) / 30).sum())
     longer = domino_scores(d, f, depths=5)  # extrapolated by the fit beyond the measured depths
     assert float(longer[0]) == pytest.approx(0.5 * weibull_sf(np.arange(5), f.k[0], f.lam[0]).sum())
     closed = domino_scores(d, f, "closed")

@@ -37,8 +37,8 @@ def test_ga_best_calibration_loss_never_worse_than_magnitude(seed: int) -> None:
     assert best[0] >= -res.magnitude_loss - 1e-7 and math.isclose(best[-1], -res.loss, rel_tol=1e-5)
 
 
-@pytest.mark.parametrize("options", [SAOptions(steps=60), STEOptions(steps=20), PSOOptions(population=8, generations=6)],
-                         ids=["sa", "ste", "pso"])
+@pytest.mark.parametrize("options", [SAOptions(steps=60), STEOptions(steps=20),
+                                     PSOOptions(population=8, generations=6)], ids=["sa", "ste", "pso"])
 def test_alternatives_start_from_magnitude_and_never_end_worse(options) -> None:
     net, data = make_mlp(), make_data()
     res = rescue(net, data, 0.85, options, seed=1)
@@ -91,7 +91,8 @@ def test_magnitude_method_equals_the_engine_s_uniform_magnitude_masks() -> None:
     assert rescue(net, data, 0.7, "magnitude").masks.equal(oracle)
 
 
-@pytest.mark.parametrize("scope,mode", [("layer", {"mode": "uniform"}), ("global", {"mode": "global", "normalize": "none"})])
+@pytest.mark.parametrize("scope,mode", [("layer", {"mode": "uniform"}),
+                                        ("global", {"mode": "global", "normalize": "none"})])
 def test_scores_give_back_the_masks_through_the_engine(scope: str, mode: dict) -> None:
     net, data = make_mlp(), make_data()
     res = rescue(net, data, 0.75, GAOptions(population=6, generations=2, elite=2), scope=scope)
