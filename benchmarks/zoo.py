@@ -40,7 +40,8 @@ def _labkit(name: str) -> dict:
     import torch
     import torch_pruning as tp
 
-    from labkit.models.torchvision_zoo import build, example, filter_path
+    from labkit.models.torchvision_zoo import build, example
+    from labkit.pruning.filter_path import filter_path
 
     model = build(name)
     x = example(model, name)

@@ -66,6 +66,7 @@ from .pruning import overlap as overlap
 from .pruning import register_merge_mode as register_merge_mode
 
 # training and analysis
+from .training import FitConfig as FitConfig
 from .training import finetune as finetune
 from .training import fit as fit
 from .training import list_losses as list_losses
@@ -89,6 +90,6 @@ __all__ = [
     "Masks", "Ranking", "allocate", "apply_masks", "compact", "couple_scores", "coupled_groups", "expand_masks",
     "get_merge_mode", "list_merge_modes",
     "make_masks", "merge_masks", "overlap", "register_merge_mode",
-    "finetune", "fit", "list_losses", "cost", "ClassReport", "evaluate", "sensitivity_scan",
+    "FitConfig", "finetune", "fit", "list_losses", "cost", "ClassReport", "evaluate", "sensitivity_scan",
     "Lab", "Plan", "Trial",
 ]

@@ -125,7 +125,7 @@ def _train(args: argparse.Namespace) -> int:
     from .models.checkpoints import save_checkpoint, update_manifest
     from .analysis import evaluate
     from .runtime import resolve_device, seed_everything, versions
-    from .training import fit
+    from .training import FitConfig, fit
     from .training.distributed import close, init_from_env
 
     out = Path(args.out)
@@ -140,10 +140,11 @@ def _train(args: argparse.Namespace) -> int:
     device = ctx.device if ctx is not None else resolve_device(args.device)
     config = {k: getattr(args, k) for k in
               ("epochs", "lr", "optimizer", "weight_decay", "batch_size", "schedule", "loss", "seed")}
-    hist = fit(model, data.train, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
-               weight_decay=args.weight_decay, batch_size=args.batch_size, schedule=args.schedule,
-               loss=args.loss, class_counts=data.class_counts, seed=args.seed, device=device,
-               val=data.val, checkpoint=out.with_suffix(".run.safetensors"), resume=args.resume)
+    recipe = FitConfig(epochs=args.epochs, lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
+                       batch_size=args.batch_size, schedule=args.schedule, loss=args.loss,
+                       class_counts=data.class_counts, seed=args.seed, device=device)
+    hist = fit(model, data.train, recipe, val=data.val, checkpoint=out.with_suffix(".run.safetensors"),
+               resume=args.resume)
     if ctx is not None:
         if not ctx.is_main:  # rank 0 evaluates and writes; the others hold the same weights
             close()

@@ -48,9 +48,8 @@ from .pruning.allocate import check_sparsity
 from .runtime import resolve_device, seed_everything, versions
 
 if TYPE_CHECKING:  # annotations only: these modules load on first use
-    from .analysis.influence import InfluenceCurves
-    from .analysis.weibull import WeibullFits
-    from .criteria.optimized import RescueResult
+    from .criteria.influence import InfluenceCurves, WeibullFits
+    from .pruning.rescue import RescueResult
 
 __all__ = ["Lab", "Plan", "Trial", "ALLOCATION_MODES"]
 
@@ -446,13 +445,12 @@ class Lab:
         """Method 5's domino influence of every channel of conv ``layer``: curves and Weibull fits.
 
         Exact ablation curves Δ_d on ``max_items`` validation images
-        (:func:`labkit.analysis.influence.influence_curves`) and their fit
-        S(t) ≈ exp(-(t/λ)^k) (:func:`~labkit.analysis.weibull.fit_weibull`); cached per layer.
+        (:func:`labkit.criteria.influence.influence_curves`) and their fit
+        S(t) ≈ exp(-(t/λ)^k) (:func:`~labkit.criteria.influence.fit_weibull`); cached per layer.
         Returns ``(curves, fits)``: ``curves.survival(layer)`` is the (C, T) survival matrix,
         ``fits.k``, ``fits.lam``, ``fits.r2`` one entry per channel.
         """
-        from .analysis.influence import influence_curves
-        from .analysis.weibull import fit_weibull
+        from .criteria.influence import fit_weibull, influence_curves
 
         if layer not in self.conv_layers:
             raise KeyError(f"{layer!r} is not a prunable conv layer; pick one of {self.conv_layers}")
@@ -466,10 +464,10 @@ class Lab:
                population: int = 12, max_items: int = 128, progress: bool = False) -> RescueResult:
         """Method 3: magnitude masks plus small weights chosen by an optimizer (docs/methods.md §3.1).
 
-        Runs :func:`labkit.criteria.optimized.rescue` on ``max_items`` validation images (the
+        Runs :func:`labkit.pruning.rescue.rescue` on ``max_items`` validation images (the
         calibration set; never the test split) and caches the :class:`RescueResult` per setting.
         """
-        from .criteria.optimized import rescue
+        from .pruning.rescue import rescue
 
         key = ("rescue", sparsity, rho, method, generations, population, max_items)
         if key not in self._extras:

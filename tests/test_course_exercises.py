@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from labkit.analysis import wilson_interval as lk_wilson
-from labkit.analysis.weibull import fit_weibull
+from labkit.criteria.influence import fit_weibull
 from labkit.course import EXERCISES, grade, scoreboard, solutions
 from labkit.course.checks import check
 

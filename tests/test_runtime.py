@@ -66,6 +66,6 @@ def test_lab_on_cuda_matches_the_cpu_lab():
 def test_fit_and_evaluate_on_cuda():
     data = lk.load_dataset("digits-lt", size=8)
     model = lk.load_model("tiny_cnn", num_classes=10, in_channels=1)
-    hist = lk.fit(model, data.train, epochs=1, device="cuda", progress=False)
+    hist = lk.fit(model, data.train, lk.FitConfig(epochs=1, device="cuda", progress=False))
     assert next(model.parameters()).is_cuda and np.isfinite(hist.loss[-1])
     assert 0.0 <= lk.evaluate(model, data.test, device="cuda", n_boot=0).overall <= 1.0

@@ -251,7 +251,7 @@ def evaluate(model: nn.Module, split: Split, groups: Mapping[str, Sequence[int]]
     preds, ys, width = [], [], None
     try:
         with torch.inference_mode():
-            if split._tensors is not None:
+            if split.in_memory:
                 x, y = split.tensors(dev)
                 batches = ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(y), batch_size))
             else:

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..criteria import Scores, score
-from ..criteria._core import Batches, DataLike
+from ..data.batches import Batches, DataLike
 from ..pruning.allocate import check_sparsity
 from ..pruning.apply import apply_masks
 from ..pruning.groups import coupled_groups

@@ -26,47 +26,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence, Union
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from .._registry import Registry
-from ..data._base import Split
+from ..data.batches import Batches, DataLike
 from ..models._base import prunable_parameters
+from .scores import GRANULARITIES, Scores
 
-__all__ = [
-    "Scores", "Criterion", "Batches", "DataLike", "GRANULARITIES",
-    "register_criterion", "get_criterion", "list_criteria", "score", "check_layers",
-]
-
-GRANULARITIES = ("weight", "filter")
-
-#: What ``data=`` accepts: a :class:`~labkit.data._base.Split`, an ``(x, y)`` pair of tensors,
-#: a bare input tensor ``x`` (no labels), or any iterable of ``(x, y)`` batches (a DataLoader).
-DataLike = Union[Split, tuple, Tensor, Iterable]
-
-
-class Scores(dict):
-    """Importance scores: ``{param_name: float tensor}``, higher = more important.
-
-    A plain ``dict`` that also remembers how it was made, so masks built from it can record
-    it. ``granularity`` is ``"weight"`` (tensor shaped like the parameter) or ``"filter"``
-    (shape ``(out_channels,)``); ``meta`` holds the criterion name and its keyword arguments.
-    """
-
-    def __init__(self, data: Any = (), *, granularity: str = "weight",
-                 meta: dict[str, Any] | None = None) -> None:
-        super().__init__(data)
-        if granularity not in GRANULARITIES:
-            raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
-        self.granularity = granularity
-        self.meta: dict[str, Any] = dict(meta or {})
-
-    def __repr__(self) -> str:
-        n = sum(t.numel() for t in self.values())
-        crit = self.meta.get("criterion", "?")
-        return f"Scores({crit!r}, granularity={self.granularity!r}, layers={len(self)}, units={n})"
+__all__ = ["Criterion", "register_criterion", "get_criterion", "list_criteria", "score", "check_layers"]
 
 
 @dataclass(frozen=True)
@@ -128,59 +98,6 @@ def list_criteria(granularity: str | None = None, needs_data: bool | None = None
             continue
         out.append(n)
     return out
-
-
-class Batches:
-    """Data normalised for criteria: iterate to get ``(x, y)`` batches on ``device``.
-
-    ``y`` is ``None`` when only inputs were given. ``classes`` (optional) keeps only the items
-    whose label is in it; that is how an attribution targets the few-shot classes.
-    """
-
-    def __init__(self, data: DataLike, batch_size: int = 128, device: torch.device | None = None,
-                 classes: Sequence[int] | None = None) -> None:
-        self.batch_size = int(batch_size)
-        self.device = device if device is not None else torch.device("cpu")
-        self._loader: Iterable | None = None
-        self.x: Tensor | None = None
-        self.y: Tensor | None = None
-        if isinstance(data, Split):
-            self.x, self.y = data.tensors()
-        elif isinstance(data, Tensor):
-            self.x = data
-        elif isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], Tensor):
-            self.x, self.y = data[0], torch.as_tensor(data[1], dtype=torch.long)
-            if len(self.x) != len(self.y):
-                raise ValueError(f"data=(x, y) has {len(self.x)} inputs but {len(self.y)} labels")
-        elif isinstance(data, Iterable):
-            self._loader = data
-        else:
-            raise TypeError(f"data must be a Split, an (x, y) pair, a tensor or a DataLoader; got {type(data).__name__}")
-        if classes is not None:
-            if self.y is None:
-                raise ValueError("a class target needs labelled data: pass a Split or an (x, y) pair")
-            keep = torch.isin(self.y, torch.as_tensor(list(classes), dtype=torch.long))
-            if not bool(keep.any()):
-                raise ValueError(f"data has no items of classes {list(classes)}; pass a split that contains them")
-            self.x, self.y = self.x[keep], self.y[keep]
-        if self.x is not None and len(self.x) == 0:
-            raise ValueError("data is empty; pass at least one item")
-
-    @property
-    def has_labels(self) -> bool:
-        return self._loader is not None or self.y is not None
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor | None]]:
-        if self._loader is not None:
-            for batch in self._loader:
-                x, y = (batch[0], batch[1]) if isinstance(batch, (tuple, list)) else (batch, None)
-                yield x.to(self.device), (y.to(self.device) if y is not None else None)
-            return
-        assert self.x is not None
-        for i in range(0, len(self.x), self.batch_size):
-            x = self.x[i:i + self.batch_size].to(self.device)
-            y = self.y[i:i + self.batch_size].to(self.device) if self.y is not None else None
-            yield x, y
 
 
 def check_layers(model: nn.Module, layers: Sequence[str]) -> list[str]:
@@ -252,22 +169,8 @@ def score(model: nn.Module, criterion: str | Criterion | Callable, data: DataLik
         if crit.needs_labels and not batches.has_labels:
             raise ValueError(f"criterion {crit.name!r} needs labels; pass a Split or an (x, y) pair, not bare inputs")
     raw = crit.fn(model, names, data=batches, granularity=granularity, **kw)
-    out = Scores(granularity=granularity, meta={"criterion": crit.name, "granularity": granularity,
-                                                **{k: _jsonable(v) for k, v in kw.items()}})
-    for n in names:
-        if n not in raw:
-            raise ValueError(f"criterion {crit.name!r} returned no score for layer {n!r}")
-        t = raw[n].detach().to("cpu", torch.float32)
-        p = model.get_parameter(n)
-        want = tuple(p.shape) if granularity == "weight" else (p.shape[0],)
-        if tuple(t.shape) != want:
-            raise ValueError(f"criterion {crit.name!r} returned shape {tuple(t.shape)} for {n!r}; "
-                             f"{granularity} scores must have shape {want}")
-        if not bool(torch.isfinite(t).all()):
-            raise ValueError(f"criterion {crit.name!r} produced NaN/inf scores for {n!r}; check the data "
-                             f"for NaN inputs")
-        out[n] = t.contiguous()
-    return out
+    meta = {"criterion": crit.name, "granularity": granularity, **{k: _jsonable(v) for k, v in kw.items()}}
+    return Scores.checked(raw, model, names, granularity=granularity, meta=meta, criterion=crit.name)
 
 
 def _resolve(criterion: str | Criterion | Callable) -> Criterion:

@@ -3,7 +3,7 @@
 Both run the model (eval mode, no gradients) over ``data`` and read each layer's post-ReLU
 output channel ``A_k = ReLU(BN_k(conv_k(x)))``: a forward hook on the BatchNorm right after the
 conv (or on the conv / linear itself when no BatchNorm follows), with the ReLU applied in the
-hook; see :mod:`labkit.criteria._layers`. For a residual block's last conv this is the branch's
+hook; see :mod:`labkit.models.topology`. For a residual block's last conv this is the branch's
 contribution before the skip is added. With ``N`` items and ``H x W`` positions
 (docs/methods.md §4.1):
 
@@ -35,8 +35,9 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from ._core import Batches, register_criterion
-from ._layers import measure_module, out_channel_dim
+from ..data.batches import Batches
+from ..models.topology import measure_module, out_channel_dim
+from ._core import register_criterion
 
 __all__ = ["mean_activation", "apoz", "channel_statistic"]
 

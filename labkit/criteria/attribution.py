@@ -1,7 +1,7 @@
 """Attribution criteria (captum): how much does channel k carry the evidence for the class?
 
 Each wraps a captum *layer* attribution method on the layer's measurement point (the BatchNorm
-after the conv, see :mod:`labkit.criteria._layers`) and reduces it to one number per output
+after the conv, see :mod:`labkit.models.topology`) and reduces it to one number per output
 channel: the mean over items of ``|sum over positions of attr_n[k]|``, i.e. the size of the
 channel's total contribution to the item's class logit.
 
@@ -41,8 +41,9 @@ from typing import Any, Callable
 
 from torch import Tensor, nn
 
-from ._core import Batches, register_criterion
-from ._layers import measure_module, out_channel_dim, working_copy
+from ..data.batches import Batches
+from ..models.topology import measure_module, out_channel_dim, working_copy
+from ._core import register_criterion
 
 __all__ = ["layer_attribution", "conductance", "grad_x_activation", "internal_influence"]
 

@@ -11,12 +11,12 @@ here are our design, exposed as options, and not the author's exact method.
   A dead channel (zero variance) gets ``R = 0``. High R = a feature no other channel carries.
   Related: FPGM (arXiv 1811.00250), CHIP (arXiv 2110.13981).
 - ``domino`` (§5.2): ``D_i = Δ_1(i) Σ_t S_fit(t)``, the Weibull-smoothed total downstream effect
-  of zeroing the channel (:mod:`labkit.analysis.influence`). Related: NISP (arXiv 1711.05908).
+  of zeroing the channel (:mod:`labkit.criteria.influence`). Related: NISP (arXiv 1711.05908).
 - ``dominos`` (§5.3): ``I_i = R_i^α · D̂_i^(1−α)`` with ``D̂ = D / max_layer D`` and α = 0.5.
   Multiplicative: a redundant (R ≈ 0) or influence-less (D ≈ 0) channel is unimportant.
 
 For a residual block's ``conv2`` the measurement point is the branch output before the addition
-(:func:`labkit.criteria.measure_module`), as §5.4 asks.
+(:func:`labkit.models.topology.measure_module`), as §5.4 asks.
 
 Example:
     >>> from labkit import load_model, score
@@ -33,8 +33,10 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import Tensor, nn
 
-from ._core import Batches, register_criterion
-from ._layers import measure_module, out_channel_dim
+from ..data.batches import Batches, DataLike
+from ..models.topology import measure_module, out_channel_dim
+from ._core import register_criterion
+from .influence import InfluenceCurves, WeibullFits, domino_scores, fit_weibull, influence_curves
 
 __all__ = ["representativeness", "domino", "dominos", "representativeness_from_features",
            "channel_correlation", "combine_importance", "normalize_by_max", "representativeness_scores",
@@ -158,16 +160,14 @@ def representativeness(model: nn.Module, layers: list[str], *, data: Batches, gr
 
 
 # --- D ------------------------------------------------------------------------------------------
-def domino_scores_and_curves(model: nn.Module, layers: list[str], data: Any, *, method: str = "exact",
+def domino_scores_and_curves(model: nn.Module, layers: list[str], data: DataLike, *, method: str = "exact",
                              horizon: int | None = None, max_items: int = 64, mode: str = "sum",
-                             chunk_items: int = 2048) -> tuple[dict[str, Tensor], Any, dict[str, Any]]:
-    """``(D per layer, InfluenceCurves, WeibullFits per layer)`` (§5.2); see :mod:`labkit.analysis.influence`."""
-    from ..analysis import influence as inf  # lazy: analysis imports criteria, not the other way round
-
-    curves = inf.influence_curves(model, data, layers, method=method, horizon=horizon, max_items=max_items,
-                                  chunk_items=chunk_items)
-    fits = {n: inf.fit_weibull(curves.survival(n)) for n in layers}
-    D = {n: inf.domino_scores(curves.deltas[n], fits[n], mode, depths=curves.depths[n]) for n in layers}
+                             chunk_items: int = 2048) -> tuple[dict[str, Tensor], InfluenceCurves, dict[str, WeibullFits]]:
+    """``(D per layer, InfluenceCurves, WeibullFits per layer)`` (§5.2); see :mod:`labkit.criteria.influence`."""
+    curves = influence_curves(model, data, layers, method=method, horizon=horizon, max_items=max_items,
+                              chunk_items=chunk_items)
+    fits = {n: fit_weibull(curves.survival(n)) for n in layers}
+    D = {n: domino_scores(curves.deltas[n], fits[n], mode, depths=curves.depths[n]) for n in layers}
     return D, curves, fits
 
 

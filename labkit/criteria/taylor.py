@@ -8,7 +8,7 @@ the model runs in eval mode on a private copy.
 
 - ``granularity="weight"``: ``|w * (1/N) sum_n dL_n/dw|`` per weight.
 - ``granularity="filter"``: ``|(1/(N H W)) sum_n sum_hw A_k * dL/dA_k|`` per output channel
-  (docs/methods.md §4.1), where ``A_k`` is the measurement point of :mod:`labkit.criteria._layers`:
+  (docs/methods.md §4.1), where ``A_k`` is the measurement point of :mod:`labkit.models.topology`:
   the BatchNorm output after the conv, *before* the ReLU. Before or after a ReLU gives the same
   number (where the ReLU passes, ``A`` and its gradient are unchanged; where it blocks, the
   product is zero), and at the BatchNorm output it is exactly the tensor a filter mask zeroes,
@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._core import Batches, register_criterion
-from ._layers import measure_module, out_channel_dim, working_copy
+from ..data.batches import Batches
+from ..models.topology import measure_module, out_channel_dim, working_copy
+from ._core import register_criterion
 
 __all__ = ["taylor"]
 

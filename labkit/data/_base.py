@@ -11,8 +11,8 @@ training count of each class and the many / medium / few class groups.
 Example:
     >>> x, y = torch.rand(6, 1, 8, 8), torch.tensor([0, 0, 0, 1, 1, 2])
     >>> s = Split.from_tensors(x, y)
-    >>> len(s), s.class_counts(3).tolist()
-    (6, [3, 2, 1])
+    >>> len(s), s.class_counts(3).tolist(), s.in_memory
+    (6, [3, 2, 1], True)
 """
 from __future__ import annotations
 
@@ -51,6 +51,17 @@ class Split:
     def __repr__(self) -> str:
         return f"Split(n={len(self)}, classes={int(self.targets.max()) + 1 if len(self) else 0})"
 
+    @property
+    def in_memory(self) -> bool:
+        """True when the items are held as two tensors, so :meth:`tensors` costs nothing.
+
+        Splits made by :meth:`from_tensors` (the embedded digits, CIFAR) are in memory from the
+        start; a streamed split (ImageNet-LT, Flowers, an image folder) becomes so only after a
+        first :meth:`tensors` call has stacked every item. Training and evaluation batch an
+        in-memory split by indexing its tensors and stream the others through a ``DataLoader``.
+        """
+        return self._tensors is not None
+
     def class_counts(self, num_classes: int) -> np.ndarray:
         """Number of items of each class, shape ``(num_classes,)``."""
         return np.bincount(self.targets.numpy(), minlength=num_classes)
@@ -77,7 +88,8 @@ class Split:
         """The items at ``indices`` (in-memory splits stay in memory)."""
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         if self._tensors is not None:
-            return Split.from_tensors(self._tensors[0][idx], self._tensors[1][idx])
+            x, y = self._tensors
+            return Split.from_tensors(x[idx], y[idx])
         return Split(Subset(self.dataset, idx.tolist()), self.targets[idx])
 
 

@@ -26,7 +26,6 @@ from ._base import register_stage_adapter as register_stage_adapter
 from ._base import stages as stages
 from .registry import get_model as get_model
 from .registry import list_models as list_models
-from .registry import load_model as load_model
 from .registry import register_model as register_model
 
 # Importing the architecture modules registers them.
@@ -49,6 +48,7 @@ from .checkpoints import load_checkpoint as load_checkpoint
 from .checkpoints import save_checkpoint as save_checkpoint
 from .checkpoints import shipped_checkpoints as shipped_checkpoints
 from .checkpoints import update_manifest as update_manifest
+from .factory import load_model as load_model
 
 __all__ = [
     "ASSETS_DIR",

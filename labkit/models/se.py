@@ -75,7 +75,7 @@ def add_se(model: nn.Module, reduction: int | None = None) -> nn.Module:
     Removed blocks (:class:`~labkit.pruning.blocks.RemovedBlock`) have no branch and get none.
     ``model`` is not modified; the gates live on the model's device. Add gates *after* pruning:
     ``conv2`` is no longer followed directly by a BatchNorm, so filter masks on it would miss
-    the norm (:func:`labkit.criteria.paired_norm`).
+    the norm (:func:`labkit.models.topology.paired_norm`).
 
     Raises:
         ValueError: the model has no basic block, or already has gates.

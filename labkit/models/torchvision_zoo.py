@@ -1,28 +1,25 @@
 """torchvision's classification families as one list: what labkit is tested on, end to end.
 
 ``ZOO`` names one model per family (25 in all, ``weights=None`` so nothing is downloaded) with
-the smallest input it accepts; :func:`build` makes one, :func:`filter_path` runs the filter
-pipeline a user would (``score -> Ranking.masks -> apply_masks`` and ``compact``) and reports
-what it did. ``tests/models/test_torchvision_zoo.py`` runs it on every entry and
-``benchmarks/zoo.py`` times it next to Torch-Pruning's own ``MagnitudePruner``.
+the smallest input it accepts; :func:`build` makes one and :func:`example` a batch it accepts.
+:func:`labkit.pruning.filter_path.filter_path` runs the filter pipeline a user would on it;
+``tests/models/test_torchvision_zoo.py`` does so on every entry and ``benchmarks/zoo.py`` times
+it next to Torch-Pruning's own ``MagnitudePruner``.
 
 Example:
     >>> m = build("squeezenet1_1")
-    >>> r = filter_path(m, example(m, "squeezenet1_1"))
-    >>> r["agree"], r["classes"], r["params_after"] < r["params_before"]
-    (True, 1000, True)
+    >>> example(m, "squeezenet1_1").shape
+    torch.Size([1, 3, 32, 32])
 """
 from __future__ import annotations
 
-import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ZooEntry", "ZOO", "build", "example", "filter_path"]
+__all__ = ["ZooEntry", "ZOO", "build", "example"]
 
 
 @dataclass(frozen=True)
@@ -82,36 +79,3 @@ def example(model: nn.Module, name: str, batch_size: int = 1, seed: int = 0) -> 
     e = _BY_NAME[name]
     g = torch.Generator().manual_seed(seed)
     return torch.randn(batch_size, 3, e.size, e.size, generator=g)
-
-
-def _n(m: nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
-
-
-def filter_path(model: nn.Module, x: Tensor, sparsity: float = 0.3, *, progress: bool | None = False) -> dict[str, Any]:
-    """The user's filter path on ``model``; returns timings, sizes and whether outputs agree.
-
-    ``score(model, "magnitude", granularity="filter") -> Ranking.masks(sparsity, mode="global",
-    normalize="l2", min_keep=0.1)``, then ``compact(..., check=False)`` and ``apply_masks``,
-    whose outputs are compared here (``compact``'s own check would run the same two forwards). Keys: ``seconds``, ``params_before`` /
-    ``params_after``, ``classes`` (output width of the compacted model), ``agree``,
-    ``max_diff``, ``kept_zeroed`` (masked channels their group still needs).
-    """
-    from ..pruning import Ranking, apply_masks, compact
-    from ..criteria import score
-
-    t0 = time.perf_counter()
-    masks = Ranking(score(model, "magnitude", granularity="filter")).masks(
-        sparsity, mode="global", normalize="l2", min_keep=0.1)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        small = compact(model, masks, x, progress=progress, check=False)
-    seconds = time.perf_counter() - t0
-    kept = sum(int(w.message.args[0].split()[1]) for w in caught
-               if isinstance(w.message, UserWarning) and str(w.message).startswith("kept "))
-    with torch.no_grad():
-        a, b = apply_masks(model, masks).eval()(x), small.eval()(x)
-    diff = float((a - b).abs().max()) if a.shape == b.shape else float("inf")
-    agree = a.shape == b.shape and bool(torch.allclose(a, b, rtol=1e-4, atol=1e-5 * max(1.0, float(a.abs().max()))))
-    return {"seconds": seconds, "params_before": _n(model), "params_after": _n(small), "classes": int(b.shape[-1]),
-            "agree": agree, "max_diff": diff, "kept_zeroed": kept, "sparsity": masks.sparsity, "model": small}

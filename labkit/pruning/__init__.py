@@ -2,6 +2,8 @@
 
 Data flow (docs/design.md §1): ``scores -> allocate -> make_masks -> (merge_masks) -> apply_masks``
 and, for filter masks, ``compact`` (a physically smaller model through Torch-Pruning).
+Method 3's rescue searches (:mod:`.rescue`) produce masks too; importing this package
+registers their ``optimized`` criterion.
 
 Example:
     >>> import torchvision, labkit.criteria as lc, labkit.pruning as lp
@@ -29,6 +31,9 @@ from .merge import list_merge_modes as list_merge_modes
 from .merge import merge_masks as merge_masks
 from .merge import register_merge_mode as register_merge_mode
 from .ranking import Ranking as Ranking
+
+# Registers the "optimized" criterion (its searches produce masks, so it lives after allocation).
+from . import rescue as rescue  # noqa: E402
 
 __all__ = [
     "Allocation", "AllocationWarning", "allocate", "apply_masks", "expand_masks", "compact", "register_opaque",

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .masks import check_scores, granularity_of
+from ..criteria.scores import check_scores, granularity_of
 
 __all__ = ["Allocation", "AllocationWarning", "allocate", "check_sparsity", "global_positions", "global_ranks",
            "normalize_scores", "NORMALIZATIONS", "MODES"]

@@ -6,7 +6,7 @@ so a masked forward costs exactly what a dense one does, and the lab can re-appl
 the same working copy (``out=``) without allocating a model per slider move.
 
 Filter masks switch the whole output channel off: the conv / linear row, its bias, and the
-affine weight and bias of the BatchNorm right after it (:func:`labkit.criteria.paired_norm`).
+affine weight and bias of the BatchNorm right after it (:func:`labkit.models.topology.paired_norm`).
 With ``gamma = beta = 0`` the normalised channel is exactly zero whatever its running
 statistics, which is what lets :func:`~labkit.pruning.compact` remove it without changing the
 output.
@@ -28,7 +28,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from ..criteria._layers import paired_norms
+from ..models.topology import paired_norms
 from .masks import Masks
 
 __all__ = ["apply_masks", "expand_masks", "check_masks"]

@@ -49,7 +49,7 @@ from torch import Tensor, nn
 
 from tqdm.auto import tqdm
 
-from ..criteria._layers import paired_norms
+from ..models.topology import paired_norms
 from ..models.inputs import example_inputs as _known_inputs
 from .apply import apply_masks, check_masks
 from .coupling import all_groups, balance_grouped, fixed_reason

@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..criteria._core import Scores
+from ..criteria.scores import Scores
 
 __all__ = ["coupled_groups", "couple_scores", "dependency_graph"]
 

@@ -27,10 +27,11 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from ..criteria._core import GRANULARITIES
+from ..criteria.scores import GRANULARITIES, check_scores, granularity_of
 from ..io import load_container, save_container
+from .allocate import check_sparsity
 
-__all__ = ["Masks", "make_masks", "masks_meta", "overlap", "granularity_of", "check_scores"]
+__all__ = ["Masks", "make_masks", "masks_meta", "overlap"]
 
 
 class Masks(Mapping[str, Tensor]):
@@ -141,27 +142,6 @@ class Masks(Mapping[str, Tensor]):
         return cls(tensors, info.get("granularity", "weight"), info.get("meta", {}))
 
 
-def granularity_of(scores: Mapping[str, Tensor]) -> str:
-    """``scores.granularity`` if it has one; else ``"filter"`` when every tensor is 1-D."""
-    g = getattr(scores, "granularity", None)
-    if g is not None:
-        return g
-    return "filter" if scores and all(t.dim() == 1 for t in scores.values()) else "weight"
-
-
-def check_scores(scores: Mapping[str, Tensor]) -> None:
-    """Raise a clear error for empty, non-tensor or non-finite scores."""
-    if not scores:
-        raise ValueError("scores are empty; compute them with lk.score(model, criterion)")
-    for n, t in scores.items():
-        if not isinstance(t, Tensor):
-            raise TypeError(f"scores[{n!r}] must be a tensor, got {type(t).__name__}")
-        if t.numel() == 0:
-            raise ValueError(f"scores[{n!r}] is empty")
-        if not bool(torch.isfinite(t).all()):
-            raise ValueError(f"scores[{n!r}] contain NaN/inf; recompute them (check the model weights and data)")
-
-
 def layer_keep_mask(flat: Tensor, k: int, order: Tensor | None = None,
                     sorted_vals: Tensor | None = None) -> Tensor:
     """Flat bool mask removing the ``k`` lowest of ``flat`` (ties: lower index removed first).
@@ -197,8 +177,6 @@ def make_masks(scores: Mapping[str, Tensor], alloc: Mapping[str, float]) -> Mask
         KeyError: a layer in ``alloc`` that has no scores.
         ValueError: a sparsity outside [0, 1), or NaN scores.
     """
-    from .allocate import check_sparsity
-
     ranking = scores if hasattr(scores, "sorted_values") and hasattr(scores, "flat") else None
     table = ranking.scores if ranking is not None else scores
     if ranking is None:

@@ -27,8 +27,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..criteria.scores import check_scores, granularity_of
 from .allocate import Allocation, allocate, normalize_scores
-from .masks import Masks, check_scores, make_masks, masks_meta
+from .masks import Masks, make_masks, masks_meta
 
 __all__ = ["Ranking"]
 
@@ -60,8 +61,6 @@ class Ranking:
 
     @property
     def granularity(self) -> str:
-        from .masks import granularity_of
-
         return granularity_of(self.scores)
 
     def flat(self, name: str) -> Tensor:

@@ -47,7 +47,7 @@ from ..models.csasml import (CrossScaleAttention, CSABlock, FullSelfAttention, S
 from ..models.csasml_plugin import plug_smm
 from ..models.resnet_cifar import BasicBlock
 from ..runtime import resolve_device
-from ..training import fit
+from ..training import FitConfig, fit
 from ._results import read_table, write_table
 from ._runner import Study, add_cluster_flags, run_cli
 from ._verdict import paired_pass
@@ -110,7 +110,7 @@ class CSASMLSettings:
 class RandomShift:
     """Training augmentation: shift each image by up to ``max_shift`` pixels (zero fill).
 
-    Used as ``fit(..., augment=RandomShift(1))``; draws from torch's global generator, which
+    Used as ``FitConfig(..., augment=RandomShift(1))``; draws from torch's global generator, which
     ``fit`` re-seeds every epoch, so runs are reproducible.
 
     Example:
@@ -299,9 +299,10 @@ def _run_row(settings: CSASMLSettings, seed: int, run: str, data: LabData,
     params = sum(p.numel() for p in net.parameters())
     macs_a, macs_c = analytic_macs(net, shape), counted_macs(net, shape)
     t0 = time.perf_counter()
-    fit(net, data.train, epochs=settings.epochs, optimizer="adamw", lr=settings.lr,
-        weight_decay=settings.weight_decay, schedule="cosine", batch_size=settings.batch_size,
-        augment=RandomShift(settings.max_shift), seed=seed, device=dev, progress=progress)
+    fit(net, data.train, FitConfig(epochs=settings.epochs, optimizer="adamw", lr=settings.lr,
+                                   weight_decay=settings.weight_decay, schedule="cosine",
+                                   batch_size=settings.batch_size, augment=RandomShift(settings.max_shift), seed=seed,
+                                   device=dev, progress=progress))
     seconds = time.perf_counter() - t0
     rep = evaluate(net, data.test, n_boot=0)  # no bootstrap: the seeds give the spread
     if models is not None:

@@ -4,7 +4,7 @@ The thesis (Ting-An Chen, NTU 2020) claims that scoring channels by feature repr
 and Weibull-modelled domino influence, removing whole blocks where channels would mismatch, and
 adding attention on the slimmed network cuts FLOPs and parameters with little accuracy loss. Its
 body is not public: R, D, the selection rule and the SE stage here are **our [inferred] designs**
-(:mod:`labkit.criteria.dominos`, :mod:`labkit.analysis.influence`, :mod:`labkit.pruning.blocks`,
+(:mod:`labkit.criteria.dominos`, :mod:`labkit.criteria.influence`, :mod:`labkit.pruning.blocks`,
 :mod:`labkit.models.se`), and this study tests *those*, not the author's exact method.
 
 Per seed (same seed = same split, noise, init and batch order for every run):
@@ -42,16 +42,17 @@ from torch import nn
 
 from ..analysis.cost import cost
 from ..analysis.evaluate import evaluate
-from ..analysis.influence import domino_scores, fit_weibull, influence_table, survival
+from ..analysis.influence import influence_table
 from ..criteria import score
-from ..criteria._core import Batches
+from ..data.batches import Batches
 from ..criteria.dominos import combine_importance, domino_scores_and_curves, normalize_by_max, representativeness_scores
+from ..criteria.influence import domino_scores, fit_weibull, survival
 from ..data import load_dataset
 from ..models import load_model
 from ..models.se import add_se, se_overhead
 from ..pruning.blocks import BlockPlan, residual_blocks, select_blocks, slim
 from ..runtime import resolve_device
-from ..training import fit
+from ..training import FitConfig, fit
 from ._results import read_table, write_table
 from ._runner import Study, add_cluster_flags, run_cli
 from ._verdict import paired_pass
@@ -162,8 +163,8 @@ def _acc(model: nn.Module, split: Any) -> float:
 
 def _train(model: nn.Module, split: Any, epochs: int, lr: float, s: DominosSettings, seed: int, dev: Any) -> nn.Module:
     if epochs > 0:
-        fit(model, split, epochs=epochs, optimizer="sgd", lr=lr, weight_decay=s.weight_decay, schedule="cosine",
-            batch_size=s.batch_size, seed=seed, device=dev, progress=False)
+        fit(model, split, FitConfig(epochs=epochs, optimizer="sgd", lr=lr, weight_decay=s.weight_decay,
+                                    schedule="cosine", batch_size=s.batch_size, seed=seed, device=dev, progress=False))
     return model
 
 

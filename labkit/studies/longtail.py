@@ -56,7 +56,7 @@ from ..data import LabData, Split, load_dataset
 from ..models import load_model
 from ..pruning import Allocation, Masks, allocate, make_masks, merge_masks, overlap
 from ..runtime import resolve_device
-from ..training import fit
+from ..training import FitConfig, fit
 from ..training.trainers import (DEFAULT_TRAINERS, Trainer, TrainerResult, calibration_set, candidate_accuracy,
                                  check_common_start, get_trainer, merge_weights, soup, train_auxiliary)
 from ..io import atomic_write
@@ -272,8 +272,8 @@ def _soup_start(cands: Sequence[TrainerResult], best: TrainerResult, alpha: Mapp
 def _finetune(start: nn.Module, trainer: Trainer, data: LabData, settings: LongTailSettings,
               masks: Masks | None, device: Any, progress: bool) -> nn.Module:
     work = copy.deepcopy(start)  # the start stays a reference; fit writes θ ⊙ M into the copy first
-    trainer.fit(work, data.train, epochs=settings.e_ft, class_counts=data.class_counts, masks=masks,
-                device=device, progress=progress, **settings.fit_kwargs("finetune"))
+    trainer.fit(work, data.train, FitConfig(epochs=settings.e_ft, class_counts=data.class_counts, device=device,
+                                            progress=progress, **settings.fit_kwargs("finetune")), masks=masks)
     return work.eval()
 
 
@@ -306,18 +306,18 @@ def run_unit(data: LabData, seed: int, settings: LongTailSettings, *, permutatio
     t0 = time.perf_counter()
     torch.manual_seed(seed)  # same seed, same initial weights
     theta0 = load_model(settings.model, num_classes=data.num_classes, in_channels=data.input_shape[0])
-    fit(theta0, data.train, epochs=settings.e0, loss="ce", seed=seed, device=dev, progress=progress,
-        **settings.fit_kwargs("theta0"))
+    fit(theta0, data.train, FitConfig(epochs=settings.e0, loss="ce", seed=seed, device=dev, progress=progress,
+                                      **settings.fit_kwargs("theta0")))
     theta0.eval()
     if "A" in settings.runs:
         record("A", 0.0, theta0, "ce", 0.0, t0)
 
     need_merge = {"B", "D", "E"} & set(settings.runs)  # only these need the auxiliary trainers
     calib = calibration_set(data.val, settings.calibration_per_class, seed) if settings.criterion == "taylor" else None
-    cands = [train_auxiliary(theta0, get_trainer(name, seed=_mix(seed, k + 1)), data.train, epochs=settings.e_aux,
-                             class_counts=counts, criterion=settings.criterion, calibration=calib,
-                             exclude_first=settings.exclude_first, device=dev, progress=progress,
-                             **settings.fit_kwargs("finetune"))
+    aux = FitConfig(epochs=settings.e_aux, class_counts=counts, device=dev, progress=progress,
+                    **settings.fit_kwargs("finetune"))
+    cands = [train_auxiliary(theta0, get_trainer(name, seed=_mix(seed, k + 1)), data.train, aux,
+                             criterion=settings.criterion, calibration=calib, exclude_first=settings.exclude_first)
              for k, name in enumerate(settings.trainers if need_merge else ())]
     by_name = {c.name: c for c in cands}
     if keep:

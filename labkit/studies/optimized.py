@@ -3,7 +3,7 @@
 The thesis (Chung Yang, NTNU 2021; abstract only) claims that, at the same pruning rate,
 keeping the large weights plus small weights picked by an optimization strategy gives higher
 accuracy than keeping only the large ones. The search itself is **[inferred]**
-(:mod:`labkit.criteria.optimized`), so this study tests *our* GA, not the author's method.
+(:mod:`labkit.pruning.rescue`), so this study tests *our* GA, not the author's method.
 
 The lab experiment:
 
@@ -33,13 +33,13 @@ import pandas as pd
 import torch
 
 from ..analysis.evaluate import evaluate
-from ..criteria.optimized import RescueResult, rescue
+from ..pruning.rescue import GAOptions, PSOOptions, RescueResult, SearchOptions, rescue, search_options
 from ..data import load_dataset
 from ..data._base import Split
 from ..models import load_model
 from ..pruning import apply_masks
 from ..runtime import resolve_device
-from ..training import finetune, fit
+from ..training import FitConfig, finetune, fit
 from ._verdict import paired_pass
 from ._runner import Study, add_cluster_flags, run_cli
 from .transfer import read_results, write_results
@@ -104,6 +104,16 @@ def calibration_split(train: Split, n: int, seed: int) -> Split:
     return train.subset(np.sort(idx))
 
 
+def _search(settings: OptimizedSettings, method: str) -> SearchOptions:
+    """The options of search ``method``: the GA's and the swarm's sizes come from the settings."""
+    if method == "ga":
+        return GAOptions(population=settings.population, generations=settings.generations, elite=settings.elite,
+                         mutation=settings.mutation)
+    if method == "pso":
+        return PSOOptions(population=settings.population, generations=settings.generations)
+    return search_options(method)
+
+
 def _acc(model: torch.nn.Module, split: Split) -> float:
     return float(evaluate(model, split, n_boot=0).overall)
 
@@ -115,7 +125,7 @@ def run_study(settings: OptimizedSettings, *, progress: bool = True,
     Columns: ``seed, sparsity, variant, phase`` (``one-shot`` / ``fine-tuned``), ``accuracy``,
     ``dense_accuracy``, ``cal_loss`` (of the mask), ``magnitude_cal_loss``, ``kept``,
     ``rescued``, ``prunable``, ``seconds`` (search time). ``keep`` (a dict) receives each
-    :class:`~labkit.criteria.optimized.RescueResult` by ``(seed, sparsity, variant)``.
+    :class:`~labkit.pruning.rescue.RescueResult` by ``(seed, sparsity, variant)``.
     """
     unknown = [v for v in settings.variants if v not in VARIANTS]
     if unknown:
@@ -144,22 +154,21 @@ def _seed_rows(settings: OptimizedSettings, seed: int, keep: dict[tuple[int, flo
     cal = calibration_split(data.train, settings.calibration, seed)
     torch.manual_seed(seed)
     dense = load_model(settings.model, num_classes=data.num_classes, in_channels=data.input_shape[0])
-    fit(dense, data.train, epochs=settings.dense_epochs, lr=settings.lr, batch_size=settings.batch_size,
-        seed=seed, device=dev, progress=False)
+    fit(dense, data.train, FitConfig(epochs=settings.dense_epochs, lr=settings.lr, batch_size=settings.batch_size,
+                                     seed=seed, device=dev, progress=False))
     dense_acc = _acc(dense, data.test)
     for s in settings.sparsities:
         for variant in settings.variants:
             t0 = time.perf_counter()
-            res = rescue(dense, cal, s, rho=settings.rho, method=VARIANTS[variant][0], scope=settings.scope,
-                         pool=settings.pool, population=settings.population, generations=settings.generations,
-                         elite=settings.elite, mutation=settings.mutation, seed=seed)
+            res = rescue(dense, cal, s, _search(settings, VARIANTS[variant][0]), rho=settings.rho,
+                         scope=settings.scope, pool=settings.pool, seed=seed)
             secs = time.perf_counter() - t0
             if keep is not None:
                 keep[(seed, s, variant)] = res
             pruned = apply_masks(dense, res.masks)
-            tuned = finetune(dense, data.train, masks=dict(res.masks), epochs=settings.finetune_epochs,
-                             lr=settings.lr, batch_size=settings.batch_size, seed=seed, device=dev,
-                             progress=False)
+            tuned = finetune(dense, data.train, FitConfig(epochs=settings.finetune_epochs, lr=settings.lr,
+                                                          batch_size=settings.batch_size, seed=seed, device=dev,
+                                                          progress=False), masks=dict(res.masks))
             base = {"seed": seed, "sparsity": s, "variant": variant, "dense_accuracy": dense_acc,
                     "cal_loss": res.loss, "magnitude_cal_loss": res.magnitude_loss,
                     "kept": res.masks.kept, "rescued": res.rescued.kept, "prunable": res.masks.total,

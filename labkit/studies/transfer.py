@@ -52,7 +52,7 @@ from ..models import ASSETS_DIR, load_model, prunable_parameters, save_checkpoin
 from ..models._base import layer_of
 from ..pruning import Masks, allocate, compact, make_masks
 from ..runtime import resolve_device
-from ..training import fit
+from ..training import FitConfig, fit
 from ._results import read_table, write_table
 from ._runner import Study, add_cluster_flags, run_cli
 from ._verdict import paired_pass
@@ -122,7 +122,7 @@ def conv_layers(model: nn.Module, exclude_first: bool = True) -> list[str]:
 
 def _data_arg(split: Split, batch_size: int = 64) -> Any:
     """In-memory splits go as they are; streaming ones (Flowers, ImageFolder) as a DataLoader."""
-    return split if split._tensors is not None else split.loader(batch_size)
+    return split if split.in_memory else split.loader(batch_size)
 
 
 def filter_scores(model: nn.Module, criterion: str, data: Split, *, exclude_first: bool = True,
@@ -231,8 +231,9 @@ def _optimizer(model: nn.Module, s: TransferSettings) -> Any:
 
 def _train_eval(model: nn.Module, target: LabData, s: TransferSettings, epochs: int, seed: int,
                 dev: torch.device) -> float:
-    fit(model, target.train, epochs=epochs, optimizer=_optimizer(model, s), lr=s.lr, weight_decay=s.weight_decay,
-        momentum=s.momentum, batch_size=s.batch_size, seed=seed, device=dev, progress=False)
+    fit(model, target.train, FitConfig(epochs=epochs, optimizer=_optimizer(model, s), lr=s.lr,
+                                       weight_decay=s.weight_decay, momentum=s.momentum, batch_size=s.batch_size,
+                                       seed=seed, device=dev, progress=False))
     return float(evaluate(model, target.test, n_boot=0).overall)
 
 
@@ -336,7 +337,8 @@ def pretrain_source(out: str | os.PathLike[str] | None = None, *, epochs: int = 
     data = source_data(seed)
     torch.manual_seed(seed)
     net = load_model(SOURCE["model"], num_classes=data.num_classes, in_channels=data.input_shape[0])
-    hist = fit(net, data.train, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, val=data.val, progress=False)
+    hist = fit(net, data.train, FitConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=False),
+               val=data.val)
     test = evaluate(net, data.test, n_boot=0)
     meta = {"model": SOURCE["model"], "dataset": SOURCE["dataset"], "dataset_kwargs": SOURCE["dataset_kwargs"],
             "training": hist.config, "seed": seed,

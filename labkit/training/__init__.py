@@ -1,18 +1,19 @@
-"""Training: ``fit`` / ``finetune`` (mask-preserving), long-tail losses, class-balanced sampling.
+"""Training: ``fit`` / ``finetune`` (mask-preserving) with a ``FitConfig``, long-tail losses, class-balanced sampling.
 
 Example:
-    >>> from labkit.training import fit, list_losses
-    >>> "ldam_drw" in list_losses()
-    True
+    >>> from labkit.training import FitConfig, fit, list_losses
+    >>> "ldam_drw" in list_losses(), FitConfig(epochs=5, loss="ldam_drw").loss
+    (True, 'ldam_drw')
 """
 from __future__ import annotations
 
 from .checkpoint import TrainState as TrainState
 from .checkpoint import load_train_state as load_train_state
 from .checkpoint import save_train_state as save_train_state
-from .fit import TrainHistory as TrainHistory
+from .config import FitConfig as FitConfig
 from .fit import finetune as finetune
 from .fit import fit as fit
+from .history import TrainHistory as TrainHistory
 from .heads import NormedLinear as NormedLinear
 from .heads import with_normed_head as with_normed_head
 from .losses import BalancedSoftmaxLoss as BalancedSoftmaxLoss
@@ -35,7 +36,7 @@ from .optim import make_optimizer as make_optimizer
 from .samplers import ClassBalancedSampler as ClassBalancedSampler
 
 __all__ = [
-    "fit", "finetune", "TrainHistory", "list_optimizers", "list_schedules", "make_optimizer",
+    "fit", "finetune", "FitConfig", "TrainHistory", "list_optimizers", "list_schedules", "make_optimizer",
     "get_schedule",
     "register_loss", "list_losses", "get_loss", "make_loss", "drw_weights", "ldam_margins",
     "LongTailLoss", "CrossEntropy", "CEDRW", "BalancedSoftmaxLoss", "LogitAdjustedLoss",

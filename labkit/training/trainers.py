@@ -40,7 +40,7 @@ default, ``τ = 0`` is a plain vote; or set the weights by hand.
 Example:
     >>> theta0 = load_model("tiny_cnn", num_classes=10, in_channels=1)          # doctest: +SKIP
     >>> res = train_auxiliary(theta0, get_trainer("balanced_softmax"), data.train,
-    ...                       epochs=10, class_counts=data.class_counts)         # doctest: +SKIP
+    ...                       FitConfig(epochs=10, class_counts=data.class_counts))  # doctest: +SKIP
     >>> m = res.candidate_mask(allocate(res.scores, 0.3, mode="layered"))       # doctest: +SKIP
     >>> m.meta["init_fingerprint"] == fingerprint(theta0)                       # doctest: +SKIP
     True
@@ -63,7 +63,9 @@ from ..analysis.evaluate import evaluate
 from ..criteria import Scores, score
 from ..data._base import Split
 from ..pruning import Masks, apply_masks, make_masks
-from .fit import TrainHistory, fit
+from .config import FitConfig
+from .fit import fit
+from .history import TrainHistory
 from .heads import with_normed_head
 from .losses import get_loss
 
@@ -114,16 +116,20 @@ class Trainer:
         """A working copy of ``model`` ready for this trainer (cosine head if ``normed_head``)."""
         return with_normed_head(model) if self.normed_head else copy.deepcopy(model)
 
-    def fit(self, model: nn.Module, train: Split, *, epochs: int, class_counts: Sequence[int] | np.ndarray,
-            masks: Mapping[str, Tensor] | None = None, **fit_kw: Any) -> TrainHistory:
+    def fit(self, model: nn.Module, train: Split, config: FitConfig,
+            masks: Mapping[str, Tensor] | None = None) -> TrainHistory:
         """Train ``model`` in place with this trainer's loss, sampler, augmentation and seed.
 
-        ``fit_kw`` go to :func:`labkit.training.fit` (``lr``, ``optimizer``, ``batch_size``,
-        ``device`` ...); the loss is built from ``class_counts``.
+        ``config`` gives the rest of the recipe (epochs, ``lr``, ``optimizer``, ``batch_size``,
+        ``device`` ...) and must carry ``class_counts``, from which the loss is built; its
+        ``loss``, ``sampler``, ``augment`` and ``seed`` are replaced by the trainer's.
         """
-        loss = get_loss(self.loss)(np.asarray(class_counts), **dict(self.loss_options))
-        return fit(model, train, epochs=epochs, loss=loss, sampler=self.sampler, augment=self.augment,
-                   seed=self.seed, masks=masks, class_counts=class_counts, **fit_kw)
+        if config.class_counts is None:
+            raise ValueError(f"trainer {self.name!r} builds its loss from the class counts; pass "
+                             f"FitConfig(..., class_counts=data.class_counts)")
+        loss = get_loss(self.loss)(np.asarray(config.class_counts), **dict(self.loss_options))
+        return fit(model, train, dataclasses.replace(config, loss=loss, sampler=self.sampler, augment=self.augment,
+                                                     seed=self.seed), masks=masks)
 
     def describe(self) -> dict[str, Any]:
         """JSON-able description (recorded in mask metadata and result tables)."""
@@ -239,18 +245,18 @@ class TrainerResult:
         return m
 
 
-def train_auxiliary(theta0: nn.Module, trainer: str | Trainer, train: Split, *, epochs: int,
-                    class_counts: Sequence[int] | np.ndarray, criterion: str = "magnitude",
-                    calibration: Split | None = None, exclude_first: bool = True, exclude_last: bool = True,
-                    **fit_kw: Any) -> TrainerResult:
-    """Fine-tune a copy of ``θ0`` with ``trainer`` for ``epochs`` epochs, then score it.
+def train_auxiliary(theta0: nn.Module, trainer: str | Trainer, train: Split, config: FitConfig, *,
+                    criterion: str = "magnitude", calibration: Split | None = None, exclude_first: bool = True,
+                    exclude_last: bool = True) -> TrainerResult:
+    """Fine-tune a copy of ``θ0`` with ``trainer`` for ``config.epochs`` epochs, then score it.
 
     Args:
         theta0: the common dense start; never modified.
         trainer: a registered name (:func:`list_trainers`) or a :class:`Trainer`.
         train: the long-tailed training split.
-        epochs: ``E_aux``.
-        class_counts: training count per class (``data.class_counts``), for the losses.
+        config: the fine-tune's recipe (:class:`~labkit.training.FitConfig`): ``epochs`` is
+            ``E_aux``; ``class_counts`` (``data.class_counts``) is required, for the losses; the
+            trainer sets the loss, sampler, augmentation and seed.
         criterion: ``"magnitude"`` (``|θ_k|``, default) or ``"taylor"`` (``|θ_k ⊙ ∇L|`` on
             ``calibration``).
         calibration: the class-balanced calibration split for ``"taylor"``
@@ -258,8 +264,6 @@ def train_auxiliary(theta0: nn.Module, trainer: str | Trainer, train: Split, *, 
         exclude_first, exclude_last: the prunable set (docs/methods.md §0.1: the first conv and the
             classifier stay dense by default; on long-tailed data the classifier's tail rows are
             the smallest, so pruning it removes the tail first).
-        **fit_kw: :func:`labkit.training.fit` options (``lr``, ``optimizer``, ``batch_size``,
-            ``device``, ``progress`` ...).
     """
     t = get_trainer(trainer)
     if criterion not in SCORE_CRITERIA:
@@ -269,14 +273,14 @@ def train_auxiliary(theta0: nn.Module, trainer: str | Trainer, train: Split, *, 
     start = fingerprint(theta0)
     t0 = time.perf_counter()
     model = t.prepare(theta0)
-    history = t.fit(model, train, epochs=epochs, class_counts=class_counts, **fit_kw)
+    history = t.fit(model, train, config)
     model.eval()
     sc = score(model, criterion, data=calibration if criterion == "taylor" else None, granularity="weight",
                exclude_first=exclude_first, exclude_last=exclude_last)
     if fingerprint(theta0) != start:  # cheap insurance: the common start must stay the common start
         raise RuntimeError("θ0 changed while training an auxiliary trainer; this is a bug in the trainer")
     return TrainerResult(t, model, sc, start, history, time.perf_counter() - t0,
-                         {"epochs": int(epochs), "criterion": criterion})
+                         {"epochs": config.epochs, "criterion": criterion})
 
 
 def check_common_start(items: Sequence[Masks | TrainerResult]) -> str:

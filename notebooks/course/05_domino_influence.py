@@ -53,7 +53,8 @@ def _():
 
     import labkit as lk
     from labkit import course, views
-    from labkit.analysis.influence import influence_curves, influence_table
+    from labkit.analysis.influence import influence_table
+    from labkit.criteria.influence import influence_curves
     from labkit.pruning.blocks import select_blocks, slim
 
     return (
@@ -143,7 +144,7 @@ def _(course, curves, mo, q_survive, views):
 @app.function
 def weibull_params(S):
     """(k, λ) of the Weibull fit of every row of S (see section 2)."""
-    from labkit.analysis.weibull import fit_weibull
+    from labkit.criteria.influence import fit_weibull
 
     f = fit_weibull(S)
     return f.k, f.lam
@@ -158,7 +159,7 @@ def _(mo):
     $S(t) = \exp(-(t/\lambda)^k)$: $\lambda$ is the depth by which most of the effect is gone,
     $k$ its shape ($k < 1$: a quick drop then a long tail; $k > 1$: it holds, then collapses).
     Taking logs twice makes it a line, $\ln(-\ln S) = k \ln t - k \ln \lambda$, so a
-    least-squares line gives both (`labkit.analysis.weibull.fit_weibull`, checked against scipy).
+    least-squares line gives both (`labkit.criteria.influence.fit_weibull`, checked against scipy).
     The channel's **domino score** is its first effect times the area under the fitted curve,
     $D_i = \Delta_1(i) \sum_t S_{fit}(t)$: big, and long-lived.
     """)
@@ -369,8 +370,8 @@ def _(ft_button, ft_epochs, lab, lk, mo, res_oneshot, small, smoke):
     mo.stop(small is None or not res_oneshot.answered or not (ft_button.value or smoke),
             mo.md("_Commit the question above, then press the button (after the scoring button of section 3): "
                   "about a minute on a laptop CPU._"))
-    _tuned = lk.finetune(small, lab.data.train, epochs=ft_epochs, lr=1e-3, seed=0, progress=False,
-                         class_counts=lab.data.class_counts)
+    _tuned = lk.finetune(small, lab.data.train, lk.FitConfig(epochs=ft_epochs, lr=1e-3, seed=0, progress=False,
+                                                             class_counts=lab.data.class_counts))
     _rep = lk.evaluate(_tuned, lab.data.test, groups=lab.data.groups, n_boot=0)
     mo.md(f"after {ft_epochs} epochs: balanced **{_rep.balanced:.3f}** (dense {lab.dense_report.balanced:.3f}) · "
           + " · ".join(f"{g} {v:.3f}" for g, v in _rep.by_group.items()))

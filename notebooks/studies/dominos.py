@@ -70,7 +70,8 @@ def _():
     import marimo as mo
 
     from labkit.analysis.cost import cost
-    from labkit.analysis.influence import influence_table, survival
+    from labkit.analysis.influence import influence_table
+    from labkit.criteria.influence import survival
     from labkit.models.se import add_se, se_overhead
     from labkit.pruning.blocks import select_blocks, slim
     from labkit.studies import dominos as study

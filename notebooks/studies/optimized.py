@@ -70,14 +70,15 @@ def _():
     import torch
 
     from labkit.analysis import evaluate
-    from labkit.criteria.optimized import list_rescue_methods, rescue
+    from labkit.pruning.rescue import list_searches, rescue, search_options
     from labkit.data import load_dataset
     from labkit.models import load_model
     from labkit.pruning import apply_masks
-    from labkit.training import fit
+    from labkit.training import FitConfig, fit
     from labkit.studies import optimized as study
     from labkit.views import optimized as views
-    return apply_masks, evaluate, fit, list_rescue_methods, load_dataset, load_model, mo, rescue, study, torch, views
+    return (FitConfig, apply_masks, evaluate, fit, list_searches, load_dataset, load_model, mo, rescue, search_options,
+            study, torch, views)
 
 
 @app.cell
@@ -108,7 +109,8 @@ def _(mo):
 
 
 @app.cell
-def _(committed, committed_ui, explore_button, fit, load_dataset, load_model, mo, settings, smoke, study, torch):
+def _(FitConfig, committed, committed_ui, explore_button, fit, load_dataset, load_model, mo, settings, smoke, study,
+      torch):
     mo.stop(not (smoke or explore_button.value),
             mo.md("_Press **open the interactive sections** at the top to run this part._"))
     committed_ui.match_threads(committed)  # the committed run's --threads, so the numbers match
@@ -116,18 +118,18 @@ def _(committed, committed_ui, explore_button, fit, load_dataset, load_model, mo
     cal = study.calibration_split(data.train, settings.calibration, settings.seeds[0])
     torch.manual_seed(settings.seeds[0])
     dense = load_model(settings.model, num_classes=data.num_classes, in_channels=data.input_shape[0])
-    fit(dense, data.train, epochs=settings.dense_epochs, lr=settings.lr, batch_size=settings.batch_size,
-              seed=settings.seeds[0], progress=False)
+    fit(dense, data.train, FitConfig(epochs=settings.dense_epochs, lr=settings.lr, batch_size=settings.batch_size,
+                                     seed=settings.seeds[0], progress=False))
     return cal, data, dense
 
 
 @app.cell
-def _(list_rescue_methods, mo, settings):
+def _(list_searches, mo, settings):
     controls = mo.ui.dictionary({
         "sparsity": mo.ui.slider(0.5, 0.95, step=0.05, value=0.9, label="sparsity s", debounce=True),
         "rho": mo.ui.slider(0.0, 0.5, step=0.05, value=settings.rho, label="rescue budget ρ", debounce=True),
         "pool": mo.ui.radio(["all", "band"], value="all", label="candidate pool", inline=True),
-        "method": mo.ui.dropdown(list_rescue_methods(), value="ga", label="optimizer"),
+        "method": mo.ui.dropdown(list_searches(), value="ga", label="optimizer"),
         "generations": mo.ui.slider(2, 60, step=2, value=min(20, settings.generations), label="GA generations",
                                     debounce=True),
     })
@@ -136,11 +138,13 @@ def _(list_rescue_methods, mo, settings):
 
 
 @app.cell
-def _(cal, controls, dense, rescue, settings):
+def _(cal, controls, dense, rescue, search_options, settings):
     _c = controls.value
-    picked = rescue(dense, cal, _c["sparsity"], rho=_c["rho"], pool=_c["pool"], method=_c["method"],
-                    generations=_c["generations"], population=settings.population, elite=settings.elite,
-                    sa_steps=600, ste_steps=150, seed=settings.seeds[0], progress=True)
+    _options = {"ga": {"generations": _c["generations"], "population": settings.population, "elite": settings.elite},
+                "pso": {"generations": _c["generations"], "population": settings.population},
+                "sa": {"steps": 600}, "ste": {"steps": 150}}.get(_c["method"], {})
+    picked = rescue(dense, cal, _c["sparsity"], search_options(_c["method"], **_options), rho=_c["rho"],
+                    pool=_c["pool"], seed=settings.seeds[0], progress=True)
     return (picked,)
 
 

@@ -1,5 +1,4 @@
-"""Domino influence: batched ablation equals one-at-a-time masking, jvp is exact on a linear net,
-scores and tables from the curves (the Weibull fit itself: test_weibull.py)."""
+"""influence_table: one row per channel of the curves, with its Weibull fit and its domino score."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,140 +6,20 @@ import pytest
 import torch
 from torch import nn
 
-from labkit.analysis.influence import (InfluenceCurves, depth_sites, domino_scores, fit_weibull, influence_curves,
-                                       influence_table, survival)
-from labkit.analysis.weibull import weibull_mean, weibull_sf
+from labkit.analysis.influence import influence_table
+from labkit.criteria.influence import InfluenceCurves, domino_scores, fit_weibull, influence_curves, survival
 from labkit.models import load_model
-from labkit.pruning import Masks, apply_masks
 
 
 @pytest.fixture(scope="module")
 def resnet() -> nn.Module:
     torch.manual_seed(0)
-    net = load_model("resnet20", num_classes=10, in_channels=1)
-    with torch.no_grad():  # non-trivial BN statistics so that eval mode is not the identity
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.1, 0.3)
-    return net.eval()
+    return load_model("resnet20", num_classes=10, in_channels=1).eval()
 
 
 @pytest.fixture(scope="module")
 def x() -> torch.Tensor:
     return torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(1))
-
-
-def _site_outputs(net: nn.Module, x: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:
-    mods = dict(net.named_modules())
-    out: dict[str, torch.Tensor] = {}
-    hs = [mods[n].register_forward_hook(lambda _m, _i, o, n=n: out.__setitem__(n, o)) for n in names if n != "logits"]
-    with torch.no_grad():
-        out["logits"] = net(x)
-    for h in hs:
-        h.remove()
-    return out
-
-
-@pytest.mark.parametrize("layer", ["layer1.1.conv1.weight", "layer2.0.conv2.weight", "layer2.0.shortcut.conv.weight"])
-def test_batched_ablation_equals_masking_one_channel_at_a_time(resnet, x, layer):
-    curves = influence_curves(resnet, x, layers=[layer], chunk_items=12)  # 2 channels per pass: several passes
-    sites = curves.sites[layer]
-    ref = _site_outputs(resnet, x, sites)
-    C = resnet.get_parameter(layer).shape[0]
-    for c in (0, 5, C - 1):
-        keep = torch.ones(C, dtype=torch.bool)
-        keep[c] = False
-        abl = _site_outputs(apply_masks(resnet, Masks({layer: keep}, "filter")).eval(), x, sites)
-        want = [float(((abl[s] - ref[s]).flatten(1).norm(dim=1) / ref[s].flatten(1).norm(dim=1)).mean())
-                for s in sites]
-        np.testing.assert_allclose(curves.deltas[layer][c].numpy(), want, rtol=1e-4, atol=1e-6)
-
-
-def test_sites_run_from_the_layer_to_the_logits(resnet, x):
-    sites = depth_sites(resnet, x[:1])
-    assert sites[:3] == ["stem.relu", "layer1.0.relu1", "layer1.0.relu2"] and sites[-1] == "logits"
-    assert len(sites) == 20  # 19 convs on the main path + the logits: ResNet-20's 20 layers
-    c = influence_curves(resnet, x, layers=["layer1.0.conv1.weight", "layer3.2.conv2.weight"])
-    assert c.own_site["layer1.0.conv1.weight"] == "layer1.0.relu1"
-    assert c.sites["layer1.0.conv1.weight"][0] == "layer1.0.relu2" and c.depths["layer1.0.conv1.weight"] == 18
-    assert c.sites["layer3.2.conv2.weight"] == ["logits"]
-    short = influence_curves(resnet, x, layers=["layer1.0.conv1.weight"], horizon=3)
-    assert short.deltas["layer1.0.conv1.weight"].shape == (16, 3) and short.depths["layer1.0.conv1.weight"] == 18
-    torch.testing.assert_close(short.deltas["layer1.0.conv1.weight"], c.deltas["layer1.0.conv1.weight"][:, :3])
-
-
-def test_jvp_is_exact_on_a_linear_network():
-    torch.manual_seed(0)
-    lin = lambda: nn.LeakyReLU(negative_slope=1.0)  # an activation module that is linear: first order is exact
-    net = nn.Sequential(nn.Conv2d(2, 6, 3, padding=1), nn.BatchNorm2d(6), lin(), nn.Conv2d(6, 5, 3, padding=1),
-                        nn.BatchNorm2d(5), lin(), nn.Conv2d(5, 4, 3), nn.BatchNorm2d(4), lin(), nn.Flatten(),
-                        nn.Linear(4 * 4 * 4, 3)).eval()
-    x = torch.randn(5, 2, 6, 6)
-    exact = influence_curves(net, x, layers=["0.weight", "3.weight"])
-    first = influence_curves(net, x, layers=["0.weight", "3.weight"], method="jvp")
-    for n in exact.deltas:
-        torch.testing.assert_close(first.deltas[n], exact.deltas[n], rtol=1e-4, atol=1e-6)
-
-
-def test_jvp_approximates_exact_ablation_on_resnet(resnet, x):
-    layer = "layer3.0.conv1.weight"
-    e = influence_curves(resnet, x, layers=[layer]).deltas[layer]
-    j = influence_curves(resnet, x, layers=[layer], method="jvp").deltas[layer]
-    assert j.shape == e.shape and bool(torch.isfinite(j).all())
-    corr = np.corrcoef(e[:, 0].numpy(), j[:, 0].numpy())[0, 1]
-    assert corr > 0.9, corr
-
-
-def test_dead_channel_has_no_influence(resnet, x):
-    layer = "layer2.1.conv1.weight"
-    keep = torch.ones(32, dtype=torch.bool)
-    keep[7] = False
-    dead = apply_masks(resnet, Masks({layer: keep}, "filter"))
-    c = influence_curves(dead, x, layers=[layer])
-    assert float(c.deltas[layer][7].abs().max()) == 0.0 and float(c.deltas[layer][keep].min()) >= 0.0
-    f = fit_weibull(c.survival(layer))
-    assert f.kind[7] == "dead" and float(domino_scores(c.deltas[layer], f)[7]) == 0.0
-
-
-def test_model_is_not_modified(resnet, x):
-    before = {k: v.clone() for k, v in resnet.state_dict().items()}
-    influence_curves(resnet, x, layers=["layer1.0.conv1.weight"], method="jvp")
-    assert all(torch.equal(before[k], v) for k, v in resnet.state_dict().items())
-    assert not resnet.training and all(h == {} for h in [m._forward_hooks for m in resnet.modules()])
-
-
-def test_errors_name_the_fix(resnet, x):
-    with pytest.raises(ValueError, match="method"):
-        influence_curves(resnet, x, layers=["layer1.0.conv1.weight"], method="taylor")
-    with pytest.raises(KeyError, match="unknown layer"):
-        influence_curves(resnet, x, layers=["layer9.conv.weight"])
-    with pytest.raises(ValueError, match="exclude_last"):
-        influence_curves(resnet, x, layers=["head.fc.weight"])
-    with pytest.raises(ValueError, match="horizon"):
-        influence_curves(resnet, x, layers=["layer1.0.conv1.weight"], horizon=0)
-    with pytest.raises(ValueError, match="empty"):
-        influence_curves(resnet, x[:0], layers=["layer1.0.conv1.weight"])
-
-
-# --- survival and the Weibull fit ---------------------------------------------------------------------
-def test_survival_normalises_by_the_first_depth():
-    s = survival(torch.tensor([[0.4, 0.2, 0.1], [0.0, 0.0, 0.0], [0.2, 0.3, 0.1]]))
-    torch.testing.assert_close(s, torch.tensor([[1.0, 0.5, 0.25], [0.0, 0.0, 0.0], [1.0, 1.5, 0.5]]))
-
-
-def test_domino_score_sum_and_closed_form():
-    d = torch.tensor([[0.5, 0.25, 0.125], [0.2, 0.2, 0.2]])
-    f = fit_weibull(survival(d))
-    D = domino_scores(d, f)
-    assert float(D[0]) == pytest.approx(0.5 * 1.75) and float(D[1]) == pytest.approx(0.2 * np.exp(-np.arange(3) / 30).sum())
-    longer = domino_scores(d, f, depths=5)  # extrapolated by the fit beyond the measured depths
-    assert float(longer[0]) == pytest.approx(0.5 * weibull_sf(np.arange(5), f.k[0], f.lam[0]).sum())
-    closed = domino_scores(d, f, "closed")
-    assert float(closed[0]) == pytest.approx(0.5 * weibull_mean(f.k[0], f.lam[0]), rel=1e-5)
-    with pytest.raises(ValueError, match="mode"):
-        domino_scores(d, f, "mean")
 
 
 def test_influence_table_has_one_row_per_channel(resnet, x):
@@ -151,3 +30,14 @@ def test_influence_table_has_one_row_per_channel(resnet, x):
                                                      "n_points", "kind", "D"]
     assert set(tab["kind"]) <= {"fit", "one_point", "no_decay", "vanished", "short", "dead"}
     assert (tab["D"] >= 0).all()
+
+
+def test_table_rows_hold_the_fit_and_the_score_of_their_channel(resnet, x):
+    layer = "layer3.1.conv1.weight"
+    c = influence_curves(resnet, x, layers=[layer])
+    f = fit_weibull(survival(c.deltas[layer]))
+    tab = influence_table(c, {layer: f})
+    torch.testing.assert_close(torch.tensor(tab["D"].to_numpy()),
+                               domino_scores(c.deltas[layer], f, depths=c.depths[layer]))
+    np.testing.assert_array_equal(tab["k"].to_numpy(), f.k)
+    assert tab["channel"].tolist() == list(range(64))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import labkit.criteria.dominos as dom
-from labkit.analysis.influence import domino_scores, fit_weibull, influence_curves
+from labkit.criteria.influence import domino_scores, fit_weibull, influence_curves
 from labkit.criteria import get_criterion, list_criteria, score
 from labkit.pruning import Masks, apply_masks
 

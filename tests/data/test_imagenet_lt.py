@@ -43,7 +43,7 @@ def test_loads_streaming_splits_with_groups(tmp_path: Path) -> None:
     assert data.classes == WNIDS and data.class_counts.tolist() == TRAIN_COUNTS
     assert data.groups == {"many": [0], "medium": [1], "few": [2]}
     assert (len(data.train), len(data.val), len(data.test)) == (140, 6, 9)
-    assert data.train._tensors is None  # streamed, nothing materialised
+    assert not data.train.in_memory  # streamed, nothing materialised
     x, y = data.test.dataset[0]
     assert x.shape == (3, 32, 32) and x.dtype == torch.float32 and y == 0
     # a flat colour survives resize + crop; the value is the normalised JPEG colour

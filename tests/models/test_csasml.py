@@ -89,7 +89,7 @@ def test_lite_options_reach_the_modules():
 
 
 def test_registered_in_the_model_registry():
-    from labkit.models.registry import list_models, load_model
+    from labkit.models import list_models, load_model
 
     assert {"csasml_lite", "csasml_baseline"} <= set(list_models())
     net = load_model("csasml_lite", num_classes=10, in_channels=1, input_size=16)

@@ -21,7 +21,8 @@ import labkit as lk
 from labkit.data import LabData, Split
 from labkit.models import prunable_parameters
 from labkit.models.inputs import example_inputs, input_shape
-from labkit.models.torchvision_zoo import ZOO, build, example, filter_path
+from labkit.models.torchvision_zoo import ZOO, build, example
+from labkit.pruning.filter_path import filter_path
 from labkit.pruning import Masks, compact
 from labkit.pruning.coupling import dependency_graph
 

@@ -64,15 +64,15 @@ def test_ddp_resumes_the_run_state_of_an_interrupted_run(tmp_path: Path) -> None
     from labkit.data import load_dataset
     from labkit.models import load_model
     from labkit.runtime import seed_everything
-    from labkit.training import fit
+    from labkit.training import FitConfig, fit
 
     out = tmp_path / "r.safetensors"
     data = load_dataset("digits-lt", seed=0, imbalance=10.0, size=8)
     seed_everything(0)
     model = load_model("tiny_cnn", num_classes=data.num_classes, in_channels=data.input_shape[0])
-    first = fit(model, data.train, epochs=1, lr=1e-3, optimizer="adam", weight_decay=5e-4, batch_size=64,
-                schedule="none", loss="ce", class_counts=data.class_counts, seed=0, device="cpu", val=data.val,
-                checkpoint=out.with_suffix(".run.safetensors"), progress=False)
+    recipe = FitConfig(epochs=1, lr=1e-3, optimizer="adam", weight_decay=5e-4, batch_size=64, schedule="none",
+                       loss="ce", class_counts=data.class_counts, seed=0, device="cpu", progress=False)
+    first = fit(model, data.train, recipe, val=data.val, checkpoint=out.with_suffix(".run.safetensors"))
     _torchrun([*TRAIN, "--out", str(out), "--resume"], tmp_path)
     curve = _curve(out)
     assert len(curve) == 3 and curve[0] == pytest.approx(first.loss[0], rel=1e-12)  # epoch 1 came from the state

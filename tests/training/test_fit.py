@@ -1,4 +1,4 @@
-"""fit / finetune: learning, determinism, exact resume, masks that stay masks, plug-ins."""
+"""fit / finetune with a FitConfig: learning, determinism, exact resume, masks that stay masks, plug-ins."""
 from __future__ import annotations
 
 import math
@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
-from labkit.data._base import Split
-from labkit.training import LDAMLoss, TrainHistory, finetune, fit, with_normed_head
+from labkit.data import Split
+from labkit.training import FitConfig, LDAMLoss, TrainHistory, finetune, fit, with_normed_head
 
 
 def _data(n: int = 120, d: int = 6, classes: int = 3, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -48,7 +48,7 @@ def _acc(net: nn.Module, x: Tensor, y: Tensor) -> float:
 def test_learns_blobs_and_records_history() -> None:
     x, y = _data()
     net = _net()
-    hist = fit(net, Split.from_tensors(x, y), epochs=15, lr=1e-2, batch_size=32, progress=False,
+    hist = fit(net, Split.from_tensors(x, y), FitConfig(epochs=15, lr=1e-2, batch_size=32, progress=False),
                val=Split.from_tensors(x, y))
     assert isinstance(hist, TrainHistory) and len(hist) == 15
     df = hist.to_frame()
@@ -64,7 +64,7 @@ def test_without_val_the_val_columns_are_nan_and_the_model_mode_is_kept() -> Non
     x, y = _data()
     net = _net()
     net.eval()
-    hist = fit(net, Split.from_tensors(x, y), epochs=1, progress=False)
+    hist = fit(net, Split.from_tensors(x, y), FitConfig(epochs=1, progress=False))
     assert math.isnan(hist.val_accuracy[0]) and not net.training
 
 
@@ -75,7 +75,7 @@ def test_same_seed_same_weights_other_seed_other_weights(streaming: bool) -> Non
     runs = []
     for seed in (0, 0, 1):
         net = _net(dropout=0.2)
-        fit(net, make(), epochs=2, batch_size=16, seed=seed, progress=False)
+        fit(net, make(), FitConfig(epochs=2, batch_size=16, seed=seed, progress=False))
         runs.append(net)
     assert _same(runs[0], runs[1])
     assert not _same(runs[0], runs[2])
@@ -96,10 +96,10 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path: Path, s
     warnings.simplefilter("ignore")  # LDAM on a plain head warns; not what this test is about
     x, y = _data()
     split = _streaming(x, y) if streaming else Split.from_tensors(x, y)
-    common = dict(epochs=4, batch_size=16, seed=7, progress=False, **kwargs)
+    cfg = FitConfig(epochs=4, batch_size=16, seed=7, progress=False, **kwargs)
 
     straight = _net(dropout=0.3, bn=True)
-    h_straight = fit(straight, split, checkpoint=tmp_path / "a.safetensors", **common)
+    h_straight = fit(straight, split, cfg, checkpoint=tmp_path / "a.safetensors")
 
     def crash_after_two(epoch: int, history: TrainHistory, model: nn.Module) -> None:
         if epoch == 1:
@@ -107,11 +107,11 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path: Path, s
 
     interrupted = _net(dropout=0.3, bn=True)
     with pytest.raises(_Crash):
-        fit(interrupted, split, checkpoint=tmp_path / "b.safetensors", callback=crash_after_two, **common)
+        fit(interrupted, split, cfg, checkpoint=tmp_path / "b.safetensors", callback=crash_after_two)
     assert not _same(interrupted, straight)
 
     resumed = _net(seed=123, dropout=0.3, bn=True)  # a fresh process: other init, state from disk
-    h_resumed = fit(resumed, split, checkpoint=tmp_path / "b.safetensors", resume=True, **common)
+    h_resumed = fit(resumed, split, cfg, checkpoint=tmp_path / "b.safetensors", resume=True)
     assert _same(resumed, straight)
     assert h_resumed.epoch == [0, 1, 2, 3]
     assert h_resumed.loss == h_straight.loss
@@ -121,16 +121,17 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path: Path, s
 def test_resume_refuses_a_checkpoint_from_other_settings(tmp_path: Path) -> None:
     x, y = _data()
     split = Split.from_tensors(x, y)
-    fit(_net(), split, epochs=1, checkpoint=tmp_path / "c.safetensors", progress=False)
+    one = FitConfig(epochs=1, progress=False)
+    fit(_net(), split, one, checkpoint=tmp_path / "c.safetensors")
     with pytest.raises(ValueError, match="lr: 0.001 -> 0.01"):
-        fit(_net(), split, epochs=2, lr=1e-2, checkpoint=tmp_path / "c.safetensors", resume=True,
-            progress=False)
+        fit(_net(), split, FitConfig(epochs=2, lr=1e-2, progress=False), checkpoint=tmp_path / "c.safetensors",
+            resume=True)
     # a finished run resumes to itself without training again
     done = _net(seed=5)
-    hist = fit(done, split, epochs=1, checkpoint=tmp_path / "c.safetensors", resume=True, progress=False)
+    hist = fit(done, split, one, checkpoint=tmp_path / "c.safetensors", resume=True)
     assert len(hist) == 1
     with pytest.raises(ValueError, match="checkpoint"):
-        fit(_net(), split, epochs=1, resume=True, progress=False)
+        fit(_net(), split, one, resume=True)
 
 
 def _masks(net: nn.Module, seed: int = 0) -> dict[str, Tensor]:
@@ -145,8 +146,8 @@ def test_pruned_weights_stay_exactly_zero(optimizer: str) -> None:
     net = _net(dropout=0.1)
     masks = _masks(net)
     before = {k: v.clone() for k, v in net.named_parameters()}
-    fit(net, Split.from_tensors(x, y), epochs=3, optimizer=optimizer, lr=1e-2, weight_decay=1e-2,
-        batch_size=16, masks=masks, progress=False)
+    fit(net, Split.from_tensors(x, y), FitConfig(epochs=3, optimizer=optimizer, lr=1e-2, weight_decay=1e-2,
+                                                 batch_size=16, progress=False), masks=masks)
     params = dict(net.named_parameters())
     for name, m in masks.items():
         assert (params[name][~m] == 0).all(), name                        # pruned: exactly zero
@@ -157,7 +158,7 @@ def test_filter_masks_broadcast_over_a_row() -> None:
     x, y = _data()
     net = _net()
     keep = torch.tensor([True, False] * 8)
-    fit(net, Split.from_tensors(x, y), epochs=2, masks={"0.weight": keep}, progress=False)
+    fit(net, Split.from_tensors(x, y), FitConfig(epochs=2, progress=False), masks={"0.weight": keep})
     assert (net[0].weight[~keep] == 0).all() and (net[0].weight[keep] != 0).all()
 
 
@@ -168,7 +169,7 @@ def test_filter_masks_object_keeps_bias_and_batchnorm_of_removed_filters_at_zero
     net = nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 4 * 4, 3))
     x, y = torch.randn(48, 1, 6, 6), torch.randint(0, 3, (48,))
     keep = torch.tensor([True, False] * 4)
-    fit(net, Split.from_tensors(x, y), epochs=2, masks=Masks({"0.weight": keep}, "filter"), progress=False)
+    fit(net, Split.from_tensors(x, y), FitConfig(epochs=2, progress=False), masks=Masks({"0.weight": keep}, "filter"))
     for t in (net[0].weight, net[0].bias, net[1].weight, net[1].bias):
         assert (t[~keep] == 0).all() and (t[keep] != 0).all()
     with torch.no_grad():  # so a removed filter's map is exactly zero after BN and ReLU
@@ -178,7 +179,7 @@ def test_filter_masks_object_keeps_bias_and_batchnorm_of_removed_filters_at_zero
 def test_finetune_trains_every_parameter_of_its_copy_even_from_a_frozen_model() -> None:
     x, y = _data()
     net = _net(bn=True).requires_grad_(False)  # as Lab keeps its dense model
-    tuned = finetune(net, Split.from_tensors(x, y), epochs=2, progress=False)
+    tuned = finetune(net, Split.from_tensors(x, y), FitConfig(epochs=2, progress=False))
     assert all(p.requires_grad for p in tuned.parameters()) and not any(p.requires_grad for p in net.parameters())
     changed = [not torch.equal(a, b) for a, b in zip(net.parameters(), tuned.parameters())]
     assert all(changed), "every layer trained"
@@ -188,11 +189,11 @@ def test_bad_masks_name_the_fix() -> None:
     x, y = _data()
     split = Split.from_tensors(x, y)
     with pytest.raises(KeyError, match="did you mean"):
-        fit(_net(), split, epochs=1, masks={"0.weights": torch.ones(16, 6, dtype=torch.bool)})
+        fit(_net(), split, FitConfig(epochs=1), masks={"0.weights": torch.ones(16, 6, dtype=torch.bool)})
     with pytest.raises(ValueError, match="shape"):
-        fit(_net(), split, epochs=1, masks={"0.weight": torch.ones(6, 16, dtype=torch.bool)})
+        fit(_net(), split, FitConfig(epochs=1), masks={"0.weight": torch.ones(6, 16, dtype=torch.bool)})
     with pytest.raises(TypeError, match="bool"):
-        fit(_net(), split, epochs=1, masks={"0.weight": torch.ones(16, 6)})
+        fit(_net(), split, FitConfig(epochs=1), masks={"0.weight": torch.ones(16, 6)})
 
 
 def test_finetune_trains_a_copy_and_leaves_the_input_untouched() -> None:
@@ -200,14 +201,14 @@ def test_finetune_trains_a_copy_and_leaves_the_input_untouched() -> None:
     dense = _net()
     reference = {k: v.clone() for k, v in dense.state_dict().items()}
     masks = _masks(dense)
-    tuned = finetune(dense, Split.from_tensors(x, y), masks=masks, epochs=2, lr=1e-2, progress=False)
+    tuned = finetune(dense, Split.from_tensors(x, y), FitConfig(epochs=2, lr=1e-2, progress=False), masks=masks)
     assert tuned is not dense
     assert all(torch.equal(reference[k], v) for k, v in dense.state_dict().items())
     assert (tuned[0].weight[~masks["0.weight"]] == 0).all()
     assert not torch.equal(tuned[0].weight[masks["0.weight"]], dense[0].weight[masks["0.weight"]])
     assert len(tuned.train_history) == 2
     with pytest.raises(TypeError, match="epochs"):
-        finetune(dense, Split.from_tensors(x, y))
+        FitConfig()  # type: ignore[call-arg]  # epochs has no default
 
 
 class _LabelCounter(nn.Module):
@@ -229,8 +230,8 @@ def test_balanced_sampler_evens_out_a_long_tail(streaming: bool) -> None:
                       torch.nonzero(y == 2).flatten()[:4]])
     split = _streaming(x[keep], y[keep]) if streaming else Split.from_tensors(x[keep], y[keep])
     plain, balanced = _LabelCounter(), _LabelCounter()
-    fit(_net(), split, epochs=3, loss=plain, progress=False)
-    fit(_net(), split, epochs=3, loss=balanced, sampler="balanced", progress=False)
+    fit(_net(), split, FitConfig(epochs=3, loss=plain, progress=False))
+    fit(_net(), split, FitConfig(epochs=3, loss=balanced, sampler="balanced", progress=False))
     share = lambda c: np.bincount(torch.cat(c.seen).numpy(), minlength=3) / len(torch.cat(c.seen))
     assert share(plain) == pytest.approx([100 / 124, 20 / 124, 4 / 124], abs=1e-9)
     assert share(balanced) == pytest.approx([1 / 3] * 3, abs=0.07)
@@ -248,12 +249,12 @@ def test_loss_factories_get_the_class_counts_and_epoch_hooks_run() -> None:
         got["counts"] = list(counts)
         return Hooked()
 
-    fit(_net(), Split.from_tensors(x[:50], y[:50]), epochs=2, loss=factory, progress=False)
+    fit(_net(), Split.from_tensors(x[:50], y[:50]), FitConfig(epochs=2, loss=factory, progress=False))
     assert got == {"counts": [17, 17, 16], "epochs": [(0, 2), (1, 2)]}
-    fit(_net(), Split.from_tensors(x, y), epochs=1, loss=factory, class_counts=[5, 6, 7], progress=False)
+    fit(_net(), Split.from_tensors(x, y), FitConfig(epochs=1, loss=factory, class_counts=[5, 6, 7], progress=False))
     assert got["counts"] == [5, 6, 7]
     with pytest.raises(ValueError, match=r"expected \(3,\)"):
-        fit(_net(), Split.from_tensors(x, y), epochs=1, class_counts=[5, 6], progress=False)
+        fit(_net(), Split.from_tensors(x, y), FitConfig(epochs=1, class_counts=[5, 6], progress=False))
 
 
 @pytest.mark.parametrize("schedule, factors", [
@@ -263,8 +264,8 @@ def test_loss_factories_get_the_class_counts_and_epoch_hooks_run() -> None:
 ])
 def test_learning_rate_schedules(schedule: str, factors: list[float]) -> None:
     x, y = _data(n=30)
-    hist = fit(_net(), Split.from_tensors(x, y), epochs=10, lr=0.1, optimizer="sgd", schedule=schedule,
-               progress=False)
+    hist = fit(_net(), Split.from_tensors(x, y), FitConfig(epochs=10, lr=0.1, optimizer="sgd", schedule=schedule,
+                                                         progress=False))
     assert hist.lr == pytest.approx([0.1 * f for f in factors])
 
 
@@ -276,9 +277,9 @@ def test_callables_for_optimizer_schedule_and_augment_and_early_stop() -> None:
         calls["augment"] += 1
         return b.flip(0).flip(0)
 
-    hist = fit(_net(), Split.from_tensors(x, y), epochs=5, batch_size=40, progress=False,
-               optimizer=lambda ps: torch.optim.RMSprop(ps, lr=0.02), schedule=lambda e, n: 1 / (e + 1),
-               augment=augment, callback=lambda epoch, h, m: epoch == 1)
+    cfg = FitConfig(epochs=5, batch_size=40, progress=False, optimizer=lambda ps: torch.optim.RMSprop(ps, lr=0.02),
+                    schedule=lambda e, n: 1 / (e + 1), augment=augment)
+    hist = fit(_net(), Split.from_tensors(x, y), cfg, callback=lambda epoch, h, m: epoch == 1)
     assert len(hist) == 2 and calls["augment"] == 2 * 3
     assert hist.lr == pytest.approx([0.02, 0.01])
 
@@ -287,32 +288,56 @@ def test_ldam_warns_on_a_plain_head_but_not_on_a_cosine_head() -> None:
     x, y = _data()
     split = Split.from_tensors(x, y)
     with pytest.warns(UserWarning, match="with_normed_head"):
-        fit(_net(), split, epochs=1, loss="ldam", progress=False)
+        fit(_net(), split, FitConfig(epochs=1, loss="ldam", progress=False))
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        fit(with_normed_head(_net()), split, epochs=1, loss="ldam", progress=False)
-        fit(_net(), split, epochs=1, loss=LDAMLoss([40, 40, 40], s=1.0), progress=False)
+        fit(with_normed_head(_net()), split, FitConfig(epochs=1, loss="ldam", progress=False))
+        fit(_net(), split, FitConfig(epochs=1, loss=LDAMLoss([40, 40, 40], s=1.0), progress=False))
 
 
 def test_batchnorm_skips_a_batch_of_one_and_lazy_layers_are_created() -> None:
     x, y = _data(n=33)
     net = nn.Sequential(nn.LazyLinear(8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
-    hist = fit(net, Split.from_tensors(x, y), epochs=1, batch_size=16, progress=False)  # 16+16+1
+    hist = fit(net, Split.from_tensors(x, y), FitConfig(epochs=1, batch_size=16, progress=False))  # 16+16+1
     assert len(hist) == 1 and net[0].weight.shape == (8, 6)
 
 
 def test_progress_bar_and_clear_errors(capsys) -> None:
     x, y = _data(n=30)
-    fit(_net(), Split.from_tensors(x, y), epochs=1, progress=True)
+    fit(_net(), Split.from_tensors(x, y), FitConfig(epochs=1, progress=True))
     assert "fit" in capsys.readouterr().err
+    quiet = FitConfig(epochs=1, progress=False)
     with pytest.raises(ValueError, match="num_classes=5"):
-        fit(_net(), Split.from_tensors(x, y + 2), epochs=1, progress=False)
-    with pytest.raises(ValueError, match="epochs"):
-        fit(_net(), Split.from_tensors(x, y), epochs=-1)
+        fit(_net(), Split.from_tensors(x, y + 2), quiet)
     with pytest.raises(KeyError, match="adam"):
-        fit(_net(), Split.from_tensors(x, y), epochs=1, optimizer="adma")
-    with pytest.raises(ValueError, match="sampler"):
-        fit(_net(), Split.from_tensors(x, y), epochs=1, sampler="balance")
+        fit(_net(), Split.from_tensors(x, y), FitConfig(epochs=1, optimizer="adma"))
     with pytest.raises(FloatingPointError, match="lower lr"):
-        fit(_net(), Split.from_tensors(x * float("nan"), y), epochs=1, progress=False)
+        fit(_net(), Split.from_tensors(x * float("nan"), y), quiet)
+    with pytest.raises(TypeError, match="FitConfig"):
+        fit(_net(), Split.from_tensors(x, y), {"epochs": 1})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="empty"):
+        fit(_net(), Split.from_tensors(x[:0], y[:0]), quiet)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(epochs=-1), "epochs"), (dict(epochs=1.5), "epochs"), (dict(epochs=1, batch_size=0), "batch_size"),
+    (dict(epochs=1, lr=0.0), "lr"), (dict(epochs=1, sampler="balance"), "sampler"),
+    (dict(epochs=1, class_counts=[[1, 2]]), "1-D"),
+])
+def test_fit_config_refuses_bad_settings(bad: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        FitConfig(**bad)
+
+
+def test_fit_config_is_a_frozen_recipe_with_normalised_values() -> None:
+    import dataclasses
+
+    cfg = FitConfig(epochs=np.int64(3), lr=1, class_counts=np.array([4, 5]))
+    assert (cfg.epochs, cfg.lr, cfg.class_counts) == (3, 1.0, (4, 5))
+    assert type(cfg.epochs) is int and type(cfg.lr) is float
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.lr = 0.1  # type: ignore[misc]
+    assert dataclasses.replace(cfg, epochs=5).epochs == 5 and cfg.epochs == 3
+    rec = cfg.record(counts=np.array([4, 5]), masked=["b.weight", "a.weight"], n_train=9)
+    assert rec["masked"] == ["a.weight", "b.weight"] and rec["class_counts"] == [4, 5] and rec["optimizer"] == "adam"

@@ -10,7 +10,7 @@ import torch
 from labkit.data import Split
 from labkit.models import load_model
 from labkit.pruning import Masks, allocate
-from labkit.training import NormedLinear
+from labkit.training import FitConfig, NormedLinear
 from labkit.training.trainers import (DEFAULT_TRAINERS, Trainer, calibration_set, candidate_accuracy, soup,
                                       check_common_start, fingerprint, get_trainer, list_trainers, merge_weights,
                                       register_trainer, train_auxiliary)
@@ -32,9 +32,11 @@ def theta0() -> torch.nn.Module:
     return load_model("tiny_cnn", num_classes=3, in_channels=1).eval()
 
 
+AUX = FitConfig(epochs=1, class_counts=COUNTS, device="cpu", progress=False, batch_size=16)
+
+
 def _aux(theta0, name, split, **kw):
-    return train_auxiliary(theta0, get_trainer(name, seed=1), split, epochs=1, class_counts=COUNTS,
-                           device="cpu", progress=False, batch_size=16, **kw)
+    return train_auxiliary(theta0, get_trainer(name, seed=1), split, AUX, **kw)
 
 
 def test_registry_holds_the_section_1_2_trainers_and_is_strict():
@@ -92,6 +94,18 @@ def test_trainers_share_the_start_and_give_aligned_masks(theta0, split):
         assert {n: t.shape for n, t in m.items()} == {n: t.shape for n, t in masks[0].items()}
     assert check_common_start(masks) == before
     assert check_common_start(results) == before
+
+
+def test_trainer_sets_loss_sampler_augment_and_seed_over_the_config(theta0, split):
+    aug = lambda b: b  # noqa: E731
+    t = Trainer("bal_aug", "balanced_softmax", sampler="balanced", augment=aug, seed=3)
+    model = t.prepare(theta0)
+    hist = t.fit(model, split, FitConfig(epochs=1, loss="ldam", sampler=None, seed=9, class_counts=COUNTS,
+                                         progress=False, batch_size=16))
+    assert hist.config["loss"] == "BalancedSoftmaxLoss" and hist.config["sampler"] == "balanced"
+    assert hist.config["seed"] == 3 and hist.config["augment"].endswith("<lambda>")
+    with pytest.raises(ValueError, match="class_counts"):
+        t.fit(t.prepare(theta0), split, FitConfig(epochs=1, progress=False))
 
 
 def test_masks_from_another_start_are_refused(theta0, split):

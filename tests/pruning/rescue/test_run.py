@@ -1,4 +1,4 @@
-"""The 'optimized' criterion (docs/methods.md §3.1): budgets, the magnitude oracle, the GA's seeding guarantee."""
+"""rescue (docs/methods.md §3.1): budgets, the magnitude oracle, the GA's seeding guarantee, every search."""
 from __future__ import annotations
 
 import math
@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from labkit.criteria import score
-from labkit.criteria.optimized import list_rescue_methods, rescue, wanda_saliency
 from labkit.pruning import allocate, make_masks
+from labkit.pruning.rescue import (GAOptions, MagnitudeOptions, PSOOptions, RandomOptions, SAOptions, STEOptions,
+                                   TaylorOptions, WandaOptions, list_searches, rescue)
 
 LAYERS = ["0.weight", "2.weight", "4.weight"]  # an MLP: no first conv to exclude
 
@@ -29,28 +30,37 @@ def make_data(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("seed", range(5))
 def test_ga_best_calibration_loss_never_worse_than_magnitude(seed: int) -> None:
     net, data = make_mlp(seed), make_data(seed)
-    res = rescue(net, data, 0.85, method="ga", population=8, generations=6, elite=2, seed=seed)
+    res = rescue(net, data, 0.85, GAOptions(population=8, generations=6, elite=2), seed=seed)
     assert res.loss <= res.magnitude_loss + 1e-7
     best = res.history["best_fitness"].to_numpy()
     assert (best[1:] >= best[:-1] - 1e-9).all(), "elitism: the best fitness never drops"
     assert best[0] >= -res.magnitude_loss - 1e-7 and math.isclose(best[-1], -res.loss, rel_tol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["sa", "ste", "pso"])
-def test_alternatives_start_from_magnitude_and_never_end_worse(method: str) -> None:
+@pytest.mark.parametrize("options", [SAOptions(steps=60), STEOptions(steps=20),
+                                     PSOOptions(population=8, generations=6)], ids=["sa", "ste", "pso"])
+def test_alternatives_start_from_magnitude_and_never_end_worse(options) -> None:
     net, data = make_mlp(), make_data()
-    res = rescue(net, data, 0.85, method=method, sa_steps=60, ste_steps=20, population=8, generations=6, seed=1)
+    res = rescue(net, data, 0.85, options, seed=1)
     assert res.loss <= res.magnitude_loss + 1e-7
     assert list(res.history.columns) == ["generation", "best_fitness", "mean_fitness"]
 
 
-@pytest.mark.parametrize("method", sorted({"magnitude", "random", "wanda", "taylor", "ga", "sa", "ste", "pso"}))
+SMALL = {"magnitude": MagnitudeOptions(), "random": RandomOptions(), "wanda": WandaOptions(), "taylor": TaylorOptions(),
+         "ga": GAOptions(population=6, generations=2, elite=2), "sa": SAOptions(steps=10), "ste": STEOptions(steps=3),
+         "pso": PSOOptions(population=6, generations=2)}
+
+
+def test_every_registered_search_is_tested() -> None:
+    assert sorted(SMALL) == list_searches()
+
+
+@pytest.mark.parametrize("method", sorted(SMALL))
 def test_every_method_keeps_the_budget_per_layer(method: str) -> None:
-    assert method in list_rescue_methods()
     net, data = make_mlp(), make_data()
     s, rho = 0.8, 0.25
-    res = rescue(net, data, s, rho=rho, method=method, population=6, generations=2, elite=2, sa_steps=10,
-                 ste_steps=3)
+    res = rescue(net, data, s, SMALL[method], rho=rho)
+    assert res.method == method and res.masks.meta["method"] == method
     assert list(res.masks) == LAYERS
     for n in LAYERS:
         w = net.get_parameter(n).detach().abs().reshape(-1)
@@ -66,8 +76,8 @@ def test_every_method_keeps_the_budget_per_layer(method: str) -> None:
 
 def test_pso_is_seeded_and_its_best_fitness_never_drops() -> None:
     net, data = make_mlp(), make_data()
-    a = rescue(net, data, 0.85, method="pso", population=6, generations=5, seed=3)
-    b = rescue(net, data, 0.85, method="pso", population=6, generations=5, seed=3)
+    a = rescue(net, data, 0.85, PSOOptions(population=6, generations=5), seed=3)
+    b = rescue(net, data, 0.85, PSOOptions(population=6, generations=5), seed=3)
     assert all(torch.equal(a.masks[n], b.masks[n]) for n in a.masks) and a.loss == b.loss
     best = a.history["best_fitness"].to_numpy()
     assert len(best) == 6 and (best[1:] >= best[:-1] - 1e-12).all()
@@ -78,28 +88,21 @@ def test_magnitude_method_equals_the_engine_s_uniform_magnitude_masks() -> None:
     net, data = make_mlp(), make_data()
     sc = score(net, "magnitude", granularity="weight")
     oracle = make_masks(sc, allocate(sc, 0.7, mode="uniform"))
-    assert rescue(net, data, 0.7, method="magnitude").masks.equal(oracle)
+    assert rescue(net, data, 0.7, "magnitude").masks.equal(oracle)
 
 
-@pytest.mark.parametrize("scope,mode", [("layer", {"mode": "uniform"}), ("global", {"mode": "global", "normalize": "none"})])
+@pytest.mark.parametrize("scope,mode", [("layer", {"mode": "uniform"}),
+                                        ("global", {"mode": "global", "normalize": "none"})])
 def test_scores_give_back_the_masks_through_the_engine(scope: str, mode: dict) -> None:
     net, data = make_mlp(), make_data()
-    res = rescue(net, data, 0.75, method="ga", scope=scope, population=6, generations=2, elite=2)
+    res = rescue(net, data, 0.75, GAOptions(population=6, generations=2, elite=2), scope=scope)
     sc = res.scores()
     assert make_masks(sc, allocate(sc, 0.75, **mode)).equal(res.masks)
 
 
-def test_registered_criterion_through_score() -> None:
-    net, data = make_mlp(), make_data()
-    sc = score(net, "optimized", data=data, sparsity=0.8, method="ga", population=6, generations=2, elite=2, seed=3)
-    again = rescue(net, data, 0.8, method="ga", population=6, generations=2, elite=2, seed=3)
-    assert sc.granularity == "weight" and sc.meta["criterion"] == "optimized"
-    assert make_masks(sc, allocate(sc, 0.8, mode="uniform")).equal(again.masks), "same seed, same masks"
-
-
 def test_band_pool_only_rescues_the_next_gamma_b_weights() -> None:
     net, data = make_mlp(), make_data()
-    res = rescue(net, data, 0.8, rho=0.2, method="random", pool="band", gamma=2.0, seed=0)
+    res = rescue(net, data, 0.8, "random", rho=0.2, pool="band", gamma=2.0, seed=0)
     for n in LAYERS:
         w = net.get_parameter(n).detach().abs().reshape(-1)
         order = torch.argsort(w, descending=True, stable=True)
@@ -111,27 +114,9 @@ def test_band_pool_only_rescues_the_next_gamma_b_weights() -> None:
 
 def test_random_rescue_differs_from_magnitude_and_is_seeded() -> None:
     net, data = make_mlp(), make_data()
-    a, b = (rescue(net, data, 0.8, method="random", seed=s) for s in (4, 4))
+    a, b = (rescue(net, data, 0.8, "random", seed=s) for s in (4, 4))
     assert a.masks.equal(b.masks)
-    assert not a.masks.equal(rescue(net, data, 0.8, method="magnitude").masks)
-
-
-def test_wanda_saliency_is_abs_weight_times_input_column_norm() -> None:
-    net, (x, _) = make_mlp(), make_data()
-    sal = wanda_saliency(net, ["2.weight"], x)["2.weight"]
-    with torch.no_grad():
-        inp = torch.relu(net[0](x))  # what layer 2 receives
-    oracle = net[2].weight.detach().abs() * inp.norm(dim=0).view(1, -1)
-    assert torch.allclose(sal, oracle, rtol=1e-5)
-
-
-def test_conv_wanda_uses_the_input_channel_norm() -> None:
-    torch.manual_seed(0)
-    conv = nn.Sequential(nn.Conv2d(2, 3, 3))
-    x = torch.randn(4, 2, 5, 5)
-    sal = wanda_saliency(conv, ["0.weight"], x)["0.weight"]
-    oracle = conv[0].weight.detach().abs() * x.pow(2).sum(dim=(0, 2, 3)).sqrt().view(1, -1, 1, 1)
-    assert torch.allclose(sal, oracle, rtol=1e-5)
+    assert not a.masks.equal(rescue(net, data, 0.8, "magnitude").masks)
 
 
 def test_bad_inputs_name_the_fix() -> None:
@@ -141,7 +126,9 @@ def test_bad_inputs_name_the_fix() -> None:
     with pytest.raises(ValueError, match="fraction"):
         rescue(net, data, 80)
     with pytest.raises(KeyError):
-        rescue(net, data, 0.8, method="bpso")
+        rescue(net, data, 0.8, "bpso")
+    with pytest.raises(ValueError, match="elite"):
+        rescue(net, data, 0.8, GAOptions(population=4, elite=4))
     with pytest.raises(ValueError, match="labelled"):
         rescue(net, data[0], 0.8)
     with pytest.raises(ValueError, match="scope"):
