@@ -205,10 +205,13 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _list(_: argparse.Namespace) -> int:
-    import labkit as lk
+    from .criteria import list_criteria
+    from .data import list_datasets
+    from .models import list_models
+    from .pruning import list_merge_modes
 
-    for title, names in (("datasets", lk.list_datasets()), ("models", lk.list_models()),
-                         ("criteria", lk.list_criteria()), ("merge modes", lk.list_merge_modes())):
+    for title, names in (("datasets", list_datasets()), ("models", list_models()),
+                         ("criteria", list_criteria()), ("merge modes", list_merge_modes())):
         print(f"{title}: {', '.join(names)}")
     return 0
 
