@@ -14,6 +14,8 @@ What the lab keeps so that a slider move costs milliseconds (docs/design.md §4)
 - the test tensors on the device, and the input of every stage of the working copy
   (:class:`~labkit.analysis.incremental.IncrementalForward`), so changing masks that only touch
   stage ``k`` re-runs stages ``k..end``;
+- the last ``trial_cache`` (64) trials by plan, so a slider moved back to a setting seen before
+  answers from memory (its ``first_stage`` then says nothing was re-run);
 - a stratified *preview* of large test sets (``preview`` items, every class represented): live
   views use it, :meth:`Lab.full_report` evaluates on everything.
 
@@ -120,6 +122,8 @@ class Lab(MethodViews):
         self._cost = MaskedCost(self.dense, self.input_shape)  # nonzero MACs of a masked copy, no forward pass
         self.dense_cost = self._cost(self.dense)
         self._sweeps: dict[tuple[Plan, tuple[float, ...]], pd.DataFrame] = {}
+        self._trials: dict[tuple[Plan, bool], Trial] = {}  # recent prunes, least recently used first
+        self.trial_cache = 64
 
     def __repr__(self) -> str:
         return (f"Lab({self.model_name!r}, {self.data.name!r}, device={self.device.type}, "
@@ -202,7 +206,17 @@ class Lab(MethodViews):
         ``layer_sparsity`` for ``mode="per-layer"``, ``options`` for the criterion).
         """
         plan = self.plan(criterion=criterion, sparsity=sparsity, mode=mode, granularity=granularity, **kw)
-        return self.evaluate_masks(self.masks(plan), plan, incremental=incremental)
+        t0 = time.perf_counter()
+        key = (plan, incremental)
+        if key in self._trials:  # a setting seen before (a slider moved back): nothing to re-run
+            self._trials[key] = self._trials.pop(key)  # most recently used last
+            return replace(self._trials[key], first_stage=len(self._inc.stages),
+                           eval_ms=(time.perf_counter() - t0) * 1e3)
+        trial = self.evaluate_masks(self.masks(plan), plan, incremental=incremental)
+        self._trials[key] = trial
+        while len(self._trials) > self.trial_cache:
+            self._trials.pop(next(iter(self._trials)))
+        return trial
 
     def merge(self, candidates: Sequence[Trial | Masks], weights: Sequence[float] | None = None,
               mode: str = "weighted") -> Trial:

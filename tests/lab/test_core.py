@@ -205,3 +205,13 @@ def test_live_cost_counts_every_token_of_a_token_wise_linear():
     tokens = {"embed.weight": 5, "mix.weight": 5, "head.weight": 1}  # the head sees the pooled token
     skipped = sum(tokens[n] * int((~m).sum()) for n, m in t.masks.items())
     assert t.cost["MACs"] - t.cost["nonzero_MACs"] == skipped
+
+
+def test_a_setting_seen_before_answers_from_memory_with_the_same_numbers(lab):
+    first = lab.prune("magnitude", 0.45, "uniform")
+    lab.prune("magnitude", 0.65, "uniform")
+    again = lab.prune("magnitude", 0.45, "uniform")
+    assert again.report is first.report and again.masks is first.masks
+    assert again.first_stage == len(lab._inc.stages)  # nothing re-run
+    fresh = lab.evaluate_masks(first.masks, first.plan)  # the same masks measured again agree
+    assert torch.equal(fresh.report.predictions, again.report.predictions)
