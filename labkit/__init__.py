@@ -15,6 +15,8 @@ Example:
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ._version import __version__ as __version__
 
 from .runtime import default_device as default_device
@@ -80,7 +82,7 @@ from .lab import Plan as Plan
 from .lab import Trial as Trial
 
 
-def app(lab: Lab, **options: object) -> object:
+def app(lab: Lab, **options: Any) -> Any:
     """The whole lab as one ipywidgets widget (JupyterLab, VS Code, Colab): ``lk.app(lab)``.
 
     Controls, readout, per-class / group / profile / curve / cost views, merging with the
@@ -94,7 +96,7 @@ def app(lab: Lab, **options: object) -> object:
     """
     from .ui.jupyter_app import lab_app
 
-    return lab_app(lab, **options)  # type: ignore[arg-type]
+    return lab_app(lab, **options)
 
 __all__ = [
     "__version__", "default_device", "seed_everything", "versions",

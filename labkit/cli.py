@@ -151,7 +151,7 @@ def _train(args: argparse.Namespace) -> int:
         config["world_size"] = ctx.world  # batch_size stays the global batch
     rep = evaluate(model, data.test, groups=data.groups, classes=data.classes,
                    class_counts=data.class_counts, device=device)
-    metrics = {"test_overall": rep.overall, "test_balanced": rep.balanced,
+    metrics: dict[str, float | None] = {"test_overall": rep.overall, "test_balanced": rep.balanced,
                **{f"test_{g}": v for g, v in rep.by_group.items()}}
     # A balanced set has no medium / few classes: their accuracy is NaN, which JSON cannot hold.
     metrics = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}

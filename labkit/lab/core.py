@@ -31,6 +31,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -110,8 +111,8 @@ class Lab(MethodViews):
 
         x, y = self.data.test.tensors()
         self.preview = preview is not None and len(y) > preview
-        if self.preview:
-            keep = _stratified(y, int(preview), seed)
+        if preview is not None and self.preview:
+            keep = _stratified(y, preview, seed)
             x, y = x[keep], y[keep]
         self._y = y
         self._inc = IncrementalForward(self.dense, x.to(self.device))
@@ -210,9 +211,16 @@ class Lab(MethodViews):
         key = (plan, incremental)
         if key in self._trials:  # a setting seen before (a slider moved back): nothing to re-run
             self._trials[key] = self._trials.pop(key)  # most recently used last
+            for w in self._trials[key].warnings:  # said again: a host shows what this setting warned
+                warnings.warn(w.message, w.category, stacklevel=2)
             return replace(self._trials[key], first_stage=len(self._inc.stages),
                            eval_ms=(time.perf_counter() - t0) * 1e3)
-        trial = self.evaluate_masks(self.masks(plan), plan, incremental=incremental)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trial = self.evaluate_masks(self.masks(plan), plan, incremental=incremental)
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        trial.warnings = tuple(w for w in caught)
         self._trials[key] = trial
         while len(self._trials) > self.trial_cache:
             self._trials.pop(next(iter(self._trials)))
@@ -224,10 +232,10 @@ class Lab(MethodViews):
         masks = [c.masks if isinstance(c, Trial) else c for c in candidates]
         # Scores break ties and fill the intersection-first budget by importance; a trial's plan
         # names the cached scores it was made from (merged or hand-made masks have none).
-        scores = [self._scores.get(self._key(c.plan.criterion, c.plan.granularity, dict(c.plan.options)))
-                  if isinstance(c, Trial) else None for c in candidates]
-        merged = merge_masks(masks, weights=weights, mode=mode,
-                             scores=scores if all(s is not None for s in scores) else None)
+        found = [self._scores.get(self._key(c.plan.criterion, c.plan.granularity, dict(c.plan.options)))
+                 if isinstance(c, Trial) else None for c in candidates]
+        scores = [s for s in found if s is not None]
+        merged = merge_masks(masks, weights=weights, mode=mode, scores=scores if len(scores) == len(found) else None)
         return self.evaluate_masks(merged, Plan(criterion=f"merge:{mode}", sparsity=merged.sparsity))
 
     def sweep(self, sparsities: Sequence[float], criterion: str = "magnitude", mode: str = "global",
@@ -247,13 +255,14 @@ class Lab(MethodViews):
         ``criterion`` replaces the plan's (its options dropped), e.g. ``"random"`` for the baseline
         curve. ``None`` for a per-layer plan, which has no single sparsity to sweep.
         """
-        if plan.sweep_mode is None:
+        mode = plan.sweep_mode
+        if mode is None:
             return None
         if criterion is not None and criterion != plan.criterion:
             plan = replace(plan, criterion=criterion, options=())
         key = (replace(plan, sparsity=0.0), tuple(float(s) for s in sparsities))
         if key not in self._sweeps:
-            self._sweeps[key] = self.sweep(key[1], plan.criterion, plan.sweep_mode, plan.granularity,
+            self._sweeps[key] = self.sweep(key[1], plan.criterion, mode, plan.granularity,
                                            normalize=plan.normalize, depth_bias=plan.depth_bias,
                                            s_max=plan.s_max, options=plan.options)
         return self._sweeps[key]

@@ -13,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -112,6 +113,7 @@ class Trial:
     preview: bool = False        # report computed on the stratified preview only
     model: nn.Module | None = field(default=None, repr=False)  # set for fine-tuned trials
     pred: Tensor | None = field(default=None, repr=False)       # predicted labels of the live test items
+    warnings: tuple[warnings.WarningMessage, ...] = field(default=(), repr=False)  # what making it warned
 
     def layers(self) -> pd.DataFrame:
         """Per-layer ``layer, sparsity, n_params`` (the sparsity-profile view's input)."""

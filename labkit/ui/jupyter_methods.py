@@ -151,7 +151,7 @@ class CostSection(_OwnControls):
         lab = self.app.lab
 
         def view() -> Any:
-            kw = dict(num_classes=lab.data.num_classes, in_channels=lab.input_shape[0])
+            kw: dict[str, Any] = dict(num_classes=lab.data.num_classes, in_channels=lab.input_shape[0])
             nets = {"baseline": load_model("csasml_baseline", **kw),
                     "csasml_lite": load_model("csasml_lite", input_size=lab.input_shape[-1], **kw)}
             frame = pd.concat([cost_breakdown(n, lab.input_shape).assign(model=k) for k, n in nets.items()],
