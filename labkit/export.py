@@ -39,6 +39,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .io import atomic_write
+
 __all__ = ["export_notebook", "freeze_marimo_html", "marimo_static_dir", "CSP"]
 
 CDN_PREFIX = "https://cdn.jsdelivr.net/npm/@marimo-team/frontend@"
@@ -306,18 +308,7 @@ def freeze_marimo_html(page: str | os.PathLike, out: str | os.PathLike, *, label
     if missing:
         raise RuntimeError(f"the page asked for {len(missing)} frontend file(s) the installed marimo does not ship "
                            f"(first: {missing[0]}); the export would be incomplete: reinstall marimo")
-    text = _page(snap, static, label or page.name, args)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_out = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp_out, 0o644)
-        os.replace(tmp_out, out)
-    except BaseException:
-        Path(tmp_out).unlink(missing_ok=True)
-        raise
-    return out
+    return atomic_write(out, _page(snap, static, label or page.name, args))
 
 
 def export_notebook(notebook: str | os.PathLike, out: str | os.PathLike, *, args: Sequence[str] = (),

@@ -21,7 +21,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -30,6 +29,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .analysis.evaluate import ClassReport
+from .io import atomic_write
 from .lab import Lab, Trial
 from .runtime import versions
 
@@ -361,15 +361,4 @@ def write_report(out: str | os.PathLike, *, lab: Lab | None = None, model: str =
     if out.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"the report is HTML: give a path ending in .html, got {out}")
     lab = lab if lab is not None else Lab(model, dataset, seed=seed)
-    text = render_report(lab, **kw)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return atomic_write(out, render_report(lab, **kw))

@@ -1,10 +1,11 @@
 """Checkpoints as safetensors: weights + JSON metadata, sha256-checked, never unpickled.
 
-A checkpoint is a ``.safetensors`` file holding the model's ``state_dict`` and one metadata
-string, ``"labkit"``: a JSON object naming the registered model, the dataset (and its
-arguments), ``num_classes``, ``in_channels``, the training config, metrics, seed and the
-library versions. Loading reads tensors only: the architecture is rebuilt from code with
-:func:`labkit.models.load_model`, so a checkpoint cannot run code (ecosystem.md §C2).
+A checkpoint is a :mod:`labkit.io` container of kind ``"checkpoint"``: the model's
+``state_dict`` and a JSON object naming the registered model, the dataset (and its arguments),
+``num_classes``, ``in_channels``, the training config, metrics, seed and the library versions.
+Loading reads tensors only: the architecture is rebuilt from code with
+:func:`labkit.models.load_model`, so a checkpoint cannot run code (ecosystem.md §C2). Files
+written before the container (metadata under the ``"labkit"`` key, no digest) still load.
 
 Shipped checkpoints live in ``labkit/models/assets/`` as ``<model>__<dataset>.safetensors``
 (e.g. ``resnet20__digits-lt.safetensors``), next to ``manifest.json`` which maps each file
@@ -26,17 +27,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import nn
 
+from ..io import ContainerError, atomic_write, load_container, save_container
 from .registry import list_models
 
 __all__ = [
@@ -54,12 +53,11 @@ __all__ = [
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 MANIFEST_NAME = "manifest.json"
-_META_KEY = "labkit"
 
 PathType = str | PathLike[str]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ContainerError):
     """A checkpoint that is missing, corrupt, or belongs to another model or dataset."""
 
 
@@ -83,19 +81,6 @@ def sha256_file(path: PathType) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` on a temp file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _io_sizes(model: nn.Module) -> tuple[int | None, int | None]:
@@ -144,9 +129,7 @@ def save_checkpoint(model: nn.Module, path: PathType, meta: Mapping[str, Any]) -
     except (TypeError, ValueError) as err:
         raise ValueError(f"checkpoint metadata must be plain JSON (str, numbers, lists, dicts; "
                          f"no NaN): {err}") from err
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt", _META_KEY: text}))
-    return path
+    return save_container(path, model.state_dict(), kind="checkpoint", meta=json.loads(text))
 
 
 def load_checkpoint(path: PathType, *, assets_dir: PathType | None = None,
@@ -158,8 +141,8 @@ def load_checkpoint(path: PathType, *, assets_dir: PathType | None = None,
     against a ``manifest.json`` beside the file when that manifest lists it.
 
     Raises:
-        CheckpointError: missing file, digest mismatch, not a safetensors file, or no labkit
-            metadata.
+        CheckpointError: missing file, digest mismatch (manifest or the container's own),
+            not a safetensors file, another kind of labkit file, or no labkit metadata.
     """
     path = Path(path)
     if not path.exists() and path.parent == Path(".") and (_dir(assets_dir) / path).exists():
@@ -177,19 +160,9 @@ def load_checkpoint(path: PathType, *, assets_dir: PathType | None = None,
                 f"retrain it and run update_manifest() on the new file."
             )
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            raw = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
-    except SafetensorError as err:
-        raise CheckpointError(f"corrupt checkpoint {path}: not a safetensors file ({err}). labkit "
-                              f"never unpickles; re-save the weights with save_checkpoint().") from err
-    if _META_KEY not in raw:
-        raise CheckpointError(f"{path} is a safetensors file without labkit metadata; save it with "
-                              f"labkit.models.save_checkpoint(model, path, meta)")
-    try:
-        meta = json.loads(raw[_META_KEY])
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"corrupt checkpoint {path}: its metadata is not JSON ({err})") from err
+        state, meta = load_container(path, kind="checkpoint")
+    except ContainerError as err:
+        raise CheckpointError(str(err)) from err
     missing = [k for k in ("model", "num_classes", "in_channels") if k not in meta]
     if missing:
         raise CheckpointError(f"{path}: metadata lacks {', '.join(missing)}; re-save with save_checkpoint()")
@@ -218,8 +191,7 @@ def update_manifest(path: PathType) -> str:
     digest = sha256_file(path)
     manifest = read_manifest(path.parent)
     manifest[path.name] = digest
-    text = json.dumps(dict(sorted(manifest.items())), indent=2) + "\n"
-    _atomic_write(path.parent / MANIFEST_NAME, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(path.parent / MANIFEST_NAME, json.dumps(dict(sorted(manifest.items())), indent=2) + "\n")
     return digest
 
 

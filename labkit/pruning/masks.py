@@ -7,8 +7,9 @@ give the same mask.
 
 A :class:`Masks` holds the tensors plus ``granularity``: ``"weight"`` masks have the
 parameter's shape, ``"filter"`` masks have shape ``(out_channels,)``. Sparsity is the fraction
-of *units* removed (weights, or filters). Save and load as safetensors with JSON metadata
-(criterion, allocation, seed, versions); :func:`overlap` compares two masks layer by layer.
+of *units* removed (weights, or filters). Save and load them as a safetensors container
+(:mod:`labkit.io`, kind ``"masks"``) with JSON metadata (criterion, allocation, seed, versions);
+:func:`overlap` compares two masks layer by layer.
 
 Example:
     >>> sc = {"fc.weight": torch.tensor([[0.1, 0.9], [0.5, 0.3]])}
@@ -18,24 +19,18 @@ Example:
 """
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import pandas as pd
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import Tensor
 
 from ..criteria._core import GRANULARITIES
+from ..io import load_container, save_container
 
 __all__ = ["Masks", "make_masks", "masks_meta", "overlap", "granularity_of", "check_scores"]
-
-_FORMAT = "labkit-masks"
-_FORMAT_VERSION = "1"
 
 
 class Masks(Mapping[str, Tensor]):
@@ -122,53 +117,28 @@ class Masks(Mapping[str, Tensor]):
 
     # Files ------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, meta: Mapping[str, Any] | None = None) -> Path:
-        """Write a ``.safetensors`` file atomically (temp file, then ``os.replace``).
+        """Write a ``.safetensors`` mask file atomically (:func:`labkit.io.save_container`, kind ``"masks"``).
 
         The metadata records ``granularity``, ``self.meta`` updated with ``meta`` (criterion,
         allocation, seed ... must be JSON-able) and the library versions.
         """
         from ..runtime import versions
 
-        path = Path(path)
         info = {**self.meta, **dict(meta or {})}
         info.setdefault("seed", None)  # explicit, so a reader sees "no seed was given" rather than nothing
         info.setdefault("versions", versions())
-        try:
-            meta_json = json.dumps(info)
-        except TypeError as e:
-            raise ValueError(f"mask metadata must be JSON-able (str, numbers, lists, dicts): {e}") from None
-        header = {"format": _FORMAT, "format_version": _FORMAT_VERSION,
-                  "granularity": self.granularity, "meta": meta_json}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            # clone: masks may be views of one shared buffer (Ranking), which safetensors refuses
-            save_file({n: t.detach().cpu().clone() for n, t in self._m.items()}, tmp, metadata=header)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-        return path
+        return save_container(path, self._m, kind="masks", meta={"granularity": self.granularity, "meta": info})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Masks":
-        """Read a file written by :meth:`save` (safetensors: no code runs on load)."""
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no masks file at {path}")
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                header = f.metadata() or {}
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
-        except (SafetensorError, OSError) as e:
-            raise ValueError(f"{path} is not a readable safetensors file ({e}); it may be truncated — "
-                             f"save the masks again") from None
-        if header.get("format") != _FORMAT:
-            raise ValueError(f"{path} is a safetensors file but not labkit masks (no format={_FORMAT!r} "
-                             f"metadata); save masks with Masks.save")
-        return cls(tensors, header.get("granularity", "weight"), json.loads(header.get("meta", "{}")))
+        """Read a file written by :meth:`save` (safetensors: no code runs on load).
+
+        Raises:
+            labkit.io.ContainerError: missing (also a ``FileNotFoundError``), truncated,
+                corrupted, or not a mask file.
+        """
+        tensors, info = load_container(path, kind="masks")
+        return cls(tensors, info.get("granularity", "weight"), info.get("meta", {}))
 
 
 def granularity_of(scores: Mapping[str, Tensor]) -> str:

@@ -22,34 +22,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
 
+from ..io import atomic_write
 from ..runtime import versions
 
-__all__ = ["write_table", "read_table", "write_text"]
+__all__ = ["write_table", "read_table"]
 
 _JSON_KEYS = ("settings", "versions")
-
-
-def write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` atomically (temp file + rename), readable by others (0644)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a results file is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str], command: str, title: str) -> Path:
@@ -58,7 +42,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str], command: str, ti
             f"# settings: {json.dumps(df.attrs.get('settings', {}), sort_keys=True, default=str)}",
             f"# versions: {json.dumps({k: v for k, v in versions().items() if k != 'platform'}, sort_keys=True)}",
             f"# torch threads: {torch.get_num_threads()}"]
-    return write_text(path, "\n".join(head) + "\n" + df.to_csv(index=False))
+    return atomic_write(path, "\n".join(head) + "\n" + df.to_csv(index=False))
 
 
 def read_table(path: str | os.PathLike[str], **read_csv: Any) -> pd.DataFrame:

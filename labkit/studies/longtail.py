@@ -59,7 +59,8 @@ from ..runtime import resolve_device
 from ..training import fit
 from ..training.trainers import (DEFAULT_TRAINERS, Trainer, TrainerResult, calibration_set, candidate_accuracy,
                                  check_common_start, get_trainer, merge_weights, soup, train_auxiliary)
-from ._results import read_table, write_table, write_text
+from ..io import atomic_write
+from ._results import read_table, write_table
 from ._runner import Study, add_cluster_flags, run_cli
 
 __all__ = ["LongTailSettings", "RUNS", "MergeResult", "UnitResult", "COLUMNS", "load_unit_data",
@@ -638,7 +639,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                      f"{ {g: round(r, 3) for g, r in rep.by_group().items()} }.\n\n```\n"
                      + rep.per_class.sort_values("n_train", ascending=False).to_string(index=False) + "\n```\n")
     parts.append(f"Total time: {time.perf_counter() - t0:.0f} s.\n")
-    write_text(out.with_suffix(".md"), "\n".join(parts))
+    atomic_write(out.with_suffix(".md"), "\n".join(parts))
     with pd.option_context("display.width", 200, "display.max_colwidth", 100):
         print(v[["criterion", "measured", "verdict"]].to_string(index=False))
 

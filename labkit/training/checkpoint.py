@@ -1,4 +1,4 @@
-"""Resumable training state as one safetensors file: model + optimizer tensors, JSON metadata.
+"""Resumable training state as one safetensors container: model + optimizer tensors, JSON metadata.
 
 ``torch.save`` of an optimizer pickles it, and unpickling runs code from the file. Here the
 optimizer ``state_dict`` is *flattened*: every tensor (Adam's ``exp_avg``, SGD's
@@ -6,8 +6,9 @@ optimizer ``state_dict`` is *flattened*: every tensor (Adam's ``exp_avg``, SGD's
 and everything else (hyper-parameters of each param group, non-tensor state) goes into JSON
 metadata beside the epoch, the run config, the seed, the training history and library versions.
 
-Writes are atomic: the file is written to a temporary name in the same folder and moved into
-place with ``os.replace``, so a crash mid-write leaves the previous checkpoint intact.
+The file is a :mod:`labkit.io` container of kind ``"train-state"`` (meta ``{"meta": ...,
+"optimizer": ...}``), so writes are atomic (a crash mid-write leaves the previous checkpoint
+intact) and a changed or truncated file is refused on resume.
 
 Example:
     >>> net = nn.Linear(2, 2); opt = torch.optim.Adam(net.parameters())
@@ -19,22 +20,19 @@ Example:
 """
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
+
+from ..io import load_container, save_container
 
 __all__ = ["TrainState", "save_train_state", "load_train_state",
            "flatten_optimizer_state", "unflatten_optimizer_state"]
 
-FORMAT = "labkit-train-state/1"
 _MODEL, _OPTIM = "model.", "optim.state."
 
 
@@ -87,39 +85,20 @@ def unflatten_optimizer_state(tensors: dict[str, Tensor], rest: dict[str, Any]) 
 def save_train_state(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer,
                      meta: dict[str, Any]) -> Path:
     """Atomically write model + optimizer state and JSON ``meta`` to ``path`` (safetensors)."""
-    path = Path(path)
-    tensors = {f"{_MODEL}{k}": v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    tensors = {f"{_MODEL}{k}": v for k, v in model.state_dict().items()}
     opt_tensors, opt_rest = flatten_optimizer_state(optimizer.state_dict())
     tensors.update(opt_tensors)
-    metadata = {"format": FORMAT, "meta": json.dumps(meta), "optimizer": json.dumps(opt_rest)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return save_container(path, tensors, kind="train-state", meta={"meta": meta, "optimizer": opt_rest})
 
 
 def load_train_state(path: str | os.PathLike) -> TrainState:
-    """Read a file written by :func:`save_train_state` (never unpickles)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no training checkpoint at {path}; run fit(..., checkpoint=path) first")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-        tensors = load_file(str(path))
-    except Exception as err:  # safetensors raises several types for a damaged header
-        raise ValueError(f"{path} is not a readable safetensors file ({err}); delete it or "
-                         "pass resume=False") from err
-    if metadata.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a labkit training checkpoint (format "
-                         f"{metadata.get('format')!r}, expected {FORMAT!r}); it may be a model "
-                         "checkpoint: load it with labkit.models instead")
+    """Read a file written by :func:`save_train_state` (never unpickles).
+
+    Raises:
+        labkit.io.ContainerError: missing (also a ``FileNotFoundError``), truncated, corrupted,
+            or another kind of file (a model checkpoint: load it with labkit.models instead).
+    """
+    tensors, info = load_container(path, kind="train-state")
     model = {k[len(_MODEL):]: v for k, v in tensors.items() if k.startswith(_MODEL)}
-    optimizer = unflatten_optimizer_state(tensors, json.loads(metadata["optimizer"]))
-    return TrainState(model=model, optimizer=optimizer, meta=json.loads(metadata["meta"]))
+    optimizer = unflatten_optimizer_state(tensors, info["optimizer"])
+    return TrainState(model=model, optimizer=optimizer, meta=info["meta"])

@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 import labkit
+import labkit.io
 import labkit.models.checkpoints as ck
 from labkit.models import (CheckpointError, load_checkpoint, load_model, save_checkpoint,
                            shipped_checkpoints, update_manifest)
@@ -55,7 +56,9 @@ def test_metadata_is_one_json_string(tmp_path):
     path = save_checkpoint(trained_tiny(), tmp_path / "a.safetensors", META)
     with safe_open(str(path), framework="pt") as f:
         raw = f.metadata()
-    assert json.loads(raw["labkit"])["model"] == "tiny_cnn"
+    assert list(raw) == ["labkit"]
+    head = json.loads(raw["labkit"])
+    assert head["format"] == "labkit/checkpoint/v1" and head["meta"]["model"] == "tiny_cnn"
 
 
 def test_save_checks_meta(tmp_path):
@@ -79,7 +82,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         Path(filename).write_bytes(b"half a file")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ck, "save_file", crash)
+    monkeypatch.setattr(labkit.io, "save_file", crash)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(trained_tiny(1), path, META)
     assert path.read_bytes() == before
@@ -125,7 +128,8 @@ def test_bad_sha256_is_corrupt(tmp_path):
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF  # flip a weight byte: still a valid safetensors file, but not the shipped one
     path.write_bytes(bytes(data))
-    load_checkpoint(path, sha256=hashlib.sha256(bytes(data)).hexdigest())  # parses fine
+    with pytest.raises(CheckpointError, match="corrupted: its content digest"):  # the file's own digest
+        load_checkpoint(path, sha256=hashlib.sha256(bytes(data)).hexdigest())
     with pytest.raises(CheckpointError, match="corrupt.*sha256"):
         load_model("tiny_cnn", dataset="digits-lt", pretrained=True, assets_dir=tmp_path)
     with pytest.raises(CheckpointError, match="sha256"):
@@ -143,7 +147,14 @@ def test_not_safetensors_is_corrupt(tmp_path):
 def test_safetensors_without_labkit_metadata(tmp_path):
     path = tmp_path / "x.safetensors"
     save_file({"w": torch.zeros(2)}, str(path))
-    with pytest.raises(CheckpointError, match="without labkit metadata"):
+    with pytest.raises(CheckpointError, match="without labkit metadata.*save_checkpoint"):
+        load_checkpoint(path)
+
+
+def test_a_mask_file_is_not_a_checkpoint(tmp_path):
+    path = labkit.Masks({"w": torch.ones(2, dtype=torch.bool)}).save(tmp_path / "m.safetensors")
+    with pytest.raises(CheckpointError, match="is a mask file, not a model checkpoint; read it with "
+                                              "labkit.pruning.Masks.load"):
         load_checkpoint(path)
 
 

@@ -12,8 +12,9 @@ from safetensors.torch import save_file
 
 from labkit.criteria import score
 from labkit.models import load_model
+import labkit.io
+from labkit.io import ContainerError
 from labkit.pruning import Masks, allocate, make_masks, overlap
-from labkit.pruning import masks as masks_module
 
 
 def test_make_masks_keeps_the_highest_scores_per_layer() -> None:
@@ -107,23 +108,34 @@ def test_failed_save_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch) -> N
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(masks_module, "save_file", boom)
+    monkeypatch.setattr(labkit.io, "save_file", boom)
     with pytest.raises(OSError, match="disk full"):
         Masks({"a": torch.tensor([False, False])}).save(path)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.safetensors"]
-    with pytest.raises(ValueError, match="JSON-able"):
+    with pytest.raises(ContainerError, match="JSON-able"):
         m.save(tmp_path / "x.safetensors", meta={"bad": object()})
+    assert os.listdir(tmp_path) == ["m.safetensors"]
 
 
 def test_load_refuses_foreign_and_corrupt_files(tmp_path) -> None:
     save_file({"a": torch.ones(2)}, str(tmp_path / "weights.safetensors"))
-    with pytest.raises(ValueError, match="not labkit masks"):
+    with pytest.raises(ContainerError, match="without labkit metadata, so it is not a mask file"):
         Masks.load(tmp_path / "weights.safetensors")
     (tmp_path / "bad.safetensors").write_bytes(b"\x00\x01garbage")
-    with pytest.raises(ValueError, match="not a readable safetensors"):
+    with pytest.raises(ContainerError, match="bad.safetensors is not a safetensors file, or it was cut short"):
         Masks.load(tmp_path / "bad.safetensors")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError):   # a ContainerError too
         Masks.load(tmp_path / "missing.safetensors")
+
+
+def test_masks_written_before_the_container_still_load(tmp_path) -> None:
+    """The v0 layout (format/granularity/meta keys, no digest) that Masks.save wrote until issue 13."""
+    m = {"a": torch.tensor([True, False, True]), "b": torch.tensor([False, True])}
+    save_file(m, str(tmp_path / "old.safetensors"),
+              metadata={"format": "labkit-masks", "format_version": "1", "granularity": "filter",
+                        "meta": json.dumps({"criterion": "apoz", "seed": 3})})
+    back = Masks.load(tmp_path / "old.safetensors")
+    assert back.equal(Masks(m, "filter")) and back.meta == {"criterion": "apoz", "seed": 3}
 
 
 def test_overlap_is_per_layer_jaccard() -> None:

@@ -10,6 +10,8 @@ import safetensors.torch
 import torch
 from torch import nn
 
+import labkit.io
+from labkit.io import ContainerError
 from labkit.training import checkpoint as ck
 
 
@@ -71,7 +73,7 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch)
         Path(filename).write_bytes(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(ck, "save_file", broken)
+    monkeypatch.setattr(labkit.io, "save_file", broken)
     with pytest.raises(OSError, match="disk full"):
         ck.save_train_state(path, net, opt, {"epoch": 2})
     assert path.read_bytes() == before
@@ -81,14 +83,50 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch)
 def test_foreign_and_broken_files_are_rejected(tmp_path: Path) -> None:
     other = tmp_path / "weights.safetensors"
     safetensors.torch.save_file({"w": torch.zeros(2)}, other, metadata={"format": "pt"})
-    with pytest.raises(ValueError, match="not a labkit training checkpoint"):
+    with pytest.raises(ContainerError, match="without labkit metadata, so it is not a training run state"):
         ck.load_train_state(other)
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x00" * 5)
-    with pytest.raises(ValueError, match="not a readable safetensors"):
+    with pytest.raises(ContainerError, match="not a safetensors file, or it was cut short"):
         ck.load_train_state(junk)
     with pytest.raises(FileNotFoundError):
         ck.load_train_state(tmp_path / "missing.safetensors")
+
+
+def test_a_model_checkpoint_is_not_a_run_state(tmp_path: Path) -> None:
+    from labkit.models import save_checkpoint
+    from labkit.models.tiny import tiny_cnn
+
+    path = save_checkpoint(tiny_cnn(), tmp_path / "w.safetensors", {"model": "tiny_cnn"})
+    with pytest.raises(ContainerError, match="is a model checkpoint, not a training run state; read it with "
+                                             "labkit.models.load_checkpoint"):
+        ck.load_train_state(path)
+
+
+def test_nan_in_the_history_round_trips(tmp_path: Path) -> None:
+    """fit() without a validation split records val_acc = NaN every epoch; resuming must read it back."""
+    net = _net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    path = ck.save_train_state(tmp_path / "run.safetensors", net, opt, {"history": {"val_acc": [float("nan")]}})
+    value = ck.load_train_state(path).meta["history"]["val_acc"][0]
+    assert value != value   # NaN
+
+
+def test_run_state_written_before_the_container_still_loads(tmp_path: Path) -> None:
+    """The v0 layout (format/meta/optimizer keys, no digest) that save_train_state wrote until issue 13."""
+    net = _net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    _steps(net, opt, 1, seed=0)
+    tensors, rest = ck.flatten_optimizer_state(opt.state_dict())
+    tensors.update({f"model.{k}": v.clone() for k, v in net.state_dict().items()})
+    path = tmp_path / "old.run.safetensors"
+    safetensors.torch.save_file(tensors, path, metadata={"format": "labkit-train-state/1",
+                                                         "meta": json.dumps({"epoch": 4}),
+                                                         "optimizer": json.dumps(rest)})
+    state = ck.load_train_state(path)
+    assert state.meta == {"epoch": 4}
+    assert all(torch.equal(state.model[k], v) for k, v in net.state_dict().items())
+    assert torch.equal(state.optimizer["state"][0]["momentum_buffer"], opt.state_dict()["state"][0]["momentum_buffer"])
 
 
 def test_flatten_unflatten_is_an_inverse() -> None:
