@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import replace
@@ -46,6 +45,7 @@ from ..analysis.evaluate import ClassReport, evaluate, evaluate_predictions
 from ..analysis.incremental import IncrementalForward
 from ..criteria import Scores, score
 from ..data import LabData, load_dataset
+from ..io import atomic_write
 from ..models import load_model, prunable_parameters
 from ..pruning import Masks, Ranking, apply_masks, compact, expand_masks, merge_masks
 from ..runtime import resolve_device, seed_everything, versions
@@ -373,9 +373,5 @@ class Lab(MethodViews):
                   "plan": trial.plan.to_dict(), "seed": self.seed, "versions": versions(),
                   "summary": json.loads(trial.summary().to_json(orient="records"))[0]}
         trial.masks.save(folder / "masks.safetensors", meta=record)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=2, default=str)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, folder / "plan.json")
+        atomic_write(folder / "plan.json", json.dumps(record, indent=2, default=str))
         return folder
