@@ -15,7 +15,9 @@ Example:
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import Any
+
+from ._version import __version__ as __version__
 
 from .runtime import default_device as default_device
 from .runtime import seed_everything as seed_everything
@@ -80,6 +82,23 @@ from .lab import Lab as Lab
 from .lab import Plan as Plan
 from .lab import Trial as Trial
 
+
+def app(lab: Lab, **options: Any) -> Any:
+    """The whole lab as one ipywidgets widget (JupyterLab, VS Code, Colab): ``lk.app(lab)``.
+
+    Controls, readout, per-class / group / profile / curve / cost views, merging with the
+    clickable overlap widget, filter activations, the methods' views and fine-tune / save /
+    report. ``options`` go to :class:`labkit.ui.jupyter_app.LabApp` (``candidates``, ``sweep``,
+    ``out_dir``, ``dpi``). Needs the ``lab`` extra (ipywidgets, anywidget).
+
+    Example:
+        >>> lab = Lab("resnet20", "digits-lt")
+        >>> app(lab)                                   # doctest: +SKIP
+    """
+    from .ui.jupyter_app import lab_app
+
+    return lab_app(lab, **options)
+
 __all__ = [
     "__version__", "default_device", "seed_everything", "versions",
     "LabData", "Split", "class_groups", "dataset_info", "get_dataset", "list_datasets", "load_dataset",
@@ -91,5 +110,5 @@ __all__ = [
     "get_merge_mode", "list_merge_modes",
     "make_masks", "merge_masks", "overlap", "register_merge_mode",
     "FitConfig", "finetune", "fit", "list_losses", "cost", "ClassReport", "evaluate", "sensitivity_scan",
-    "Lab", "Plan", "Trial",
+    "Lab", "Plan", "Trial", "app",
 ]

@@ -152,7 +152,7 @@ def _train(args: argparse.Namespace) -> int:
         config["world_size"] = ctx.world  # batch_size stays the global batch
     rep = evaluate(model, data.test, groups=data.groups, classes=data.classes,
                    class_counts=data.class_counts, device=device)
-    metrics = {"test_overall": rep.overall, "test_balanced": rep.balanced,
+    metrics: dict[str, float | None] = {"test_overall": rep.overall, "test_balanced": rep.balanced,
                **{f"test_{g}": v for g, v in rep.by_group.items()}}
     # A balanced set has no medium / few classes: their accuracy is NaN, which JSON cannot hold.
     metrics = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
@@ -206,10 +206,13 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _list(_: argparse.Namespace) -> int:
-    import labkit as lk
+    from .criteria import list_criteria
+    from .data import list_datasets
+    from .models import list_models
+    from .pruning import list_merge_modes
 
-    for title, names in (("datasets", lk.list_datasets()), ("models", lk.list_models()),
-                         ("criteria", lk.list_criteria()), ("merge modes", lk.list_merge_modes())):
+    for title, names in (("datasets", list_datasets()), ("models", list_models()),
+                         ("criteria", list_criteria()), ("merge modes", list_merge_modes())):
         print(f"{title}: {', '.join(names)}")
     return 0
 

@@ -141,7 +141,7 @@ def _table(df: pd.DataFrame, row_class: str | None = None, css_class: str = "") 
 
 
 # -- sections -------------------------------------------------------------------------------------
-def _summary(lab: Lab, points: list[_Point], criterion: str, mode: str, granularity: str) -> str:
+def _summary(lab: Lab, points: Sequence[_Point], criterion: str, mode: str, granularity: str) -> str:
     d, dc = lab.dense_report, lab.dense_cost
     data = lab.data
     groups = ", ".join(f"{g} {len(v)}" for g, v in data.groups.items() if v)
@@ -182,7 +182,7 @@ def _summary(lab: Lab, points: list[_Point], criterion: str, mode: str, granular
     return "<div class='summary'>" + "".join(lines) + "</div>"
 
 
-def _cost_table(lab: Lab, points: list[_Point]) -> pd.DataFrame:
+def _cost_table(lab: Lab, points: Sequence[_Point]) -> pd.DataFrame:
     dc = lab.dense_cost
     rows = [{"model": "dense", "sparsity": "0 %", "nonzero params": fmt_count(dc["params"]),
              "compression": "1.00×", "nonzero MACs": fmt_macs(dc["MACs"]), "MACs vs dense": "1.000×"}]
@@ -196,7 +196,7 @@ def _cost_table(lab: Lab, points: list[_Point]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _accuracy_table(lab: Lab, points: list[_Point]) -> pd.DataFrame:
+def _accuracy_table(lab: Lab, points: Sequence[_Point]) -> pd.DataFrame:
     def row(name: str, r: ClassReport) -> dict[str, str]:
         out = {"model": name, "overall": _interval(r.overall, r.ci.get("overall")),
                "balanced": _interval(r.balanced, r.ci.get("balanced"))}
@@ -226,7 +226,7 @@ def _per_class_table(lab: Lab, points: list[_Point]) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def _curve(lab: Lab, points: list[_Point], criterion: str, granularity: str) -> Figure:
+def _curve(lab: Lab, points: Sequence[_Point], criterion: str, granularity: str) -> Figure:
     """Accuracy vs sparsity, drawn for print: one colour per metric, solid = ``criterion``, dashed =
     each baseline criterion, dotted horizontal = dense. Every marker is a measured point, and every
     curve starts at the dense model (sparsity 0). No "current" marker: a report has no slider."""

@@ -23,6 +23,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from ._version import __version__
+
 __all__ = ["default_device", "resolve_device", "seed_everything", "versions", "smoke_mode"]
 
 
@@ -63,8 +65,6 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def versions() -> dict[str, Any]:
     """Versions recorded in every saved file and report (labkit, torch, python, platform)."""
-    from . import __version__
-
     return {
         "labkit": __version__,
         "torch": torch.__version__,

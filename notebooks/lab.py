@@ -19,7 +19,6 @@ app = marimo.App(width="medium", app_title="labkit · pruning lab")
 
 @app.cell
 def _():
-    import functools
     from pathlib import Path
 
     import marimo as mo
@@ -36,7 +35,7 @@ def _():
     from labkit.ui import lab_spec
 
     smoke = smoke_mode(mo.cli_args())
-    return (Path, charts, functools, lab_spec, lk, mo, mui, np, pd, shipped_checkpoints, smoke, views,
+    return (Path, charts, lab_spec, lk, mo, mui, np, pd, shipped_checkpoints, smoke, views,
             write_report)
 
 
@@ -203,28 +202,21 @@ def _(charts, lab, mo, trial):
 
 
 @app.cell
-def _(functools, lab, smoke):
-    _grid = (0.0, 0.3, 0.6, 0.9) if smoke else (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-
-    @functools.lru_cache(maxsize=32)
-    def sweep(criterion: str, mode: str, granularity: str, normalize: str, depth_bias: float):
-        """Accuracy vs sparsity for one setting, computed once (the ranking is cached too)."""
-        return lab.sweep(list(_grid), criterion, mode, granularity, normalize=normalize, depth_bias=depth_bias)
-    return (sweep,)
+def _(smoke):
+    sweep_grid = (0.0, 0.3, 0.6, 0.9) if smoke else (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    return (sweep_grid,)
 
 
 @app.cell
-def _(charts, lab, mo, settings, sweep, trial):
+def _(charts, lab, mo, sweep_grid, trial):
     mo.stop(trial is None)
     _now = {"sparsity": trial.masks.sparsity, "balanced": trial.report.balanced, **trial.report.by_group}
-    if settings["mode"] == "per-layer":
-        _curve, _random = None, None
-        _note = "per-layer mode has no single global sparsity to sweep: the diamond is your current setting, measured"
-    else:
-        _key = (settings["mode"], settings["granularity"], settings["normalize"], settings["depth_bias"])
-        _curve, _random = sweep(settings["criterion"], *_key), sweep("random", *_key)
-        _note = (f"{settings['criterion']} vs random (dotted), {settings['mode']} allocation, one-shot; "
-                 "dashed = dense; diamonds = the current setting, measured")
+    _curve = lab.curve(trial.plan, sweep_grid)  # measured once per setting, cached by the lab
+    _random = lab.curve(trial.plan, sweep_grid, criterion="random")
+    _note = ("per-layer mode has no single global sparsity to sweep: the diamond is your current setting, measured"
+             if _curve is None else
+             f"{trial.plan.criterion} vs random (dotted), {trial.plan.mode} allocation, one-shot; "
+             "dashed = dense; diamonds = the current setting, measured")
     mo.vstack([mo.md(f"### Accuracy vs sparsity\n<small>{_note}</small>"),
                charts.live(charts.curve_chart(_curve, lab.baselines(), _now, random=_random))])
     return
@@ -312,28 +304,20 @@ def _(candidates, lab_spec, merge_on, mo, mui):
 def _(candidates, lab, lab_spec, merge_on, merge_ui, mo, settings):
     merging = None
     if merge_on.value and merge_ui is not None:
-        _base = {k: v for k, v in settings.items() if k != "criterion"}
+        _names = sorted(candidates.value)
         with mo.status.spinner("pruning and evaluating each candidate ..."):
-            _trials = {c: lab.prune(criterion=c, **_base) for c in sorted(candidates.value)}
-            _val = {c: lab.val_accuracy(t) for c, t in _trials.items()}  # once: the softmax rule reuses them
-            _alpha = lab_spec.merge_weights(lab, _trials, merge_ui.value, accuracy=_val)
-            _merged = lab.merge(list(_trials.values()), weights=list(_alpha.values()),
-                                mode=merge_ui.value["merge_mode"])
-        merging = {"trials": {**_trials, "merged": _merged}, "alpha": _alpha,
-                   "val": {**_val, "merged": lab.val_accuracy(_merged)}}
+            merging = lab.merging(_names, **lab_spec.merge_request(_names, merge_ui.value), **settings)
     return (merging,)
 
 
 @app.cell
-def _(lab, merge_ui, merging, mo, pd, views):
+def _(merging, mo, views):
     mo.stop(merging is None)
-    _rows = [{"mask": c if c != "merged" else f"merged ({merge_ui.value['merge_mode']})",
-              "α": f"{merging['alpha'][c]:.3f}" if c in merging["alpha"] else "",
-              "val balanced": f"{merging['val'][c]:.3f}", "test balanced": f"{t.report.balanced:.3f}",
-              **{g: f"{v:.3f}" for g, v in t.report.by_group.items()}} for c, t in merging["trials"].items()]
-    _cands = {c: v for c, v in merging["val"].items() if c != "merged"}
-    mo.vstack([views.overlap_alpha(lab.overlap_matrix(merging["trials"]), merging["alpha"], _cands),
-               mo.ui.table(pd.DataFrame(_rows), selection=None, pagination=False)])
+    _cands = {c: v for c, v in merging.val.items() if c != "merged"}
+    _table = merging.table()
+    mo.vstack([views.overlap_alpha(merging.matrix, merging.alpha, _cands),
+               mo.ui.table(_table.assign(**{c: _table[c].map("{:.3f}".format) for c in _table.columns if c != "mask"}),
+                           selection=None, pagination=False)])
     return
 
 
@@ -348,9 +332,9 @@ def _(mo):
 
 
 @app.cell
-def _(lab, merging, mo, overlap_pick):
+def _(merging, mo, overlap_pick):
     mo.stop(merging is None)
-    overlap_pick.widget.update(lab.overlap_matrix(merging["trials"]))
+    overlap_pick.widget.update(merging.matrix)
     overlap_pick
     return
 
@@ -358,9 +342,9 @@ def _(lab, merging, mo, overlap_pick):
 @app.cell
 def _(lab, merging, mo, overlap_pick, views):
     mo.stop(merging is None)
-    _sel = [p for p in overlap_pick.value.get("selected", []) if p in merging["trials"]]
-    _pair = _sel if len(_sel) == 2 else ["merged", next(iter(merging["trials"]))]
-    _ov = lab.overlap(merging["trials"][_pair[0]], merging["trials"][_pair[1]])
+    _sel = [p for p in overlap_pick.value.get("selected", []) if p in merging.trials]
+    _pair = _sel if len(_sel) == 2 else ["merged", next(iter(merging.trials))]
+    _ov = lab.overlap(merging.trials[_pair[0]], merging.trials[_pair[1]])
     mo.vstack([mo.md(f"selected pair: **{_pair[0]} vs {_pair[1]}** · Jaccard over all layers "
                      f"{_ov.attrs['total']['jaccard']:.3f}"),
                views.layer_overlap(_ov, title=f"{_pair[0]} vs {_pair[1]}: Jaccard overlap per layer")])
@@ -492,13 +476,12 @@ def _(lab, methods_on, mo, opt_ui, views):
     mo.stop(not methods_on.value)
     _c = opt_ui.value
     with mo.status.spinner(f"{_c['method']} search over small weights ..."):
-        _picked = lab.rescue(_c["sparsity"], rho=_c["rho"], method=_c["method"], generations=_c["generations"])
-    _opt = lab.evaluate_masks(_picked.masks)
-    _mag = lab.prune("magnitude", _c["sparsity"], "uniform")
-    _layer = max(_picked.masks, key=lambda n: int(_picked.rescued[n].sum()))
+        _cmp = lab.compare_rescue(_c["sparsity"], rho=_c["rho"], method=_c["method"], generations=_c["generations"])
+    _picked, _layer = _cmp.picked, _cmp.layer
     mo.vstack([
         mo.md(f"calibration loss **{_picked.loss:.3f}** (magnitude alone {_picked.magnitude_loss:.3f}) · "
-              f"test balanced accuracy **{_opt.report.balanced:.3f}** vs magnitude {_mag.report.balanced:.3f} "
+              f"test balanced accuracy **{_cmp.searched.report.balanced:.3f}** vs magnitude "
+              f"{_cmp.magnitude.report.balanced:.3f} "
               f"(one-shot, same per-layer budgets; dense {lab.dense_report.balanced:.3f})"),
         mo.hstack([views.weight_histogram(lab.dense.get_parameter(_layer), _picked.large[_layer],
                                           _picked.rescued[_layer], _picked.threshold[_layer], layer=_layer),
@@ -528,18 +511,14 @@ def _(lab_spec, methods_on, mo, mui):
 
 
 @app.cell
-def _(lab, methods_on, mo, pd, ratio_ui, views):
+def _(lab, methods_on, mo, ratio_ui, views):
     mo.stop(not methods_on.value)
     _r = ratio_ui.value["ratio"]
-    _crits = ["magnitude", "mean_activation", "apoz"]
-    _kept = pd.concat([lab.kept_filters(_crits, _r, "uniform"), lab.kept_filters(_crits, _r, "global")])
-    _acc = pd.DataFrame([{"criterion": c, "ranking": "per-layer" if m == "uniform" else "global",
-                          "balanced (one-shot)": lab.prune(c, _r, m, "filter").report.balanced}
-                         for c in _crits for m in ("uniform", "global")])
-    _tab = _acc.pivot(index="criterion", columns="ranking", values="balanced (one-shot)").reset_index()
-    mo.vstack([views.kept_filters_bars(_kept),
+    _choice = lab.filter_criteria(_r, ["magnitude", "mean_activation", "apoz"])
+    _tab = _choice.accuracy
+    mo.vstack([views.kept_filters_bars(_choice.kept),
                mo.md(f"Balanced test accuracy, one-shot, {_r:.0%} of the filters removed:"),
-               mo.ui.table(_tab.assign(**{c: _tab[c].map("{:.3f}".format) for c in ("global", "per-layer")}),
+               mo.ui.table(_tab.assign(**{c: _tab[c].map("{:.3f}".format) for c in ("per-layer", "global")}),
                            selection=None, pagination=False)])
     return
 
@@ -645,16 +624,15 @@ def _(ft_button, ft_epochs, lab, mo, trial):
 
 
 @app.cell
-def _(Path, lab, mo, out_dir, report_button, save_button, settings, trial, write_report):
+def _(Path, lab, mo, out_dir, report_button, save_button, trial, write_report):
     _msgs = []
     if save_button.value and trial is not None:
         _p = lab.save(trial, Path(out_dir.value) / f"{trial.plan.criterion}-{trial.plan.mode}-{trial.plan.sparsity:.2f}")
         _msgs.append(f"saved masks and plan to `{_p}`")
-    if report_button.value:
-        _mode = "global" if settings["mode"] == "per-layer" else settings["mode"]
+    if report_button.value and trial is not None:
         with mo.status.spinner("writing the report ..."):
-            _r = write_report(Path(out_dir.value) / "report.html", lab=lab, criterion=settings["criterion"],
-                              mode=_mode, granularity=settings["granularity"])
+            _r = write_report(Path(out_dir.value) / "report.html", lab=lab, criterion=trial.plan.criterion,
+                              mode=trial.plan.sweep_mode or "global", granularity=trial.plan.granularity)
         _msgs.append(f"wrote `{_r}`")
     mo.md("<br>".join(_msgs) if _msgs else "")
     return

@@ -32,29 +32,96 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..runtime import resolve_device
 
-__all__ = ["cost", "count_macs"]
+__all__ = ["MaskedCost", "cost", "count_macs", "output_positions"]
 
 
-def count_macs(model: nn.Module, example: Tensor) -> tuple[int, int]:
-    """``(MACs, nonzero_MACs)`` of ``model(example)``, per item of the batch."""
+def _weighted(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The conv / linear modules whose MACs scale with their nonzero weights, with weight names."""
+    return [(f"{n}.weight" if n else "weight", m) for n, m in model.named_modules()
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "weight", None) is not None]
+
+
+def output_positions(model: nn.Module, example: Tensor) -> dict[str, int]:
+    """Output positions per input item of every conv / linear, keyed by weight name.
+
+    A position is where one output feature is computed once: ``H_out * W_out`` for a conv, the
+    number of tokens (every dimension but the batch and the last) for a linear, so a linear on a
+    ``(N, 5, 8)`` input has 5. A module called twice per forward pass counts twice. Its weight
+    costs ``positions * nnz(W)`` nonzero MACs per item.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
+        >>> output_positions(net, torch.zeros(3, 5, 8))
+        {'0.weight': 5, '2.weight': 5}
+    """
     n_items = example.shape[0]
-    saved: list[int] = []
-
-    def hook(m: nn.Module, _inp: Any, out: Tensor) -> None:
-        w = m.weight
-        positions = out.numel() // (out.shape[1] if isinstance(m, nn.Conv2d) else out.shape[-1])
-        saved.append(positions * (w.numel() - int(torch.count_nonzero(w))))
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "weight", None) is not None]
+    pos: dict[str, int] = {}
+    handles = []
+    for name, m in _weighted(model):
+        def hook(mod: nn.Module, _inp: Any, out: Tensor, name: str = name) -> None:
+            per_item = out.numel() // (out.shape[1] if isinstance(mod, nn.Conv2d) else out.shape[-1])
+            pos[name] = pos.get(name, 0) + per_item // n_items
+        handles.append(m.register_forward_hook(hook))
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        with torch.no_grad():
             model(example)
     finally:
         for h in handles:
             h.remove()
-    macs = fc.get_total_flops() // 2
-    return macs // n_items, (macs - sum(saved)) // n_items
+    return pos
+
+
+def _zero_macs(model: nn.Module, positions: dict[str, int]) -> int:
+    """MACs per item that zero weights of ``model`` would skip: ``sum positions * (numel - nnz)``."""
+    return sum(positions[n] * (p.numel() - int(torch.count_nonzero(p)))
+               for n, p in model.named_parameters() if n in positions)
+
+
+def count_macs(model: nn.Module, example: Tensor) -> tuple[int, int]:
+    """``(MACs, nonzero_MACs)`` of ``model(example)``, per item of the batch."""
+    positions = output_positions(model, example)
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        model(example)
+    macs = fc.get_total_flops() // 2 // example.shape[0]
+    return macs, macs - _zero_macs(model, positions)
+
+
+class MaskedCost:
+    """Params and MACs of masked copies of one architecture, counted without a forward pass.
+
+    Built once on the dense model (one pass with a flop counter and the output positions); each
+    call then counts the nonzero weights of a model of the same architecture, which is what a
+    slider move needs (:func:`cost` would run the model again). The numbers equal :func:`cost`'s.
+
+    Example:
+        >>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.Linear(8 * 30 * 30, 10))
+        >>> counter = MaskedCost(net, (3, 32, 32))
+        >>> with torch.no_grad():
+        ...     _ = net[0].weight[:4].zero_()
+        >>> counter(net)["nonzero_MACs"] == cost(net, (3, 32, 32), latency=False)["nonzero_MACs"]
+        True
+    """
+
+    def __init__(self, model: nn.Module, input_shape: Sequence[int]) -> None:
+        params = list(model.parameters())
+        dev = params[0].device if params else torch.device("cpu")
+        example = torch.randn(1, *(int(s) for s in input_shape), device=dev)
+        was = model.training
+        model.eval()
+        try:
+            self.positions = output_positions(model, example)
+            with torch.no_grad(), FlopCounterMode(display=False) as fc:
+                model(example)
+        finally:
+            model.train(was)
+        self.params = sum(p.numel() for p in params)
+        self.macs = fc.get_total_flops() // 2
+
+    def __call__(self, model: nn.Module) -> dict[str, int]:
+        """``params, nonzero_params, MACs, nonzero_MACs`` of ``model`` (same architecture) as it is now."""
+        return {"params": self.params,
+                "nonzero_params": sum(int(torch.count_nonzero(p)) for p in model.parameters()),
+                "MACs": self.macs, "nonzero_MACs": self.macs - _zero_macs(model, self.positions)}
 
 
 def cost(model: nn.Module, input_shape: Sequence[int], batch_size: int = 1,

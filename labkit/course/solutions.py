@@ -163,13 +163,15 @@ def _weibull_cases() -> list[Case]:
             Case("a curve with two points at S ≥ 1 (leave them out)", (grows,))]
 
 
-def _apoz_model(seed: int) -> nn.Module:
+def _apoz_model(seed: int) -> nn.Sequential:
     torch.manual_seed(seed)
     m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
                       nn.Conv2d(8, 6, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 4))
+    bn = m[1]
+    assert isinstance(bn, nn.BatchNorm2d) and bn.running_mean is not None and bn.running_var is not None
     with torch.no_grad():
-        m[1].running_mean.uniform_(-0.5, 0.5, generator=_gen(seed + 1))
-        m[1].running_var.uniform_(0.5, 2.0, generator=_gen(seed + 2))
+        bn.running_mean.uniform_(-0.5, 0.5, generator=_gen(seed + 1))
+        bn.running_var.uniform_(0.5, 2.0, generator=_gen(seed + 2))
     return m
 
 

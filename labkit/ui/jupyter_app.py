@@ -1,7 +1,7 @@
-"""``Lab.app()``: the whole pruning lab as one ipywidgets widget, for JupyterLab or any Jupyter.
+"""``lk.app(lab)``: the whole pruning lab as one ipywidgets widget, for JupyterLab or any Jupyter.
 
     lab = lk.Lab("resnet20", "digits-lt")     # or Lab(my_module, my_lab_data)
-    lab.app()                                 # the last line of a cell displays it
+    lk.app(lab)                               # the last line of a cell displays it
 
 What it holds, top to bottom: the controls of :func:`labkit.ui.lab_spec.lab_controls`
 (criterion, granularity, allocation, global sparsity, normalisation, depth bias) with the
@@ -86,7 +86,6 @@ class LabApp(W.VBox):
         self.trial: Trial | None = None
         self._all_criteria = list_criteria()
         self._data_driven = {c for c in self._all_criteria if get_criterion(c).needs_data}
-        self._sweeps: dict[tuple, Any] = {}
         self._quiet = False
         self._last_key: Any = None
         self._fallback: tuple[str, str] | None = None  # (criterion switched to, why)
@@ -264,18 +263,19 @@ class LabApp(W.VBox):
     def _curve(self, t: Trial, s: dict[str, Any]) -> Any:
         from .. import views
 
-        mode = "global" if s["mode"] == "per-layer" else s["mode"]
-        key = (s["criterion"], mode, s["granularity"], s["normalize"], s["depth_bias"])
-        if key not in self._sweeps:
-            self.panels["curve"].busy(f"measuring {len(self.sweep_points)} sparsities for the curve ...")
-            self._sweeps[key] = self.lab.sweep(list(self.sweep_points), s["criterion"], mode, s["granularity"],
-                                               normalize=s["normalize"], depth_bias=s["depth_bias"])
+        import pandas as pd
+
+        self.panels["curve"].busy(f"accuracy at {len(self.sweep_points)} sparsities (measured once per setting) ...")
+        curve = self.lab.curve(t.plan, self.sweep_points)
         measured = {"sparsity": t.masks.sparsity, "overall": t.report.overall, "balanced": t.report.balanced,
                     **t.report.by_group}
-        title = (f"Accuracy vs sparsity · {s['criterion']}, {mode}" if s["mode"] != "per-layer"
-                 else f"{s['criterion']}, global curve · ◆ = per-layer trial")
-        return views.accuracy_vs_sparsity(self._sweeps[key], baselines=self.lab.baselines(), current=measured,
-                                          title=title)
+        if curve is None:  # per-layer targets: no single sparsity to sweep, the measured point alone
+            curve = pd.DataFrame([{"sparsity": measured["sparsity"], "metric": k, "value": v}
+                                  for k, v in measured.items() if k != "sparsity"])
+            title = f"{s['criterion']}, per-layer targets: no single sparsity to sweep · ◆ = your setting"
+        else:
+            title = f"Accuracy vs sparsity · {s['criterion']}, {t.plan.sweep_mode}"
+        return views.accuracy_vs_sparsity(curve, baselines=self.lab.baselines(), current=measured, title=title)
 
     def snapshot(self) -> Any:
         """The readout and the main views as they are now, as static HTML (images inline as base64).

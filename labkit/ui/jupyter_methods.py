@@ -92,9 +92,8 @@ class RescueSection(_OwnControls):
         lab, c = self.app.lab, ju.values(self.box)
 
         def view() -> Any:
-            picked = lab.rescue(c["sparsity"], rho=c["rho"], method=c["method"], generations=int(c["generations"]))
-            opt, mag = lab.evaluate_masks(picked.masks), lab.prune("magnitude", c["sparsity"], "uniform")
-            layer = max(picked.masks, key=lambda n: int(picked.rescued[n].sum()))
+            cmp = lab.compare_rescue(c["sparsity"], rho=c["rho"], method=c["method"], generations=int(c["generations"]))
+            picked, opt, mag, layer = cmp.picked, cmp.searched, cmp.magnitude, cmp.layer
             text = (f"calibration loss <b>{picked.loss:.3f}</b> (magnitude alone {picked.magnitude_loss:.3f}) · "
                     f"test balanced accuracy <b>{opt.report.balanced:.3f}</b> vs magnitude "
                     f"{mag.report.balanced:.3f} (one-shot, same per-layer budgets; dense "
@@ -119,20 +118,14 @@ class KeptFiltersSection(_OwnControls):
                          "L2-normalised per layer).", lab_spec.transfer_controls())
 
     def draw(self) -> None:
-        import pandas as pd
-
         from .. import views
 
         lab, r = self.app.lab, float(ju.values(self.box)["ratio"])
         crits = [c for c in self.CRITERIA if c in lab_spec.criteria_for("filter")]
 
         def view() -> Any:
-            kept = pd.concat([lab.kept_filters(crits, r, "uniform"), lab.kept_filters(crits, r, "global")])
-            acc = pd.DataFrame([{"criterion": c, "ranking": "per-layer" if m == "uniform" else "global",
-                                 "balanced": lab.prune(c, r, m, "filter",
-                                                       normalize="l2" if m == "global" else "none").report.balanced}
-                                for c in crits for m in ("uniform", "global")])
-            table = acc.pivot(index="criterion", columns="ranking", values="balanced").reset_index()
+            choice = lab.filter_criteria(r, crits)
+            kept, table = choice.kept, choice.accuracy
             text = f"Balanced test accuracy, one-shot, {r:.0%} of the filters removed:" + table_html(table)
             return (text, views.kept_filters_bars(kept))
 
@@ -158,7 +151,7 @@ class CostSection(_OwnControls):
         lab = self.app.lab
 
         def view() -> Any:
-            kw = dict(num_classes=lab.data.num_classes, in_channels=lab.input_shape[0])
+            kw: dict[str, Any] = dict(num_classes=lab.data.num_classes, in_channels=lab.input_shape[0])
             nets = {"baseline": load_model("csasml_baseline", **kw),
                     "csasml_lite": load_model("csasml_lite", input_size=lab.input_shape[-1], **kw)}
             frame = pd.concat([cost_breakdown(n, lab.input_shape).assign(model=k) for k, n in nets.items()],

@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import jupyter as ju
 from .jupyter_panels import Panel, busy_html, error_html, note_html, table_html
-from .lab_spec import criteria_for, merge_controls, merge_weights
+from .lab_spec import criteria_for, merge_controls, merge_request
 
 if TYPE_CHECKING:
     from .jupyter_app import LabApp
@@ -132,20 +132,11 @@ class MergeSection(Section):
         from .. import views
 
         app, lab = self.app, self.app.lab
-        base = {k: v for k, v in app.settings().items() if k != "criterion"}
-        trials = {c: lab.prune(criterion=c, **base) for c in names}
-        val = {c: lab.val_accuracy(t) for c, t in trials.items()}  # once: the softmax rule reuses them
-        m = ju.values(self.merge_box)
-        alpha = merge_weights(lab, trials, m, accuracy=val)
-        merged = lab.merge(list(trials.values()), weights=list(alpha.values()), mode=m["merge_mode"])
-        self.trials = {**trials, "merged": merged}
-        matrix = lab.overlap_matrix(self.trials)
-        self.overlap.update(matrix)  # same widget, new numbers: the clicked pair is kept
-        val_all = {**val, "merged": lab.val_accuracy(merged)}
-        rows = [{"mask": c if c != "merged" else f"merged ({m['merge_mode']})", "α": alpha.get(c, float("nan")),
-                 "val balanced": val_all[c], "test balanced": t.report.balanced, **t.report.by_group}
-                for c, t in self.trials.items()]
-        return (table_html(pd.DataFrame(rows)), views.overlap_alpha(matrix, alpha, val))
+        m = lab.merging(names, **merge_request(names, ju.values(self.merge_box)), **app.settings())
+        self.trials = m.trials
+        self.overlap.update(m.matrix)  # same widget, new numbers: the clicked pair is kept
+        cands = {c: v for c, v in m.val.items() if c != "merged"}
+        return (table_html(m.table()), views.overlap_alpha(m.matrix, m.alpha, cands))
 
     def _show_pair(self) -> None:
         from .. import views
@@ -277,11 +268,9 @@ class ActionsSection(Section):
             elif name == "report":
                 from ..report import write_report
 
-                s = app.settings()
                 self.result.value = busy_html("writing the report (several operating points) ...")
-                mode = "global" if s["mode"] == "per-layer" else s["mode"]
-                path = write_report(Path(self.folder.value) / "report.html", lab=lab, criterion=s["criterion"],
-                                    mode=mode, granularity=s["granularity"])
+                path = write_report(Path(self.folder.value) / "report.html", lab=lab, criterion=t.plan.criterion,
+                                    mode=t.plan.sweep_mode or "global", granularity=t.plan.granularity)
                 self.result.value = f"wrote <code>{html.escape(str(path))}</code>"
             else:
                 raise KeyError(f"unknown action {name!r}; use one of {list(self.buttons)}")

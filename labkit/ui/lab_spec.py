@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 from ..lab import ALLOCATION_MODES
 from .controls import ControlSpec, Dropdown, Slider
 
-__all__ = ["lab_controls", "merge_controls", "merge_weights", "WEIGHT_SOURCES", "influence_controls",
+__all__ = ["lab_controls", "merge_controls", "merge_request", "WEIGHT_SOURCES", "influence_controls",
            "rescue_controls", "transfer_controls", "criteria_for", "resolve_granularity", "NORMALIZE_HELP"]
 
 # Criteria that score from weights alone, or from a forward pass on the validation split:
@@ -102,18 +102,20 @@ def merge_controls(candidates: Sequence[str]) -> ControlSpec:
            Slider("tau", "temperature τ", 0, 60, 5, 20, debounce=True)])
 
 
-def merge_weights(lab: Any, trials: Mapping[str, Any], values: Mapping[str, Any],
-                  accuracy: Mapping[str, float] | None = None) -> dict[str, float]:
-    """The α each candidate gets under the merge controls' ``values`` (hand-set or method 1's softmax).
+def merge_request(candidates: Sequence[str], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The merge controls' ``values`` as keywords of :meth:`labkit.Lab.merging`.
 
-    Hand-set weights that are all zero fall back to equal weights. ``accuracy``: the candidates'
-    validation accuracies if the caller has them (the softmax rule then does not evaluate again).
+    ``weights`` is ``None`` when the weights come from validation accuracy (method 1's softmax
+    with temperature ``tau``), else the hand-set slider weights (the lab normalises them).
+
+    Example:
+        >>> merge_request(["a", "b"], {"w_a": 0.2, "w_b": 0.6, "merge_mode": "weighted",
+        ...                            "weights": WEIGHT_SOURCES[0], "tau": 20})
+        {'weights': {'a': 0.2, 'b': 0.6}, 'tau': 20.0, 'merge_mode': 'weighted'}
     """
-    if values.get("weights") == WEIGHT_SOURCES[1]:
-        return lab.merge_weights(trials, tau=float(values["tau"]), accuracy=accuracy)
-    w = {c: float(values[f"w_{c}"]) for c in trials}
-    total = sum(w.values())
-    return {c: (v / total if total > 0 else 1.0 / len(w)) for c, v in w.items()}
+    softmax = values.get("weights") == WEIGHT_SOURCES[1]
+    return {"weights": None if softmax else {c: float(values[f"w_{c}"]) for c in candidates},
+            "tau": float(values["tau"]), "merge_mode": values["merge_mode"]}
 
 
 def influence_controls(conv_layers: Sequence[str]) -> ControlSpec:

@@ -120,7 +120,7 @@ def styled(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with matplotlib.rc_context(RC):
+        with matplotlib.rc_context(RC):  # type: ignore[arg-type]  # RC keys are valid rcParams
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -51,7 +52,7 @@ def _array(x: Any, name: str, ndim: int) -> np.ndarray:
 
 
 @styled
-def decay_curves(survival: Any, k: Sequence[float], lam: Sequence[float], *, channels: Sequence[int] | None = None,
+def decay_curves(survival: Any, k: npt.ArrayLike, lam: npt.ArrayLike, *, channels: Sequence[int] | None = None,
                  t: Sequence[float] | None = None, layer: str = "", max_channels: int = 8) -> Figure:
     """Survival of the domino influence for some channels of one layer, with their Weibull fits.
 
@@ -106,7 +107,7 @@ def weibull_scatter(table: pd.DataFrame, *, kinds: Sequence[str] = ("fit",)) -> 
                         vmin=0, vmax=max(len(layers) - 1, 1))
         cb = fig.colorbar(sc, ax=ax, label="layer (forward order)")
         ticks = np.unique(np.linspace(0, len(layers) - 1, min(6, len(layers))).round().astype(int))
-        cb.set_ticks(ticks)
+        cb.set_ticks(ticks.tolist())
         cb.set_ticklabels([short_layer(layers[i]) for i in ticks])
         ax.set_xscale("log")
         ax.set_yscale("log")

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.artist import Artist
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
@@ -77,7 +78,7 @@ def longtail_tradeoff(table: pd.DataFrame, runs: Sequence[str] = ("E",), *,
     fig = accuracy_vs_sparsity(curves, baselines=baselines, title=heading)
     ax = fig.axes[0]
     leg = ax.get_legend()
-    handles = list(leg.legend_handles) if leg is not None else []
+    handles: list[Artist] = [h for h in leg.legend_handles if h is not None] if leg is not None else []
     labels = ["run" if t.get_text() == "criterion" else t.get_text() for t in leg.get_texts()] if leg is not None else []
     ctrl = df[df["run"] == control] if control else df.iloc[:0]
     if len(ctrl):

@@ -175,7 +175,7 @@ def test_jupyter_notebook_executes(jupyter_notebook: Path, jupyter_kernel: str,
 @pytest.mark.slow
 def test_jupyter_lab_buttons_fine_tune_save_and_report(jupyter_kernel: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The JupyterLab twin's action buttons (``lab.app()``'s last section), clicked in the kernel after Run All."""
+    """The JupyterLab twin's action buttons (``lk.app(lab)``'s last section), clicked in the kernel after Run All."""
     import nbformat
 
     monkeypatch.setenv("LABKIT_SMOKE", "1")

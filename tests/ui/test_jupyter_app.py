@@ -1,4 +1,4 @@
-"""``Lab.app()`` without a browser: a user's own ``nn.Module`` and tensors, controls set from code.
+"""``lk.app(lab)`` without a browser: a user's own ``nn.Module`` and tensors, controls set from code.
 
 Each test checks what a person would see change: the readout text, the PNG bytes of the views,
 the in-place error box, the criteria offered. The browser-side check (images decode, the
@@ -63,7 +63,7 @@ def lab() -> lk.Lab:
 
 @pytest.fixture(scope="module")
 def built(lab: lk.Lab) -> LabApp:
-    return lab.app(sweep=(0.0, 0.5, 0.9))  # built once: a figure costs ~0.1-0.5 s on a shared CPU
+    return lk.app(lab, sweep=(0.0, 0.5, 0.9))  # built once: a figure costs ~0.1-0.5 s on a shared CPU
 
 
 @pytest.fixture

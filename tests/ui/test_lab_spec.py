@@ -4,13 +4,6 @@ import pytest
 from labkit.ui import lab_spec
 
 
-class _FakeLab:
-    """Stands in for Lab.merge_weights so the rule's routing is tested without a model."""
-
-    def merge_weights(self, trials, tau, accuracy=None):
-        return {c: tau if accuracy is None else accuracy[c] for c in trials}
-
-
 def test_merge_controls_defaults_and_names():
     spec = lab_spec.merge_controls(["magnitude", "taylor"])
     d = spec.defaults()
@@ -18,18 +11,12 @@ def test_merge_controls_defaults_and_names():
     assert d["weights"] == "sliders" and d["merge_mode"] == "weighted" and d["tau"] == 20
 
 
-def test_merge_weights_from_sliders_are_normalised_and_zero_means_equal():
-    trials = {"magnitude": None, "taylor": None}
-    v = {"w_magnitude": 0.6, "w_taylor": 0.2, "weights": "sliders", "tau": 20}
-    assert lab_spec.merge_weights(_FakeLab(), trials, v) == pytest.approx({"magnitude": 0.75, "taylor": 0.25})
-    v.update(w_magnitude=0.0, w_taylor=0.0)
-    assert lab_spec.merge_weights(_FakeLab(), trials, v) == {"magnitude": 0.5, "taylor": 0.5}
-
-
-def test_merge_weights_from_validation_accuracy_go_to_the_lab():
-    v = {"w_a": 1.0, "weights": lab_spec.WEIGHT_SOURCES[1], "tau": 35}
-    assert lab_spec.merge_weights(_FakeLab(), {"a": None}, v) == {"a": 35.0}
-    assert lab_spec.merge_weights(_FakeLab(), {"a": None}, v, accuracy={"a": 0.9}) == {"a": 0.9}  # passed on
+def test_merge_request_routes_slider_weights_or_the_softmax_to_the_lab():
+    v = {"w_magnitude": 0.6, "w_taylor": 0.2, "weights": "sliders", "tau": 20, "merge_mode": "majority"}
+    assert lab_spec.merge_request(["magnitude", "taylor"], v) == {
+        "weights": {"magnitude": 0.6, "taylor": 0.2}, "tau": 20.0, "merge_mode": "majority"}
+    v["weights"] = lab_spec.WEIGHT_SOURCES[1]
+    assert lab_spec.merge_request(["magnitude", "taylor"], v)["weights"] is None  # the lab's softmax decides
 
 
 def test_method_controls():

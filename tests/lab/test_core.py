@@ -173,3 +173,45 @@ def test_compact_agrees_and_shrinks(lab):
 def test_bad_input_is_refused_with_a_clear_error(lab, kw, err):
     with pytest.raises(err):
         lab.prune(**kw)
+
+
+class _Tokens(torch.nn.Module):
+    """A token-wise model (as CSASML's attention): linears applied to every one of 5 tokens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Linear(8, 16)
+        self.mix = torch.nn.Linear(16, 16)
+        self.head = torch.nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.mix(torch.relu(self.embed(x)))).mean(1))
+
+
+def _token_data(n: int = 30) -> lk.LabData:
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(n, 5, 8, generator=g), torch.arange(n) % 3
+    split = lk.data.Split.from_tensors(x, y)
+    return lk.LabData("tokens", split, split, split, ["a", "b", "c"], torch.full((3,), n // 3).numpy(),
+                      {"many": [0], "medium": [1], "few": [2]}, (5, 8))
+
+
+def test_live_cost_counts_every_token_of_a_token_wise_linear():
+    # the lab's live count once charged a linear on (N, 5, 8) for 8 positions instead of 5 tokens
+    lab = lk.Lab(_Tokens(), _token_data(), exclude_first=False, exclude_last=False)
+    t = lab.prune(sparsity=0.5, mode="uniform")
+    ref = lk.cost(apply_masks(lab.dense, t.masks), lab.input_shape, latency=False)
+    assert {k: t.cost[k] for k in ref if k in t.cost} == {k: ref[k] for k in t.cost}
+    tokens = {"embed.weight": 5, "mix.weight": 5, "head.weight": 1}  # the head sees the pooled token
+    skipped = sum(tokens[n] * int((~m).sum()) for n, m in t.masks.items())
+    assert t.cost["MACs"] - t.cost["nonzero_MACs"] == skipped
+
+
+def test_a_setting_seen_before_answers_from_memory_with_the_same_numbers(lab):
+    first = lab.prune("magnitude", 0.45, "uniform")
+    lab.prune("magnitude", 0.65, "uniform")
+    again = lab.prune("magnitude", 0.45, "uniform")
+    assert again.report is first.report and again.masks is first.masks
+    assert again.first_stage == len(lab._inc.stages)  # nothing re-run
+    fresh = lab.evaluate_masks(first.masks, first.plan)  # the same masks measured again agree
+    assert torch.equal(fresh.report.predictions, again.report.predictions)
