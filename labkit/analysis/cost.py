@@ -32,7 +32,24 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..runtime import resolve_device
 
-__all__ = ["cost", "count_macs"]
+__all__ = ["cost", "count_macs", "layer_macs"]
+
+
+def layer_macs(layer: nn.Module, output: Tensor, weights: int | None = None) -> int:
+    """MACs of one ``nn.Conv2d`` / ``nn.Linear`` call: output positions × weight elements.
+
+    A conv's output position (item × ``H_out`` × ``W_out``) costs ``C_out·C_in/groups·k²`` MACs,
+    the number of weight elements; a linear's (one token) ``C_in·C_out``, again the weight count
+    (docs/methods.md §0.1; biases are not counted). ``weights`` replaces the weight count (e.g. the
+    nonzero weights, for the work a sparse kernel would do).
+
+    Example:
+        >>> conv = nn.Conv2d(3, 8, 3)
+        >>> layer_macs(conv, conv(torch.zeros(1, 3, 32, 32))) == 30 * 30 * 8 * 3 * 9
+        True
+    """
+    positions = output.numel() // (output.shape[1] if isinstance(layer, nn.Conv2d) else output.shape[-1])
+    return positions * (layer.weight.numel() if weights is None else weights)
 
 
 def count_macs(model: nn.Module, example: Tensor) -> tuple[int, int]:
@@ -42,8 +59,7 @@ def count_macs(model: nn.Module, example: Tensor) -> tuple[int, int]:
 
     def hook(m: nn.Module, _inp: Any, out: Tensor) -> None:
         w = m.weight
-        positions = out.numel() // (out.shape[1] if isinstance(m, nn.Conv2d) else out.shape[-1])
-        saved.append(positions * (w.numel() - int(torch.count_nonzero(w))))
+        saved.append(layer_macs(m, out, weights=w.numel() - int(torch.count_nonzero(w))))
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "weight", None) is not None]
