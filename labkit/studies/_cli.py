@@ -134,7 +134,8 @@ def cluster_from_args(args: argparse.Namespace) -> Cluster:
 
 
 def add_study_flags(cmd: StudyCommand, ap: argparse.ArgumentParser) -> None:
-    """Every flag of ``cmd`` on ``ap``: ``--smoke``, presets, ``--seeds``, overrides, ``--threads``, ``--out``, cluster."""
+    """Every flag of ``cmd`` on ``ap``: ``--smoke``, presets, ``--seeds``, overrides, ``--threads``, ``--out``,
+    the cluster flags."""
     ap.add_argument("--smoke", action="store_true", help=f"tiny settings ({cmd.settings.__name__}.smoke()): for CI")
     for p in cmd.presets:
         ap.add_argument(p.flag, metavar=p.metavar, dest=p.dest, default=None, help=p.help)

@@ -300,7 +300,7 @@ COMMAND = StudyCommand(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m labkit.studies.csasml --out results.csv [--smoke | --cifar100 ROOT] [--epochs N] [--seeds 0 1 2]``."""
+    """``python -m labkit.studies.csasml --out results.csv [--smoke | --cifar100 ROOT] [--epochs N] [--seeds ...]``."""
     study_main(COMMAND, argv)
 
 

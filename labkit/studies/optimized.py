@@ -238,8 +238,9 @@ def verdict(df: pd.DataFrame) -> pd.DataFrame:
             ga = df[(df["variant"] == "ga") & (df["phase"] == "one-shot")]
             if len(ga):
                 worse = int((ga["cal_loss"] > ga["magnitude_cal_loss"] + 1e-9).sum())
-                checks.append(GA_SEARCH.judge(f"{len(ga) - worse}/{len(ga)} runs; mean L_cal {ga['cal_loss'].mean():.4f} "
-                                              f"vs {ga['magnitude_cal_loss'].mean():.4f}", worse == 0))
+                checks.append(GA_SEARCH.judge(f"{len(ga) - worse}/{len(ga)} runs; mean L_cal "
+                                              f"{ga['cal_loss'].mean():.4f} vs {ga['magnitude_cal_loss'].mean():.4f}",
+                                              worse == 0))
         for s, row in zip(high, by_s):
             claim, a, b, phase = row[k]
             checks.append(claim.check(_diffs(df, s, a, b, phase), require=enough))

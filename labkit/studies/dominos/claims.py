@@ -73,8 +73,8 @@ def verdict(df: pd.DataFrame) -> pd.DataFrame:
     if len(dense) and dense["weibull_r2_defined"].sum() > 0:
         good, defined, total = (int(dense[k].sum()) for k in ("weibull_r2_ge_09", "weibull_r2_defined", "weibull_fits"))
         share = good / defined
-        checks.append(WEIBULL.judge(f"{good}/{defined} = {share:.1%} (all channels: {good}/{total} = {good / total:.1%}; "
-                                    f"the rest have < 3 usable depths or are dead)", share >= 0.8))
+        checks.append(WEIBULL.judge(f"{good}/{defined} = {share:.1%} (all channels: {good}/{total} = "
+                                    f"{good / total:.1%}; the rest have < 3 usable depths or are dead)", share >= 0.8))
         secs = dense["influence_seconds"]
         checks.append(INFLUENCE_TIME.judge(f"{secs.mean():.1f} s mean ({', '.join(f'{v:.1f}' for v in secs)})"))
     for t in targets:

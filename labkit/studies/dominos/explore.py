@@ -20,7 +20,8 @@ from .pipeline import SeedArtifacts
 __all__ = ["rescore", "importance_frame", "stage_summary"]
 
 
-def rescore(art: SeedArtifacts, alpha: float = 0.5, horizon: int | None = None) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+def rescore(art: SeedArtifacts, alpha: float = 0.5,
+            horizon: int | None = None) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
     """Re-derive D̂ and I from a seed's stored curves with another ``alpha`` or a shorter fit ``horizon``.
 
     No forward pass: the curves already hold every depth, so a horizon ``h`` fits the Weibull

@@ -27,7 +27,8 @@ from ...analysis.evaluate import evaluate
 from ...analysis.influence import influence_table
 from ...criteria import score
 from ...criteria._core import Batches
-from ...criteria.dominos import combine_importance, domino_scores_and_curves, normalize_by_max, representativeness_scores
+from ...criteria.dominos import (combine_importance, domino_scores_and_curves, normalize_by_max,
+                                 representativeness_scores)
 from ...data import load_dataset
 from ...models import load_model
 from ...models.se import add_se, se_overhead
