@@ -15,7 +15,7 @@ counts PIEs (Hooker et al.) over K training seeds of one split.
 
 Example:
     >>> study_units(LongTailSettings(seeds=(0, 1), permutations=(3,)))
-    [{'permutation': 3, 'seed': 0}, {'permutation': 3, 'seed': 1}]
+    [{'seed': 0, 'permutation': 3}, {'seed': 1, 'permutation': 3}]
 """
 from __future__ import annotations
 
