@@ -59,7 +59,8 @@ def main() -> None:
     args = ap.parse_args()
     _quiet_jsonschema_import()
     from labkit.studies import csasml
-    from labkit.studies._runner import Cluster, run_units
+    from labkit.studies._ray import Cluster
+    from labkit.studies._runner import run_units
 
     s = replace(csasml.CSASMLSettings.smoke(), runs=tuple(args.runs), seeds=tuple(args.seeds))
     n = len(s.runs) * len(s.seeds)

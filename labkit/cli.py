@@ -1,4 +1,4 @@
-"""The ``labkit`` command line: ``train``, ``eval``, ``report``, ``export-lab`` and ``list``.
+"""The ``labkit`` command line: ``train``, ``eval``, ``report``, ``export-lab``, ``study`` and ``list``.
 
 Every flag is explained by ``labkit <command> --help``. The shipped checkpoints in
 ``labkit/models/assets/`` were made with ``labkit train`` (the exact commands are in the README),
@@ -8,6 +8,7 @@ Example:
     $ labkit train --model resnet20 --dataset digits-lt --imbalance 20 --epochs 60 \\
           --out labkit/models/assets/resnet20__digits-lt.safetensors
     $ labkit eval --model resnet20 --dataset digits-lt
+    $ labkit study longtail --smoke --out /tmp/longtail.csv    # = python -m labkit.studies.longtail ...
     $ torchrun --nproc_per_node 2 -m labkit.cli train ...   # data-parallel (labkit.training.distributed)
 """
 from __future__ import annotations
@@ -115,8 +116,28 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--include-code", action="store_true", help="keep the cells' code in the page")
     x.add_argument("--screenshot", default=None, help="also save a PNG of the rendered page here")
 
+    st = sub.add_parser("study", help="run a method study (same as python -m labkit.studies.NAME)",
+                        description="Run one of the method studies of docs/methods.md; every argument after NAME "
+                                    "goes to the study (labkit study NAME --help lists them).")
+    st.add_argument("name", choices=_STUDIES, help="the study")
+    st.add_argument("args", nargs=argparse.REMAINDER, help="the study's arguments, e.g. --smoke --out results.csv")
+
     sub.add_parser("list", help="list datasets, models, criteria and merge modes")
     return parser
+
+
+_STUDIES = ("longtail", "csasml", "optimized", "transfer", "dominos")
+
+
+def _study(name: str, args: Sequence[str]) -> int:
+    """``labkit study NAME ...``: the study's own command line (it exits 2 on bad input, 1 on failed units)."""
+    import importlib
+
+    try:
+        importlib.import_module(f"labkit.studies.{name}").main(list(args))
+    except SystemExit as done:  # the study's exit code (2 bad input, 1 failed units, 0 --help) as ours
+        return done.code if isinstance(done.code, int) else 1
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -227,13 +248,15 @@ def _report(args: argparse.Namespace) -> int:
         from functools import partial
 
         from .lab import Lab
-        from .studies._runner import Cluster, sweep_on_ray
+        from .report import _measure
+        from .studies._ray import Cluster, sweep_on_ray
 
         cluster = Cluster(ray=True, address=args.address, cpus_per_task=args.cpus_per_task,
                           gpus_per_task=args.gpus_per_task)
         criteria = [args.criterion] + [b for b in baselines if b != args.criterion]
         points = sweep_on_ray(partial(Lab, args.model, args.dataset, seed=args.seed), criteria, sparsities,
-                              mode=args.mode, granularity=args.granularity, kind="report", cluster=cluster)
+                              mode=args.mode, granularity=args.granularity, measure=partial(_measure, progress=False),
+                              cluster=cluster)
     path = write_report(args.out, model=args.model, dataset=args.dataset, criterion=args.criterion,
                         mode=args.mode, sparsities=sparsities, seed=args.seed, granularity=args.granularity,
                         baselines=baselines, verdicts=args.verdicts or True, progress=not args.no_progress,
@@ -253,6 +276,8 @@ def _export_lab(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["study"] and len(argv) > 1 and argv[1] in _STUDIES:  # the rest is the study's, `--` included
+        return _study(argv[1], argv[2:])
     rest: list[str] = []
     if "--" in argv:  # what follows `--` belongs to the notebook (export-lab), as for `marimo export`
         cut = argv.index("--")

@@ -303,7 +303,8 @@ def render_report(lab: Lab, *, criterion: str = "magnitude", mode: str = "global
             table; ``True`` looks for ``notebooks/studies/results``; ``False``/``None`` leaves it out.
         progress: a tqdm bar over the operating points (they are the slow part).
         points: the operating points measured elsewhere (``labkit report --address``: Ray actors,
-            :func:`labkit.studies._runner.sweep_on_ray` with ``kind="report"``); default: measured here.
+            :func:`labkit.studies._ray.sweep_on_ray` with ``measure=partial(_measure, progress=False)``);
+            default: measured here.
     """
     if len(sparsities) == 0:
         raise ValueError("give at least one operating point, e.g. sparsities=[0.3, 0.5, 0.7]")

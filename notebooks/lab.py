@@ -538,7 +538,7 @@ def _(mo):
 @app.cell
 def _(lab, lk, methods_on, mo, pd, views):
     mo.stop(not methods_on.value)
-    from labkit.studies.csasml import cost_breakdown
+    from labkit.analysis.breakdown import cost_breakdown
 
     _kw = dict(num_classes=lab.data.num_classes, in_channels=lab.input_shape[0])
     _nets = {"baseline": lk.load_model("csasml_baseline", **_kw),

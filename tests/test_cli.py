@@ -45,9 +45,12 @@ def test_report_writes_html(tmp_path):
     (["train", "--dataset", "digits-lt", "--imbalance", "0.5", "--out", "x.safetensors"], "imbalance"),
     (["eval", "--model", "resnet20", "--dataset", "cifar10"], "resnet20"),
     (["report", "--out", "report.pdf"], ".html"),
+    (["study", "csasml", "--smoke", "--out", "results.txt"], ".csv"),
+    (["study", "transfer", "run", "--smoke", "--seeds", "0", "--out", "file/r.csv"], "writable folder"),
 ])
 def test_bad_input_exits_2_with_a_message_naming_the_fix(argv, needle, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("a file where a folder should be")
     assert main(argv) == 2
     assert needle in capsys.readouterr().err
 

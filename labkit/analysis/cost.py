@@ -32,7 +32,28 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..runtime import resolve_device
 
-__all__ = ["MaskedCost", "cost", "count_macs", "output_positions"]
+__all__ = ["MaskedCost", "cost", "count_macs", "layer_macs", "output_positions"]
+
+
+def layer_macs(layer: nn.Module, output: Tensor, weights: int | None = None) -> int:
+    """MACs of one ``nn.Conv2d`` / ``nn.Linear`` call: output positions × weight elements.
+
+    A conv's output position (item × ``H_out`` × ``W_out``) costs ``C_out·C_in/groups·k²`` MACs,
+    the number of weight elements; a linear's (one token) ``C_in·C_out``, again the weight count
+    (docs/methods.md §0.1; biases are not counted). ``weights`` replaces the weight count (e.g. the
+    nonzero weights, for the work a sparse kernel would do).
+
+    Example:
+        >>> conv = nn.Conv2d(3, 8, 3)
+        >>> layer_macs(conv, conv(torch.zeros(1, 3, 32, 32))) == 30 * 30 * 8 * 3 * 9
+        True
+    """
+    return _positions(layer, output) * (layer.weight.numel() if weights is None else weights)
+
+
+def _positions(layer: nn.Module, output: Tensor) -> int:
+    """Output positions of one conv / linear call: items x ``H_out`` x ``W_out``, or items x tokens."""
+    return output.numel() // (output.shape[1] if isinstance(layer, nn.Conv2d) else output.shape[-1])
 
 
 def _weighted(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -59,8 +80,7 @@ def output_positions(model: nn.Module, example: Tensor) -> dict[str, int]:
     handles = []
     for name, m in _weighted(model):
         def hook(mod: nn.Module, _inp: Any, out: Tensor, name: str = name) -> None:
-            per_item = out.numel() // (out.shape[1] if isinstance(mod, nn.Conv2d) else out.shape[-1])
-            pos[name] = pos.get(name, 0) + per_item // n_items
+            pos[name] = pos.get(name, 0) + _positions(mod, out) // n_items
         handles.append(m.register_forward_hook(hook))
     try:
         with torch.no_grad():

@@ -4,7 +4,8 @@ A study (``labkit.studies.<name>``) runs for minutes to hours; its full run is c
 ``notebooks/studies/results/<name>.csv`` with the exact command in the header and the run time
 in the ``.md`` beside it. The study notebooks use this module to
 
-* read that run (:func:`committed_run`): the table, the command, its ``--threads`` and its time;
+* read that run (:func:`committed_run`, through :func:`labkit.studies.load_or_run`): the table,
+  the command, its ``--threads`` and its time;
 * show the verdict first (:func:`verdict_board`): one row per claim, PASS / FAIL / INFO in
   colour, what was tested and what was measured, wrapped to the page width (no horizontal
   scrolling), under a callout that says how many claims held and the rule in plain words;
@@ -32,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from ..studies import load_or_run
+from ..studies._committed import StudyModule
 
 __all__ = ["PAIRED_RULE", "CommittedRun", "committed_run", "match_threads", "rerun", "rerun_command",
            "verdict_board"]
@@ -62,21 +66,18 @@ class CommittedRun:
         return f"`{self.command}` ({t}{took})"
 
 
-def committed_run(path: str | os.PathLike[str], read: Callable[[str | os.PathLike[str]], pd.DataFrame]
-                  ) -> CommittedRun | None:
-    """The committed run at ``path`` (read with the study's ``read_results``), or None if absent.
+def committed_run(path: str | os.PathLike[str], study: StudyModule) -> CommittedRun | None:
+    """The committed run at ``path`` (read by ``load_or_run(study, ...)``), or None if absent.
 
     The time comes from the ``.md`` beside the CSV (its largest "... time: N s").
     """
-    p = Path(path)
-    if not p.exists():
+    got = load_or_run(study, None, path, rerun=False)
+    if got is None or got.path is None:
         return None
-    df = read(p)
-    command = str(df.attrs.get("command", ""))
-    m = re.search(r"--threads[ =](\d+)", command)
-    md = p.with_suffix(".md")
+    m = re.search(r"--threads[ =](\d+)", got.command)
+    md = got.path.with_suffix(".md")
     times = [float(t) for t in re.findall(r"time: (\d+(?:\.\d+)?) s", md.read_text())] if md.exists() else []
-    return CommittedRun(p, df, command, int(m.group(1)) if m else None, max(times) if times else None)
+    return CommittedRun(got.path, got.table, got.command, int(m.group(1)) if m else None, max(times) if times else None)
 
 
 _COLOURS = {"PASS": ("#1a7f37", "#dafbe1"), "FAIL": ("#cf222e", "#ffebe9"), "INFO": ("#57606a", "#f6f8fa")}
@@ -150,6 +151,13 @@ def rerun(run: CommittedRun, read: Callable[[str | os.PathLike[str]], pd.DataFra
         return read(out)
 
 
+def _read(study: StudyModule, path: str | os.PathLike[str]) -> pd.DataFrame:
+    got = load_or_run(study, None, path, rerun=False)
+    if got is None:
+        raise FileNotFoundError(f"the rerun wrote no table at {path}")
+    return got.table
+
+
 def match_threads(run: CommittedRun | None) -> int:
     """Use the committed run's ``--threads`` in this process too (so an in-notebook run matches it).
 
@@ -166,6 +174,7 @@ def rerun_view(run: CommittedRun, study: Any, cwd: str | os.PathLike[str]) -> An
     """Rerun the committed command under a marimo progress bar and show whether it reproduces.
 
     ``study`` is the study module (``read_results`` and ``verdict``); ``cwd`` the repository root.
+    The rerun's table is read back with ``load_or_run(study, ...)`` from its temporary file.
     The bar follows elapsed time against the committed run's wall time (the study prints no
     finer progress); the result is a callout (reproduced or not) above the rerun's verdict board.
     """
@@ -182,7 +191,7 @@ def rerun_view(run: CommittedRun, study: Any, cwd: str | os.PathLike[str]) -> An
                 bar.update(increment=step)
                 done[0] += step
 
-        fresh = rerun(run, study.read_results, cwd=cwd, tick=tick)
+        fresh = rerun(run, lambda out: _read(study, out), cwd=cwd, tick=tick)
     old, new = study.verdict(run.table), study.verdict(fresh)
     same = list(old["measured"]) == list(new["measured"])
     return mo.vstack([
@@ -197,14 +206,14 @@ def rerun_view(run: CommittedRun, study: Any, cwd: str | os.PathLike[str]) -> An
 def committed_view(notebook_dir: str | os.PathLike[str], name: str, study: Any, rule: str) -> tuple[CommittedRun | None, Any]:
     """The top of a study notebook: the committed run of study ``name`` and its verdict board.
 
-    Reads ``<notebook_dir>/results/<name>.csv`` with ``study.read_results``. Returns
+    Reads ``<notebook_dir>/results/<name>.csv`` (:func:`committed_run`). Returns
     ``(run, view)``; ``run`` is None (and ``view`` a callout with the command to make it) when no
     full run is committed. ``rule`` is what the pairs are in this study, added to :data:`PAIRED_RULE`.
     """
     import marimo as mo
 
     csv = f"notebooks/studies/results/{name}.csv"
-    run = committed_run(Path(notebook_dir) / "results" / f"{name}.csv", study.read_results)
+    run = committed_run(Path(notebook_dir) / "results" / f"{name}.csv", study)
     if run is None:
         return None, mo.callout(mo.md(f"No committed full run yet: run the study's command "
                                       f"(`python -m labkit.studies.{name} --out {csv}`)."), kind="warn")

@@ -27,8 +27,11 @@ from .masks import Masks as Masks
 from .masks import make_masks as make_masks
 from .masks import overlap as overlap
 from .merge import get_merge_mode as get_merge_mode
+from .merge import MergeResult as MergeResult
 from .merge import list_merge_modes as list_merge_modes
+from .merge import merge_candidates as merge_candidates
 from .merge import merge_masks as merge_masks
+from .merge import overlap_matrix as overlap_matrix
 from .merge import register_merge_mode as register_merge_mode
 from .ranking import Ranking as Ranking
 
@@ -39,4 +42,5 @@ __all__ = [
     "Allocation", "AllocationWarning", "allocate", "apply_masks", "expand_masks", "compact", "register_opaque",
     "couple_scores", "coupled_groups", "Masks", "make_masks", "overlap", "get_merge_mode",
     "list_merge_modes", "merge_masks", "register_merge_mode", "Ranking",
+    "MergeResult", "merge_candidates", "overlap_matrix",
 ]

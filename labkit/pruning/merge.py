@@ -17,6 +17,9 @@ same allocation), chosen by a *priority* per unit:
 Modes live in a strict registry: ``register_merge_mode(name)`` on a function
 ``(votes (K, n) float, alpha (K,), scores_hat (K, n) or None) -> priority (n,)``.
 
+:func:`merge_candidates` merges *named* candidates (a trainer's or a criterion's mask each) and
+reports the weights by name and the best candidate; :func:`overlap_matrix` is how much they agree.
+
 Example:
     >>> a = Masks({"w": torch.tensor([True, True, False, False])})
     >>> b = Masks({"w": torch.tensor([True, False, True, False])})
@@ -25,15 +28,19 @@ Example:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor
 
 from .._registry import Registry
-from .masks import Masks
+from .masks import Masks, overlap
 
-__all__ = ["merge_masks", "register_merge_mode", "get_merge_mode", "list_merge_modes"]
+__all__ = ["merge_masks", "register_merge_mode", "get_merge_mode", "list_merge_modes", "MergeResult",
+           "merge_candidates", "overlap_matrix"]
 
 MergeMode = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
 _MODES: Registry[MergeMode] = Registry("merge mode")
@@ -139,3 +146,78 @@ def merge_masks(masks: Sequence[Masks], weights: Sequence[float] | None = None,
     meta = {**ref.meta, "merge": {"mode": mode if isinstance(mode, str) else getattr(mode, "__name__", "custom"),
                                   "weights": alpha.tolist(), "candidates": K}}
     return Masks(out, ref.granularity, meta)
+
+
+@dataclass
+class MergeResult:
+    """A merge of named candidates: the candidates, their weights ``alpha`` (sum 1), the merged mask and
+    ``best``, the candidate with the largest weight (``k* = argmax α_k``, the first on a tie)."""
+
+    candidates: dict[str, Masks]
+    alpha: dict[str, float]
+    merged: Masks
+    best: str
+
+
+def _alpha(weights: Sequence[float] | Mapping[str, float] | None, names: Sequence[str]) -> np.ndarray:
+    k = len(names)
+    if weights is None:
+        return np.full(k, 1.0 / k)
+    if isinstance(weights, Mapping):
+        missing = [n for n in names if n not in weights]
+        if missing:
+            raise KeyError(f"no weight for candidate(s) {missing}; weights are given for {list(weights)}")
+        weights = [weights[n] for n in names]
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (k,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"weights must be {k} non-negative numbers, not all zero; got {list(weights)}")
+    return w if abs(w.sum() - 1.0) <= 1e-9 else w / w.sum()
+
+
+def merge_candidates(candidates: Mapping[str, Masks], weights: Sequence[float] | Mapping[str, float] | None = None,
+                     *, mode: str | MergeMode = "weighted",
+                     scores: Mapping[str, Mapping[str, Tensor]] | None = None) -> MergeResult:
+    """Merge named candidate masks with weights (docs/methods.md §1.4): :func:`merge_masks` by name.
+
+    Args:
+        candidates: name -> :class:`Masks` (e.g. one per auxiliary trainer or criterion), all on the
+            same layers; merging keeps every layer's budget.
+        weights: one non-negative weight per candidate (a sequence in ``candidates`` order, or a
+            mapping by name); default equal. Weights that already sum to 1 (within 1e-9, e.g.
+            ``softmax(τ a_k)``) are kept as given, others divided by their sum: that is ``alpha``.
+        mode: a registered merge mode (:func:`list_merge_modes`) or a priority function.
+        scores: name -> the scores each mask was made from (tie-break and intersection fill).
+
+    The merged mask's ``meta`` records ``merge_alpha`` and ``best``.
+
+    Example:
+        >>> a = Masks({"w": torch.tensor([True, True, False, False])})
+        >>> b = Masks({"w": torch.tensor([True, False, True, False])})
+        >>> r = merge_candidates({"a": a, "b": b}, [3, 1])
+        >>> r.alpha, r.best, r.merged["w"].tolist()
+        ({'a': 0.75, 'b': 0.25}, 'a', [True, True, False, False])
+    """
+    names = list(candidates)
+    if not names:
+        raise ValueError("merge_candidates needs at least one candidate mask")
+    w = _alpha(weights, names)
+    merged = merge_masks([candidates[n] for n in names], weights=w.tolist(), mode=mode,
+                         scores=[scores[n] for n in names] if scores is not None else None)
+    alpha = {n: float(a) for n, a in zip(names, w)}
+    best = names[int(np.argmax(w))]
+    merged.meta.update(merge_alpha=alpha, best=best)
+    return MergeResult(dict(candidates), alpha, merged, best)
+
+
+def overlap_matrix(masks: Mapping[str, Masks]) -> pd.DataFrame:
+    """K × K Jaccard overlap of the kept sets, pooled over all layers (``overlap(a, b).attrs["total"]``).
+
+    Example:
+        >>> a = Masks({"w": torch.tensor([True, True, False, False])})
+        >>> b = Masks({"w": torch.tensor([True, False, True, False])})
+        >>> overlap_matrix({"a": a, "b": b}).round(3).values.tolist()
+        [[1.0, 0.333], [0.333, 1.0]]
+    """
+    names = list(masks)
+    mat = [[overlap(masks[a], masks[b]).attrs["total"]["jaccard"] for b in names] for a in names]
+    return pd.DataFrame(mat, index=names, columns=names)

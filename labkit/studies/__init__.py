@@ -1,7 +1,17 @@
 """Studies: one end-to-end experiment per method of docs/methods.md, each returning a result table.
 
-A study module exposes ``run_study(settings) -> DataFrame`` (one row per run × seed) and
-``verdict(df) -> DataFrame`` (PASS / FAIL per criterion of its docs/methods.md section, as measured).
+A study module (``labkit.studies.<name>``) keeps only its settings, its pipeline and its claims:
+
+* ``<Name>Settings`` (``smoke()`` for CI), ``run_study(settings) -> DataFrame`` (one row per run ×
+  seed) and ``STUDY``, its units for the runner (:mod:`labkit.studies._runner`, Ray in
+  :mod:`labkit.studies._ray`);
+* ``verdict(df) -> DataFrame``: its claims (:class:`~labkit.studies._verdict.Claim`) checked as
+  measured, PASS / FAIL / INFO per criterion of its docs/methods.md section, one schema for all;
+* ``main(argv)``: ``python -m labkit.studies.<name> --out results.csv [--smoke] [--seeds ...]``,
+  the same command line for every study (:mod:`labkit.studies._cli`; also ``labkit study <name>``).
+
+The notebooks read a committed run or rerun it with :func:`load_or_run`;
+:func:`committed_verdicts` gives every method's verdict from the committed CSVs.
 
 Example:
     >>> from labkit.studies import csasml
@@ -11,44 +21,18 @@ Example:
 from __future__ import annotations
 
 import importlib
-import os
-from pathlib import Path
 from types import ModuleType
 
-import pandas as pd
+from ._committed import METHOD_STUDIES, Loaded, committed_verdicts, load_or_run
 
-__all__ = ["csasml", "dominos", "longtail", "optimized", "transfer", "METHOD_STUDIES", "committed_verdicts"]
-
-# docs/methods.md section -> study module, in the order of the thesis methods.
-METHOD_STUDIES = {"1 · long tail": "longtail", "2 · CSASML": "csasml", "3 · optimized small weights": "optimized",
-                  "4 · transfer filters": "transfer", "5 · DOMINOS": "dominos"}
+__all__ = ["csasml", "dominos", "longtail", "optimized", "transfer", "METHOD_STUDIES", "committed_verdicts",
+           "load_or_run", "Loaded"]
+_STUDIES = ("csasml", "dominos", "longtail", "optimized", "transfer")
 
 
 def __getattr__(name: str) -> ModuleType:
     # Imported on first use: `python -m labkit.studies.longtail` then runs the module once, as
     # __main__, instead of importing it here first (runpy's "found in sys.modules" warning).
-    if name in __all__:
+    if name in _STUDIES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def committed_verdicts(folder: str | os.PathLike[str]) -> pd.DataFrame:
-    """Every method's PASS / FAIL table, recomputed from the committed full-run CSVs in ``folder``.
-
-    Columns ``method, criterion, claim, measured, verdict``; a study whose CSV is missing is
-    skipped (its study notebook makes it).
-
-    Example:
-        >>> v = committed_verdicts("notebooks/studies/results")   # doctest: +SKIP
-        >>> v.groupby("method")["verdict"].value_counts()         # doctest: +SKIP
-    """
-    parts = []
-    for method, name in METHOD_STUDIES.items():
-        path = Path(folder) / f"{name}.csv"
-        if path.exists():
-            study = importlib.import_module(f"{__name__}.{name}")
-            v = study.verdict(study.read_results(path))
-            parts.append(v[["criterion", "claim", "measured", "verdict"]].assign(method=method))
-    if not parts:
-        raise FileNotFoundError(f"no study results (*.csv) in {folder}; run a study notebook or its CLI first")
-    return pd.concat(parts, ignore_index=True)[["method", "criterion", "claim", "measured", "verdict"]]

@@ -22,8 +22,8 @@ What :func:`run_units` adds around the study's unit function:
   reserve resources per unit (Ray then sets ``CUDA_VISIBLE_DEVICES``, so ``device=None`` picks
   the task's GPU). Ray is imported only then: labkit itself never needs it.
 
-:func:`sweep_on_ray` fans a lab sweep (criteria x sparsities) or the report's operating points
-out over Ray actors that each build the :class:`~labkit.lab.Lab` (model and data) once.
+The Ray side (:class:`Cluster`, joining a cluster, the task loop) is :mod:`labkit.studies._ray`;
+the command line around :func:`run_units` is :mod:`labkit.studies._cli`.
 
 Example (serial, the same call with ``cluster=Cluster(ray=True)`` runs on a local Ray):
     >>> import tempfile, pathlib
@@ -41,26 +41,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import socket
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
+from ._ray import Cluster, connect, error_line, run_on_ray
 from ._results import read_table, write_table
 
-__all__ = ["Study", "Cluster", "ClusterError", "UnitFailure", "RunResult", "settings_hash", "unit_id",
-           "run_units", "connect", "add_cluster_flags", "cluster_from_args", "run_cli", "cli_error",
-           "sweep_on_ray"]
+__all__ = ["Study", "UnitFailure", "RunResult", "settings_hash", "unit_id", "run_units"]
 
 UNIT, HASH = "unit", "settings_hash"
-_START_CLUSTER = ("start one with `ray start --head` on the head machine (and `ray start --address "
-                  "HEAD:6379` on the others), or pass --ray for a local Ray on this machine")
 
 
 @dataclass(frozen=True)
@@ -86,34 +80,6 @@ class Study:
     settings_dict: Callable[[Any], dict[str, Any]] = asdict
     columns: tuple[str, ...] | None = None
     volatile: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """Where units run. ``Cluster()`` = in-process; ``ray`` or ``address`` = on Ray.
-
-    ``address``: ``"auto"`` (the cluster this machine belongs to), ``"HOST:6379"`` (a head's GCS)
-    or ``"ray://HOST:10001"`` (Ray Client). ``cpus_per_task`` also sets each task's torch threads.
-    """
-
-    ray: bool = False
-    address: str | None = None
-    cpus_per_task: float = 1.0
-    gpus_per_task: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not self.cpus_per_task > 0:
-            raise ValueError(f"--cpus-per-task must be > 0, got {self.cpus_per_task:g}")
-        if self.gpus_per_task < 0:
-            raise ValueError(f"--gpus-per-task must be >= 0, got {self.gpus_per_task:g}")
-
-    @property
-    def enabled(self) -> bool:
-        return self.ray or self.address is not None
-
-
-class ClusterError(RuntimeError):
-    """The cluster cannot run the units (unreachable address, resources no node has)."""
 
 
 @dataclass
@@ -145,13 +111,6 @@ def settings_hash(settings: Any, study: Study) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _error(exc: BaseException) -> str:
-    cause = getattr(exc, "cause", None)  # ray.exceptions.RayTaskError wraps the task's exception
-    exc = cause if isinstance(cause, BaseException) else exc
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
-
-
 def _call_unit(run: Callable, settings: Any, unit: dict[str, Any], threads: int | None) -> list[dict[str, Any]]:
     """Body of one unit (in-process or in a Ray worker)."""
     if threads:
@@ -159,76 +118,6 @@ def _call_unit(run: Callable, settings: Any, unit: dict[str, Any], threads: int 
 
         torch.set_num_threads(threads)
     return [dict(r) for r in run(settings, unit)]
-
-
-# --- Ray ----------------------------------------------------------------------------------------------
-def _import_ray() -> Any:
-    try:
-        import ray
-    except ImportError as err:
-        raise ClusterError("Ray is not installed; install it with pip install 'labkit[dist]' (or pip install "
-                           "'ray>=2.9')") from err
-    return ray
-
-
-def _check_reachable(address: str, timeout: float = 3.0) -> None:
-    """Fail in seconds (not Ray's minute of retries) when nothing listens at ``address``."""
-    hostport = address.split("://", 1)[-1]
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise ClusterError(f"--address {address!r} is not auto, HOST:PORT or ray://HOST:PORT")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as err:
-        raise ClusterError(f"no Ray cluster answers at {address} ({err.strerror or err}); {_START_CLUSTER}") from err
-
-
-def connect(cluster: Cluster) -> Any:
-    """Start or join Ray for ``cluster`` and check one task fits a node; returns the ``ray`` module.
-
-    An already initialised Ray (e.g. ``ray.init(num_cpus=2)`` in a test or notebook) is reused.
-
-    Raises:
-        ClusterError: Ray missing, address unreachable, or no node has the resources of one task.
-    """
-    loaded = sys.modules.get("ray")
-    if cluster.address not in (None, "auto") and not (loaded is not None and loaded.is_initialized()):
-        _check_reachable(cluster.address)  # before importing Ray, which alone can take seconds
-    ray = _import_ray()
-    if not ray.is_initialized():
-        address = cluster.address
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=True,
-                     logging_level="warning", configure_logging=True)
-        except (ConnectionError, RuntimeError, TimeoutError) as err:
-            where = address or "this machine"
-            raise ClusterError(f"cannot join Ray at {where} ({_error(err)}); {_START_CLUSTER}") from err
-    _check_resources(ray, cluster)
-    return ray
-
-
-def _nodes(ray: Any) -> list[dict[str, float]]:
-    return [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive", n.get("alive", False))]
-
-
-def _check_resources(ray: Any, cluster: Cluster) -> None:
-    nodes = _nodes(ray)
-    if _slots(nodes, cluster) == 0:
-        have = "; ".join(f"{n.get('CPU', 0):g} CPU, {n.get('GPU', 0):g} GPU" for n in nodes) or "no live node"
-        raise ClusterError(f"no node of the Ray cluster has {cluster.cpus_per_task:g} CPU and "
-                           f"{cluster.gpus_per_task:g} GPU for one task (nodes: {have}); lower --gpus-per-task / "
-                           f"--cpus-per-task, or add a node with `ray start --address HEAD:6379 --num-gpus N`")
-
-
-def _slots(nodes: Sequence[Mapping[str, float]], cluster: Cluster) -> int:
-    """How many tasks the live nodes can run at once."""
-    total = 0
-    for n in nodes:
-        k = math.floor(n.get("CPU", 0) / cluster.cpus_per_task + 1e-9)
-        if cluster.gpus_per_task > 0:
-            k = min(k, math.floor(n.get("GPU", 0) / cluster.gpus_per_task + 1e-9))
-        total += max(k, 0)
-    return total
 
 
 # --- the loop --------------------------------------------------------------------------------------------
@@ -310,9 +199,12 @@ def run_units(study: Study, settings: Any, *, out: str | os.PathLike[str] | None
             bar.set_postfix(running=status["running"], failed=status["failed"], refresh=False)
             bar.update(done)
 
+    def fail(unit: dict[str, Any], exc: BaseException) -> None:
+        failures.append(UnitFailure(unit, error_line(exc)))
+
     try:
         if ray is not None:
-            _run_ray(ray, study, settings, todo, cluster, retries, land, failures, status, tick)
+            run_on_ray(ray, _call_unit, study.run, settings, todo, cluster, retries, land, fail, status, tick)
         else:
             for key, unit in todo:
                 status["running"] = 1
@@ -322,7 +214,7 @@ def run_units(study: Study, settings: Any, *, out: str | os.PathLike[str] | None
                         new = _call_unit(study.run, settings, unit, None)
                     except Exception as exc:  # noqa: BLE001 - reported with the unit, others go on
                         if attempt == retries:
-                            failures.append(UnitFailure(unit, _error(exc)))
+                            fail(unit, exc)
                             status["failed"] += 1
                         continue
                     land(key, new)
@@ -333,148 +225,3 @@ def run_units(study: Study, settings: Any, *, out: str | os.PathLike[str] | None
         if bar is not None:
             bar.close()
     return RunResult(table(), failures, ran=len(todo) - len(failures), skipped=skipped)
-
-
-def _run_ray(ray: Any, study: Study, settings: Any, todo: list[tuple[str, dict[str, Any]]], cluster: Cluster,
-             retries: int, land: Callable, failures: list[UnitFailure], status: dict[str, int], tick: Callable) -> None:
-    """Submit ``todo`` as Ray tasks (at most as many in flight as the cluster runs at once)."""
-    threads = max(1, int(cluster.cpus_per_task))
-    task = ray.remote(_call_unit).options(num_cpus=cluster.cpus_per_task, num_gpus=cluster.gpus_per_task,
-                                          max_retries=0)
-    settings_ref = ray.put(settings)
-    queue = list(todo)
-    attempts: dict[str, int] = {}
-    flight: dict[Any, tuple[str, dict[str, Any]]] = {}
-    while queue or flight:
-        room = max(1, _slots(_nodes(ray), cluster)) - len(flight)
-        while queue and room > 0:
-            key, unit = queue.pop(0)
-            flight[task.remote(study.run, settings_ref, unit, threads)] = (key, unit)
-            room -= 1
-        status["running"] = len(flight)
-        tick()
-        done, _ = ray.wait(list(flight), num_returns=1)
-        key, unit = flight.pop(done[0])
-        try:
-            new = ray.get(done[0])
-        except Exception as exc:  # noqa: BLE001 - RayTaskError, WorkerCrashedError ...
-            attempts[key] = attempts.get(key, 0) + 1
-            if attempts[key] <= retries:
-                queue.insert(0, (key, unit))
-                continue
-            failures.append(UnitFailure(unit, _error(exc)))
-            status["failed"] += 1
-            status["running"] = len(flight)
-            tick(1)
-            continue
-        land(key, new)
-        status["running"] = len(flight)
-        tick(1)
-
-
-# --- command line -------------------------------------------------------------------------------------------
-def add_cluster_flags(ap: Any) -> None:
-    """Add ``--ray``, ``--address``, ``--cpus-per-task``, ``--gpus-per-task``, ``--fresh`` to a study's parser."""
-    g = ap.add_argument_group("cluster (Ray; pip install 'labkit[dist]')")
-    g.add_argument("--ray", action="store_true", help="run the units as tasks on a local Ray (started or joined)")
-    g.add_argument("--address", default=None,
-                   help="join a Ray cluster: auto, HOST:6379 or ray://HOST:10001 (implies --ray)")
-    g.add_argument("--cpus-per-task", type=float, default=1.0, help="CPUs per unit (also its torch threads)")
-    g.add_argument("--gpus-per-task", type=float, default=0.0, help="GPUs per unit (fractions share a GPU)")
-    ap.add_argument("--fresh", action="store_true",
-                    help="replace the rows already in --out instead of resuming (default: resume)")
-
-
-def cluster_from_args(args: Any) -> Cluster:
-    """The :class:`Cluster` of the parsed flags of :func:`add_cluster_flags`."""
-    return Cluster(ray=bool(args.ray), address=args.address, cpus_per_task=args.cpus_per_task,
-                   gpus_per_task=args.gpus_per_task)
-
-
-def cli_error(prog: str, message: str) -> None:
-    """Bad input on the command line: one line on stderr, exit code 2, no traceback."""
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def run_cli(study: Study, settings: Any, args: Any, *, prog: str, write: Callable[[pd.DataFrame], Any],
-            read: Callable[[Path], pd.DataFrame], command: str = "") -> pd.DataFrame:
-    """A study's ``main``: run (or resume) its units as the flags say; exit 2 on bad input, 1 on failed units."""
-    try:
-        cluster = cluster_from_args(args)
-        t0 = time.perf_counter()
-        res = run_units(study, settings, out=args.out, cluster=cluster, write=write, read=read, fresh=args.fresh,
-                        progress=True, command=command)
-    except (ClusterError, ValueError, KeyError) as err:
-        cli_error(prog, str(err).strip("'\""))
-    where = f"on Ray ({cluster.address or 'local'})" if cluster.enabled else "in this process"
-    print(f"{study.name}: {res.ran} unit(s) run {where}, {res.skipped} already in {args.out}, "
-          f"{len(res.failures)} failed ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    if res.failures:
-        for f in res.failures:
-            print(f"{prog}: unit {unit_id(f.unit)} failed twice: {f.error}", file=sys.stderr)
-        print(f"{prog}: the other units' rows are in {args.out}; rerun the same command to retry the failed "
-              "unit(s)", file=sys.stderr)
-        raise SystemExit(1)
-    return res.table
-
-
-# --- lab sweeps on Ray --------------------------------------------------------------------------------------
-class _LabWorker:
-    """A Ray actor's state: one :class:`~labkit.lab.Lab` (model, data, score caches) built once."""
-
-    def __init__(self, factory: Callable[[], Any], threads: int) -> None:
-        import torch
-
-        torch.set_num_threads(threads)
-        self.lab = factory()
-
-    def point(self, kind: str, criterion: str, sparsity: float, mode: str, granularity: str,
-              kw: dict[str, Any]) -> list[dict[str, Any]]:
-        if kind == "sweep":
-            return self.lab.sweep([sparsity], criterion, mode, granularity, **kw).to_dict("records")
-        from ..report import _measure
-
-        return _measure(self.lab, [criterion], [sparsity], mode, granularity, progress=False)
-
-
-def sweep_on_ray(lab_factory: Callable[[], Any], criteria: Sequence[str], sparsities: Sequence[float], *,
-                 mode: str = "global", granularity: str = "weight", kind: str = "sweep",
-                 cluster: Cluster = Cluster(ray=True), actors: int | None = None, **kw: Any) -> Any:
-    """``Lab.sweep`` (``kind="sweep"``) or ``labkit report``'s operating points (``kind="report"``) on Ray actors.
-
-    Every (criterion, sparsity) point is one call on one of ``actors`` actors (default: as many as
-    the cluster runs at once); each actor calls ``lab_factory()`` once and keeps the Lab (model,
-    data, cached scores). The result is the in-process one, in the same order::
-
-        pd.concat([lab.sweep(sparsities, c, mode, granularity) for c in criteria])   # kind="sweep"
-        labkit.report._measure(lab, criteria, sparsities, mode, granularity, False)  # kind="report"
-
-    (the report's points, trials with their masks and full-test reports, go to
-    ``render_report(..., points=...)``).
-
-    Example:
-        >>> from functools import partial
-        >>> from labkit.lab import Lab
-        >>> df = sweep_on_ray(partial(Lab, "resnet20", "digits-lt"), ["magnitude", "random"],
-        ...                   [0.3, 0.5, 0.7], cluster=Cluster(address="auto"))   # doctest: +SKIP
-    """
-    if kind not in ("sweep", "report"):
-        raise ValueError(f"kind must be 'sweep' (Lab.sweep) or 'report' (labkit report's points), got {kind!r}")
-    jobs = [(c, float(s)) for c in criteria for s in sparsities]
-    if not jobs:
-        raise ValueError("give at least one criterion and one sparsity")
-    ray = connect(cluster)
-    from ray.util import ActorPool
-
-    n = actors or max(1, _slots(_nodes(ray), cluster))
-    cls = ray.remote(num_cpus=cluster.cpus_per_task, num_gpus=cluster.gpus_per_task)(_LabWorker)
-    workers = [cls.remote(lab_factory, max(1, int(cluster.cpus_per_task))) for _ in range(min(n, len(jobs)))]
-    try:
-        pool = ActorPool(workers)
-        parts = pool.map(lambda a, j: a.point.remote(kind, j[0], j[1], mode, granularity, kw), jobs)
-        rows = [r for part in parts for r in part]
-    finally:
-        for w in workers:
-            ray.kill(w)
-    return pd.DataFrame(rows) if kind == "sweep" else rows

@@ -14,11 +14,11 @@ method. The CPU experiment:
   the analogue of §2.5's P = {4} on the 4×4 stage-3 map of a 16×16 input) and ``full_mhsa``,
   and the plug-in test ``resnet20`` vs ``resnet20_smm``;
 * each run × seed: AdamW, cosine schedule, same seed = same data, order and augmentation;
-* measured: parameters, MACs analytic (:func:`analytic_macs`, from the formulas) and counted
-  (``lk.cost``: ``torch.utils.flop_counter`` FLOPs / 2), test accuracy.
+* measured: parameters, MACs analytic (:func:`labkit.analysis.breakdown.analytic_macs`, from the
+  formulas) and counted (``lk.cost``: ``torch.utils.flop_counter`` FLOPs / 2), test accuracy.
 
-:func:`verdict` turns the table into PASS / FAIL per §2.5 criterion, with docs/methods.md §0.1's rule
-for paired differences. Nothing in it is tuned to pass.
+:func:`verdict` checks the §2.5 claims (:data:`CLAIMS`) with docs/methods.md §0.1's rule for paired
+differences. Nothing in it is tuned to pass.
 
 Example:
     >>> df = run_study(CSASMLSettings.smoke())          # doctest: +SKIP
@@ -36,25 +36,24 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from ..analysis.cost import cost
+from ..analysis.breakdown import analytic_macs, counted_macs
 from ..analysis.evaluate import evaluate
 from ..data import LabData, load_dataset
 from ..models import load_model
-from ..models.csasml import (CrossScaleAttention, CSABlock, FullSelfAttention, SplitMixed,
-                             default_scales)
+from ..models.csasml import default_scales
 from ..models.csasml_plugin import plug_smm
-from ..models.resnet_cifar import BasicBlock
 from ..runtime import resolve_device
 from ..training import FitConfig, fit
+from ..training.augment import RandomShift
+from ._cli import Option, Preset, StudyCommand, study_main
 from ._results import read_table, write_table
-from ._runner import Study, add_cluster_flags, run_cli
-from ._verdict import paired_pass
+from ._runner import Study
+from ._verdict import Check, Claim, paired_diffs, verdict_table
 
-__all__ = ["CSASMLSettings", "RUNS", "RandomShift", "analytic_macs", "counted_macs", "cost_breakdown",
-           "build_run", "study_units", "unit_rows", "STUDY", "run_study", "verdict", "paired_pass", "AttentionSample",
-           "attention_sample", "write_results", "read_results", "main"]
+__all__ = ["CSASMLSettings", "RUNS", "build_run", "study_units", "unit_rows", "STUDY", "run_study", "CLAIMS",
+           "verdict", "write_results", "read_results", "COMMAND", "main"]
 
 
 @dataclass(frozen=True)
@@ -107,39 +106,6 @@ class CSASMLSettings:
         return data
 
 
-class RandomShift:
-    """Training augmentation: shift each image by up to ``max_shift`` pixels (zero fill).
-
-    Used as ``FitConfig(..., augment=RandomShift(1))``; draws from torch's global generator, which
-    ``fit`` re-seeds every epoch, so runs are reproducible.
-
-    Example:
-        >>> x = torch.zeros(4, 1, 5, 5); x[:, :, 2, 2] = 1
-        >>> RandomShift(1)(x).sum().item()  # each bright pixel moved at most one step, none lost
-        4.0
-    """
-
-    def __init__(self, max_shift: int = 1) -> None:
-        if max_shift < 0:
-            raise ValueError(f"max_shift must be >= 0, got {max_shift}")
-        self.max_shift = max_shift
-
-    def __call__(self, x: Tensor) -> Tensor:
-        s = self.max_shift
-        if s == 0:
-            return x
-        h, w = x.shape[-2:]
-        padded = nn.functional.pad(x, (s, s, s, s))
-        dy, dx = torch.randint(0, 2 * s + 1, (2, x.shape[0]))
-        out = torch.empty_like(x)
-        for oy in range(2 * s + 1):
-            for ox in range(2 * s + 1):
-                sel = ((dy == oy) & (dx == ox)).nonzero().flatten().to(x.device)
-                if len(sel):
-                    out[sel] = padded[sel, :, oy:oy + h, ox:ox + w]
-        return out
-
-
 # --- the runs ------------------------------------------------------------------------------------
 def _lite(**kw: Any) -> Callable[[CSASMLSettings, int, int], nn.Module]:
     def build(s: CSASMLSettings, num_classes: int, in_channels: int) -> nn.Module:
@@ -184,85 +150,6 @@ def build_run(run: str, settings: CSASMLSettings = CSASMLSettings(), num_classes
     if run not in RUNS:
         raise KeyError(f"unknown run {run!r}; runs: {', '.join(RUNS)}")
     return RUNS[run].build(settings, num_classes, in_channels)
-
-
-# --- cost -----------------------------------------------------------------------------------------
-_FORMULA = (SplitMixed, CrossScaleAttention, FullSelfAttention)
-
-
-def _kind(model: nn.Module, name: str) -> str:
-    """What a layer belongs to, from its nearest known ancestor (for the cost breakdown)."""
-    parts = name.split(".")
-    for i in range(len(parts), 0, -1):
-        m = model.get_submodule(".".join(parts[:i]))
-        for cls, label in ((SplitMixed, "SMM"), (CrossScaleAttention, "CSA"), (FullSelfAttention, "MHSA"),
-                           (BasicBlock, "basic block"), (CSABlock, "MLP")):
-            if isinstance(m, cls):
-                return label
-    return "conv" if isinstance(model.get_submodule(name), nn.Conv2d) else "linear"
-
-
-def cost_breakdown(model: nn.Module, input_shape: Sequence[int]) -> pd.DataFrame:
-    """One row per costed unit: ``module, stage, kind, macs, params`` (analytic MACs).
-
-    Units are the modules with a formula (SMM, CSA, MHSA: their ``.macs``) and every other
-    ``Conv2d`` / ``Linear`` (``H_out·W_out·C_out·C_in/groups·k²`` and ``tokens·C_in·C_out``).
-    Normalisation layers hold parameters but no counted MACs: they appear as ``kind="norm"``.
-    One forward pass at batch 1 in eval mode records the shapes.
-    """
-    rows: list[dict[str, Any]] = []
-    hooks = []
-    units = {n: m for n, m in model.named_modules() if isinstance(m, _FORMULA)}
-
-    def inside(n: str) -> bool:
-        return any(n.startswith(u + ".") for u in units)
-
-    def hook_for(name: str, m: nn.Module) -> Callable:
-        def hook(mod: nn.Module, args: tuple, out: Tensor) -> None:
-            if isinstance(mod, SplitMixed):
-                macs = mod.macs(*args[0].shape[-2:])
-            elif isinstance(mod, (CrossScaleAttention, FullSelfAttention)):
-                macs = mod.macs(*args[1])
-            elif isinstance(mod, nn.Conv2d):
-                k = mod.kernel_size[0] * mod.kernel_size[1]
-                macs = out.shape[-2] * out.shape[-1] * mod.out_channels * (mod.in_channels // mod.groups) * k
-            else:
-                macs = (args[0].numel() // mod.in_features) * mod.in_features * mod.out_features
-            rows.append({"module": name, "macs": int(macs), "params": sum(p.numel() for p in mod.parameters())})
-        return hook
-
-    for name, m in model.named_modules():
-        if name in units or (isinstance(m, (nn.Conv2d, nn.Linear)) and not inside(name)):
-            hooks.append(m.register_forward_hook(hook_for(name, m)))
-    was = model.training
-    model.eval()
-    try:
-        dev = next(model.parameters()).device
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=dev))
-    finally:
-        model.train(was)
-        for h in hooks:
-            h.remove()
-    counted = {r["module"] for r in rows}
-    for name, m in model.named_modules():
-        if isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.LayerNorm)) and not inside(name) and name not in counted:
-            rows.append({"module": name, "macs": 0, "params": sum(p.numel() for p in m.parameters())})
-    df = pd.DataFrame(rows)
-    df["stage"] = df["module"].str.split(".").str[0]
-    df["kind"] = [("norm" if r.macs == 0 and not isinstance(model.get_submodule(r.module), (nn.Conv2d, nn.Linear))
-                   else _kind(model, r.module)) for r in df.itertuples()]
-    return df[["module", "stage", "kind", "macs", "params"]]
-
-
-def analytic_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """Total analytic MACs of ``model`` on one input of ``input_shape`` (C, H, W)."""
-    return int(cost_breakdown(model, input_shape)["macs"].sum())
-
-
-def counted_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """MACs per image as ``lk.cost`` counts them (``FlopCounterMode`` FLOPs / 2, eval mode)."""
-    return int(cost(model, input_shape, latency=False)["MACs"])
 
 
 # --- the experiment -------------------------------------------------------------------------------
@@ -327,13 +214,33 @@ STUDY = Study("csasml", units=study_units, run=unit_rows, axes=("seeds", "runs")
 """The study for :func:`labkit.studies._runner.run_units` (``--ray`` / ``--address`` on the CLI)."""
 
 
-# --- verdict --------------------------------------------------------------------------------------
-def _paired(df: pd.DataFrame, a: str, b: str) -> np.ndarray:
-    """Per-seed ``acc(a) − acc(b)`` in points, over the seeds both runs have."""
+# --- claims ---------------------------------------------------------------------------------------
+def _acc_claim(criterion: str, text: str, a: str, b: str, threshold: float = 0.0, rule: str = "paired") -> Claim:
+    """A claim on ``acc(a) − acc(b)`` in points, paired by seed."""
+    return Claim(criterion, text, metric=f"{a} − {b}", threshold=threshold, rule=rule,
+                 summary="{metric}: {mean:+.2f} ± {sd:.2f} pt", missing=f"needs runs {a} and {b}")
+
+
+CLAIMS: dict[str, Claim] = {c.criterion: c for c in (
+    Claim("lite MACs", "MACs(csasml_lite) <= 0.75 x MACs(baseline)", metric="MACs(csasml_lite) / MACs(baseline)",
+          threshold=0.75, rule="fact"),
+    _acc_claim("lite accuracy", "mean acc(csasml_lite) >= acc(baseline) − 0.3 pt", "csasml_lite", "baseline", -0.3),
+    _acc_claim("local branch", "acc(csasml_lite) − acc(no_le) >= 0 pt", "csasml_lite", "no_le"),
+    _acc_claim("multi-scale pooling", "acc(csasml_lite) − acc(single_scale) >= 0 pt", "csasml_lite", "single_scale"),
+    _acc_claim("plug-in", "SMM in resnet20 lowers MACs and loses <= 0.5 pt", "resnet20_smm", "resnet20", -0.5),
+    _acc_claim("full MHSA ablation", "(no §2.5 rule) CSA vs full MHSA in the same backbone", "csasml_lite",
+               "full_mhsa", rule="info"),
+    Claim("MACs formulas", "analytic MACs == FlopCounterMode MACs (every run)", rule="fact"),
+    Claim("CIFAR-100 +1.8%", "thesis: +1.8% on CIFAR-100 at 25% less computation", rule="fact"),
+)}
+"""The §2.5 claims, in verdict order (accuracy differences in points, paired by seed)."""
+
+
+def _paired(df: pd.DataFrame, claim: Claim) -> np.ndarray:
+    """Per-seed ``acc(a) − acc(b)`` in points for the claim's ``a − b``, over the seeds both runs have."""
+    a, b = claim.metric.split(" − ")
     t = df.pivot_table(index="seed", columns="run", values="test_acc", aggfunc="first")
-    if a not in t or b not in t:
-        return np.array([])
-    return ((t[a] - t[b]).dropna() * 100).to_numpy()
+    return paired_diffs(t[a], t[b]) if a in t and b in t else np.array([])
 
 
 def _macs(df: pd.DataFrame, run: str) -> float:
@@ -342,101 +249,34 @@ def _macs(df: pd.DataFrame, run: str) -> float:
 
 
 def verdict(df: pd.DataFrame) -> pd.DataFrame:
-    """PASS / FAIL per §2.5 criterion, as measured in ``df`` (from :func:`run_study`).
+    """The §2.5 claims (:data:`CLAIMS`) checked as measured in ``df`` (from :func:`run_study`).
 
-    Columns: ``criterion, claim, measured, mean_diff_pt, std_diff_pt, per_seed_pt, n_seeds,
-    verdict``. Accuracy criteria use :func:`paired_pass` on per-seed differences (same seed =
-    same data split, noise, init and batch order). ``n/a`` when the runs a criterion needs are
-    missing; ``INFO`` for rows that §2.5 measures without a pass rule.
+    Accuracy claims use docs/methods.md §0.1's paired rule on per-seed differences (same seed =
+    same data split, noise, init and batch order); the plug-in must also lower the MACs. ``n/a``
+    when the runs a claim needs are missing; ``INFO`` for what §2.5 measures without a pass rule.
+    Columns: :data:`labkit.studies._verdict.COLUMNS`.
     """
     need = {"run", "seed", "test_acc", "macs_counted", "macs_analytic"}
     if not need <= set(df.columns):
         raise ValueError(f"verdict needs the table of run_study (columns {sorted(need)}); got {list(df.columns)}")
-    rows = []
-
-    def acc_row(criterion: str, claim: str, a: str, b: str, threshold: float, extra: str = "",
-                extra_ok: bool = True, info: bool = False) -> None:
-        d = _paired(df, a, b)
-        if len(d) == 0:
-            rows.append({"criterion": criterion, "claim": claim, "measured": f"needs runs {a} and {b}",
-                         "mean_diff_pt": np.nan, "std_diff_pt": np.nan, "per_seed_pt": "", "n_seeds": 0,
-                         "verdict": "n/a"})
-            return
-        sd = float(d.std(ddof=1)) if len(d) > 1 else np.nan
-        ok = extra_ok and paired_pass(d, threshold)
-        rows.append({"criterion": criterion, "claim": claim,
-                     "measured": f"{a} − {b}: {d.mean():+.2f} ± {sd:.2f} pt{extra}",
-                     "mean_diff_pt": float(d.mean()), "std_diff_pt": sd,
-                     "per_seed_pt": ", ".join(f"{v:+.2f}" for v in d), "n_seeds": len(d),
-                     "verdict": "INFO" if info else ("PASS" if ok else "FAIL")})
-
+    c = CLAIMS
     base, lite = _macs(df, "baseline"), _macs(df, "csasml_lite")
     ratio = lite / base if base > 0 else np.nan
-    rows.append({"criterion": "lite MACs", "claim": "MACs(csasml_lite) <= 0.75 x MACs(baseline)",
-                 "measured": f"{lite:,.0f} / {base:,.0f} = {ratio:.3f}x" if np.isfinite(ratio) else "needs runs",
-                 "mean_diff_pt": np.nan, "std_diff_pt": np.nan, "per_seed_pt": "", "n_seeds": 0,
-                 "verdict": ("PASS" if ratio <= 0.75 else "FAIL") if np.isfinite(ratio) else "n/a"})
-    acc_row("lite accuracy", "mean acc(csasml_lite) >= acc(baseline) − 0.3 pt", "csasml_lite", "baseline", -0.3)
-    acc_row("local branch", "acc(csasml_lite) − acc(no_le) >= 0 pt", "csasml_lite", "no_le", 0.0)
-    acc_row("multi-scale pooling", "acc(csasml_lite) − acc(single_scale) >= 0 pt", "csasml_lite", "single_scale", 0.0)
-    r20, plug = _macs(df, "resnet20"), _macs(df, "resnet20_smm")
-    lowers = bool(plug < r20)
-    acc_row("plug-in", "SMM in resnet20 lowers MACs and loses <= 0.5 pt", "resnet20_smm", "resnet20", -0.5,
-            extra=f"; MACs {plug / r20:.3f}x" if r20 > 0 else "", extra_ok=lowers)
-    fm = _macs(df, "full_mhsa")
-    acc_row("full MHSA ablation", "(no §2.5 rule) CSA vs full MHSA in the same backbone", "csasml_lite", "full_mhsa",
-            0.0, extra=f"; MACs {lite / fm:.3f}x" if fm > 0 else "", info=True)
+    r20, plug, fm = _macs(df, "resnet20"), _macs(df, "resnet20_smm"), _macs(df, "full_mhsa")
     agree = bool((df["macs_analytic"] == df["macs_counted"]).all())
-    rows.append({"criterion": "MACs formulas", "claim": "analytic MACs == FlopCounterMode MACs (every run)",
-                 "measured": "equal in every run" if agree else
-                 "differ: " + ", ".join(sorted(set(df.loc[df["macs_analytic"] != df["macs_counted"], "run"]))),
-                 "mean_diff_pt": np.nan, "std_diff_pt": np.nan, "per_seed_pt": "", "n_seeds": 0,
-                 "verdict": "PASS" if agree else "FAIL"})
-    rows.append({"criterion": "CIFAR-100 +1.8%", "claim": "thesis: +1.8% on CIFAR-100 at 25% less computation",
-                 "measured": "not checked on CPU digits; needs CIFAR-100 (a GPU machine)", "mean_diff_pt": np.nan,
-                 "std_diff_pt": np.nan, "per_seed_pt": "", "n_seeds": 0, "verdict": "n/a"})
-    return pd.DataFrame(rows)
-
-
-# --- attention viewer data ------------------------------------------------------------------------
-class AttentionSample(NamedTuple):
-    """Attention of one block on one image: ``weights`` (heads, N, M), ``scales``, map ``size``."""
-
-    weights: np.ndarray
-    scales: tuple[int, ...]
-    size: tuple[int, int]
-    image: np.ndarray
-
-
-def attention_sample(model: nn.Module, image: Tensor, block: str | None = None) -> AttentionSample:
-    """Run ``image`` (C, H, W) through ``model`` and return a CSA block's attention weights.
-
-    ``block`` names a :class:`~labkit.models.csasml.CrossScaleAttention` (or the module holding
-    it as ``.attn``); default: the first one. The weights come from the block's own
-    :meth:`~labkit.models.csasml.CrossScaleAttention.attention` on the tokens it received.
-    """
-    if block is None:
-        found = [n for n, m in model.named_modules() if isinstance(m, CrossScaleAttention)]
-        if not found:
-            raise ValueError("the model has no CrossScaleAttention block; use csasml_lite or plug_csa")
-        block = found[0]
-    attn = model.get_submodule(block)
-    attn = getattr(attn, "attn", attn)
-    if not isinstance(attn, CrossScaleAttention):
-        raise ValueError(f"{block!r} is a {type(attn).__name__}, not a CrossScaleAttention")
-    seen: dict[str, Any] = {}
-    h = attn.register_forward_hook(lambda m, args, out: seen.update(x=args[0], size=args[1]))
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            dev = next(model.parameters()).device
-            model(image.unsqueeze(0).to(dev))
-            w = attn.attention(seen["x"], seen["size"])[0]
-    finally:
-        h.remove()
-        model.train(was)
-    return AttentionSample(w.cpu().numpy(), attn.scales, tuple(seen["size"]), image.cpu().numpy())
+    checks: list[Check] = [
+        c["lite MACs"].judge(f"{lite:,.0f} / {base:,.0f} = {ratio:.3f}x" if np.isfinite(ratio) else "needs runs",
+                             bool(ratio <= 0.75) if np.isfinite(ratio) else None),
+        *(c[k].check(_paired(df, c[k])) for k in ("lite accuracy", "local branch", "multi-scale pooling")),
+        c["plug-in"].check(_paired(df, c["plug-in"]), detail=f"; MACs {plug / r20:.3f}x" if r20 > 0 else "",
+                           require=bool(plug < r20)),
+        c["full MHSA ablation"].check(_paired(df, c["full MHSA ablation"]),
+                                      detail=f"; MACs {lite / fm:.3f}x" if fm > 0 else ""),
+        c["MACs formulas"].judge("equal in every run" if agree else "differ: " + ", ".join(
+            sorted(set(df.loc[df["macs_analytic"] != df["macs_counted"], "run"]))), agree),
+        c["CIFAR-100 +1.8%"].judge("not checked on CPU digits; needs CIFAR-100 (a GPU machine)"),
+    ]
+    return verdict_table(checks)
 
 
 # --- saved results --------------------------------------------------------------------------------
@@ -451,37 +291,18 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     return read_table(path)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m labkit.studies.csasml [--smoke] [--epochs N] [--seeds 0 1 2] --out results.csv``."""
-    import argparse
-    import shlex
-    import sys
+COMMAND = StudyCommand(
+    "labkit.studies.csasml", STUDY, CSASMLSettings, write=write_results, read=read_results, verdict=verdict,
+    options=(Option("--epochs", help="override the epochs (default 30)"),
+             Option("--runs", str, many=True, choices=list(RUNS))),
+    presets=(Preset("--cifar100", CSASMLSettings.cifar100,
+                    "CIFAR-100 at 32x32 (CSASMLSettings.cifar100(root=ROOT)); needs the data files"),))
+"""The study's command line (:mod:`labkit.studies._cli`)."""
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--smoke", action="store_true", help="tiny settings (CSASMLSettings.smoke())")
-    ap.add_argument("--epochs", type=int, default=None, help="override the epochs (default 30)")
-    ap.add_argument("--seeds", type=int, nargs="+", default=None)
-    ap.add_argument("--runs", nargs="+", default=None, choices=list(RUNS))
-    ap.add_argument("--cifar100", metavar="ROOT", default=None,
-                    help="CIFAR-100 at 32x32 (CSASMLSettings.cifar100(root=ROOT)); needs the data files")
-    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (1 is fastest on shared cores)")
-    ap.add_argument("--out", required=True, help="CSV to write (atomically, after every unit; a rerun resumes)")
-    add_cluster_flags(ap)
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.smoke and args.cifar100:
-        raise SystemExit("--smoke and --cifar100 exclude each other")
-    s = (CSASMLSettings.smoke() if args.smoke else
-         CSASMLSettings.cifar100(root=args.cifar100) if args.cifar100 else CSASMLSettings())
-    s = replace(s, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in
-                      (("epochs", args.epochs), ("seeds", args.seeds), ("runs", args.runs)) if v is not None})
-    cmd = " ".join(shlex.quote(a) for a in ["python", "-m", "labkit.studies.csasml",
-                                            *(sys.argv[1:] if argv is None else argv)])
-    df = run_cli(STUDY, s, args, prog="labkit.studies.csasml", write=lambda d: write_results(d, args.out, cmd),
-                 read=read_results)
-    with pd.option_context("display.width", 200, "display.max_colwidth", 90):
-        print(verdict(df)[["criterion", "measured", "verdict"]].to_string(index=False))
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m labkit.studies.csasml --out results.csv [--smoke | --cifar100 ROOT] [--epochs N] [--seeds ...]``."""
+    study_main(COMMAND, argv)
 
 
 if __name__ == "__main__":

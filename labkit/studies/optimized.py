@@ -16,7 +16,7 @@ The lab experiment:
 * measured: test accuracy one-shot (no retraining) and after ``finetune_epochs`` of
   mask-preserving fine-tuning on the training split; the calibration loss of every mask.
 
-:func:`verdict` applies §3.3's pass rules as measured. Nothing in it is tuned to pass.
+:func:`verdict` checks §3.3's claims (:func:`claims`) as measured. Nothing in it is tuned to pass.
 
 Example:
     >>> df = run_study(OptimizedSettings.smoke())      # doctest: +SKIP
@@ -24,8 +24,10 @@ Example:
 """
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -40,13 +42,13 @@ from ..models import load_model
 from ..pruning import apply_masks
 from ..runtime import resolve_device
 from ..training import FitConfig, finetune, fit
-from ._verdict import paired_pass
-from ._runner import Study, add_cluster_flags, run_cli
-from .transfer import read_results, write_results
+from ._cli import Option, StudyCommand, study_main
+from ._results import read_table, write_table
+from ._runner import Study
+from ._verdict import Check, Claim, paired_diffs, verdict_table
 
 __all__ = ["OptimizedSettings", "VARIANTS", "COLUMNS", "calibration_split", "study_units", "unit_rows", "STUDY",
-           "run_study", "verdict", "main",
-           "read_results", "write_results"]
+           "run_study", "GA_SEARCH", "claims", "verdict", "write_results", "read_results", "COMMAND", "main"]
 
 #: Variant name -> (rescue method, what it is); every variant keeps the same number of weights.
 VARIANTS: dict[str, tuple[str, str]] = {
@@ -195,100 +197,86 @@ STUDY = Study("optimized", units=study_units, run=unit_rows, axes=("seeds",), co
 """The study for :func:`labkit.studies._runner.run_units` (``--ray`` / ``--address`` on the CLI)."""
 
 
-# --- verdict ---------------------------------------------------------------------------------------
+# --- claims ----------------------------------------------------------------------------------------
+GA_SEARCH = Claim("GA search", "L_cal(GA) <= L_cal(magnitude) in every run", metric="L_cal(GA) − L_cal(magnitude)",
+                  rule="fact")
+"""The GA's seeding guarantee: it never ends worse than the magnitude mask it starts from."""
+
+
+def claims(s: float) -> list[tuple[Claim, str, str, str]]:
+    """The paired §3.3 claims at sparsity ``s``: ``(claim, a, b, phase)`` for ``acc(a) − acc(b)`` in points.
+
+    In verdict order: GA > magnitude (every seed, §3.3's "paired, all seeds"), GA > random
+    (§0.1, a mean gain), then the reports: the gap after fine-tuning and GA vs the greedy saliencies.
+    """
+    def pair(criterion: str, text: str, a: str, b: str, phase: str, rule: str) -> tuple[Claim, str, str, str]:
+        return Claim(criterion, text, metric=f"acc({a}) − acc({b}), {phase}", rule=rule), a, b, phase
+
+    return [pair(f"GA > magnitude, s={s:g}", "one-shot acc(mag+GA) > acc(magnitude) in every seed", "ga",
+                 "magnitude", "one-shot", "every pair"),
+            pair(f"GA > random, s={s:g}", "one-shot acc(mag+GA) > acc(mag+random), paired (§0.1)", "ga", "random",
+                 "one-shot", "gain"),
+            pair(f"after fine-tune, s={s:g}", "(report) acc(mag+GA) - acc(magnitude) after fine-tuning", "ga",
+                 "magnitude", "fine-tuned", "info"),
+            *(pair(f"GA vs {g}, s={s:g}", f"(report) one-shot acc(mag+GA) - acc(mag+{g})", "ga", g, "one-shot", "info")
+              for g in ("wanda", "taylor"))]
+
+
 def _diffs(df: pd.DataFrame, s: float, a: str, b: str, phase: str) -> np.ndarray:
     """Per-seed ``acc(a) - acc(b)`` in points at sparsity ``s`` and ``phase``."""
     t = df[np.isclose(df["sparsity"], s) & (df["phase"] == phase)]
     p = t.pivot_table(index="seed", columns="variant", values="accuracy", aggfunc="first")
-    if a not in p or b not in p:
-        return np.array([])
-    return ((p[a] - p[b]).dropna() * 100).to_numpy()
-
-
-def _row(criterion: str, claim: str, d: np.ndarray, ok: bool | None) -> dict[str, Any]:
-    if len(d) == 0:
-        return {"criterion": criterion, "claim": claim, "measured": "runs missing", "mean_diff_pt": np.nan,
-                "std_diff_pt": np.nan, "per_seed_pt": "", "n_seeds": 0, "verdict": "n/a"}
-    sd = float(d.std(ddof=1)) if len(d) > 1 else np.nan
-    return {"criterion": criterion, "claim": claim, "measured": f"{d.mean():+.2f} ± {sd:.2f} pt",
-            "mean_diff_pt": float(d.mean()), "std_diff_pt": sd, "per_seed_pt": ", ".join(f"{v:+.2f}" for v in d),
-            "n_seeds": len(d), "verdict": "INFO" if ok is None else ("PASS" if ok else "FAIL")}
+    return paired_diffs(p[a], p[b]) if a in p and b in p else np.array([])
 
 
 def verdict(df: pd.DataFrame) -> pd.DataFrame:
-    """PASS / FAIL per §3.3 rule, as measured in ``df`` (from :func:`run_study`).
+    """The §3.3 claims (:func:`claims` at every s >= 0.8, :data:`GA_SEARCH`) as measured in ``df``.
 
-    * ``GA > magnitude`` one-shot at every s >= 0.8: the paired difference is > 0 **in every
-      seed** (§3.3 says "paired, all seeds").
-    * ``GA > random`` one-shot at every s >= 0.8: docs/methods.md §0.1's rule (mean > 0 and > one std,
-      or > 0 in every seed).
-    * ``GA search``: the GA's calibration loss <= magnitude's in every run (the seeding guarantee).
-    * ``INFO`` rows: the gap after fine-tuning, and GA vs the greedy saliencies (§3.3: "report
-      as they come out").
-    Fewer than 3 seeds cannot pass (docs/methods.md §0.1).
+    One-shot accuracy differences are paired by seed; fewer than 3 seeds cannot pass
+    (docs/methods.md §0.1). ``GA search``: the GA's calibration loss <= magnitude's in every run.
     """
     need = {"seed", "sparsity", "variant", "phase", "accuracy", "cal_loss", "magnitude_cal_loss"}
     if not need <= set(df.columns):
         raise ValueError(f"verdict needs the table of run_study (columns {sorted(need)}); got {list(df.columns)}")
     enough = df["seed"].nunique() >= 3
-    rows = []
     high = sorted(s for s in df["sparsity"].unique() if s >= 0.8 - 1e-9)
-    for s in high:
-        d = _diffs(df, s, "ga", "magnitude", "one-shot")
-        rows.append(_row(f"GA > magnitude, s={s:g}", "one-shot acc(mag+GA) > acc(magnitude) in every seed",
-                         d, enough and len(d) > 0 and bool((d > 0).all())))
-    for s in high:
-        d = _diffs(df, s, "ga", "random", "one-shot")
-        rows.append(_row(f"GA > random, s={s:g}", "one-shot acc(mag+GA) > acc(mag+random), paired (§0.1)",
-                         d, enough and paired_pass(d) and bool(d.mean() > 0)))
-    ga = df[(df["variant"] == "ga") & (df["phase"] == "one-shot")]
-    if len(ga):
-        worse = int((ga["cal_loss"] > ga["magnitude_cal_loss"] + 1e-9).sum())
-        rows.append({"criterion": "GA search", "claim": "L_cal(GA) <= L_cal(magnitude) in every run",
-                     "measured": f"{len(ga) - worse}/{len(ga)} runs; mean L_cal {ga['cal_loss'].mean():.4f} vs "
-                                 f"{ga['magnitude_cal_loss'].mean():.4f}",
-                     "mean_diff_pt": np.nan, "std_diff_pt": np.nan, "per_seed_pt": "", "n_seeds": ga["seed"].nunique(),
-                     "verdict": "PASS" if worse == 0 else "FAIL"})
-    for s in high:
-        rows.append(_row(f"after fine-tune, s={s:g}", "(report) acc(mag+GA) - acc(magnitude) after fine-tuning",
-                         _diffs(df, s, "ga", "magnitude", "fine-tuned"), None))
-    for greedy in ("wanda", "taylor"):
-        for s in high:
-            rows.append(_row(f"GA vs {greedy}, s={s:g}", f"(report) one-shot acc(mag+GA) - acc(mag+{greedy})",
-                             _diffs(df, s, "ga", greedy, "one-shot"), None))
-    return pd.DataFrame(rows)
+    by_s = [claims(s) for s in high]
+    checks: list[Check] = []
+    for k in range(len(claims(0.8))):
+        if k == 2:  # the search itself, between the claims and the reports
+            ga = df[(df["variant"] == "ga") & (df["phase"] == "one-shot")]
+            if len(ga):
+                worse = int((ga["cal_loss"] > ga["magnitude_cal_loss"] + 1e-9).sum())
+                checks.append(GA_SEARCH.judge(f"{len(ga) - worse}/{len(ga)} runs; mean L_cal "
+                                              f"{ga['cal_loss'].mean():.4f} vs {ga['magnitude_cal_loss'].mean():.4f}",
+                                              worse == 0))
+        for s, row in zip(high, by_s):
+            claim, a, b, phase = row[k]
+            checks.append(claim.check(_diffs(df, s, a, b, phase), require=enough))
+    return verdict_table(checks)
+
+
+# --- saved results ---------------------------------------------------------------------------------
+def write_results(df: pd.DataFrame, path: str | os.PathLike[str], command: str) -> Path:
+    """Save ``df`` with its command, settings and versions (:func:`labkit.studies._results.write_table`)."""
+    return write_table(df, path, command, "labkit method 3 study (docs/methods.md §3.3; [inferred] search)")
+
+
+def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Load a table saved by :func:`write_results`; its ``#`` header lines go to ``df.attrs``."""
+    return read_table(path)
+
+
+COMMAND = StudyCommand(
+    "labkit.studies.optimized", STUDY, OptimizedSettings, write=write_results, read=read_results, verdict=verdict,
+    options=(Option("--sparsities", float, many=True), Option("--variants", str, many=True, choices=list(VARIANTS)),
+             Option("--dense-epochs"), Option("--generations")))
+"""The study's command line (:mod:`labkit.studies._cli`)."""
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m labkit.studies.optimized [--smoke] [--seeds ...] [--generations N] --out results.csv``."""
-    import argparse
-    import shlex
-    import sys
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--smoke", action="store_true")
-    ap.add_argument("--seeds", type=int, nargs="+")
-    ap.add_argument("--sparsities", type=float, nargs="+")
-    ap.add_argument("--variants", nargs="+", choices=list(VARIANTS))
-    ap.add_argument("--dense-epochs", type=int)
-    ap.add_argument("--generations", type=int)
-    ap.add_argument("--threads", type=int, help="torch.set_num_threads (1 is fastest on busy shared cores)")
-    ap.add_argument("--out", required=True, help="CSV to write (atomically, after every unit; a rerun resumes)")
-    add_cluster_flags(ap)
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    s = OptimizedSettings.smoke() if args.smoke else OptimizedSettings()
-    over = {"seeds": args.seeds, "sparsities": args.sparsities, "variants": args.variants,
-            "dense_epochs": args.dense_epochs, "generations": args.generations}
-    s = replace(s, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in over.items() if v is not None})
-    cmd = " ".join(shlex.quote(a) for a in ["python", "-m", "labkit.studies.optimized",
-                                            *(sys.argv[1:] if argv is None else argv)])
-    title = "labkit method 3 study (docs/methods.md §3.3; [inferred] search)"
-    df = run_cli(STUDY, s, args, prog="labkit.studies.optimized", read=read_results,
-                 write=lambda d: write_results(d, args.out, cmd, title=title))
-    with pd.option_context("display.width", 200, "display.max_colwidth", 80):
-        print(verdict(df)[["criterion", "measured", "verdict"]].to_string(index=False))
+    """``python -m labkit.studies.optimized --out results.csv [--smoke] [--seeds ...] [--generations N]``."""
+    study_main(COMMAND, argv)
 
 
 if __name__ == "__main__":

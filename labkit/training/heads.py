@@ -17,11 +17,11 @@ Example:
 """
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ..models.heads import replace_head
 
 __all__ = ["NormedLinear", "with_normed_head"]
 
@@ -47,25 +47,14 @@ def with_normed_head(model: nn.Module, name: str | None = None) -> nn.Module:
     """A deep copy of ``model`` whose classifier (``name``, default: the last ``nn.Linear``) is cosine.
 
     The new head keeps the old weight rows (their directions are what a cosine head uses);
-    ``model`` itself is not changed.
+    ``model`` itself is not changed (:func:`labkit.models.heads.replace_head`).
     """
-    linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise ValueError("with_normed_head needs a model with an nn.Linear classifier; found none")
-    target = name if name is not None else linears[-1]
-    if target not in linears:
-        raise KeyError(f"{target!r} is not an nn.Linear of the model; linear layers: {linears}")
-    new = copy.deepcopy(model)
-    old: nn.Linear = new.get_submodule(target)  # type: ignore[assignment]
-    if isinstance(old, NormedLinear):
-        return new
-    head = NormedLinear(old.in_features, old.out_features, device=old.weight.device,
-                        dtype=old.weight.dtype)
-    with torch.no_grad():
-        head.weight.copy_(old.weight)
-    if target == "":  # the model is itself the linear layer
+    def make(old: nn.Linear) -> nn.Module:
+        if isinstance(old, NormedLinear):
+            return old
+        head = NormedLinear(old.in_features, old.out_features, device=old.weight.device, dtype=old.weight.dtype)
+        with torch.no_grad():
+            head.weight.copy_(old.weight)
         return head
-    parent_name, _, attr = target.rpartition(".")
-    parent = new.get_submodule(parent_name) if parent_name else new
-    setattr(parent, attr, head)
-    return new
+
+    return replace_head(model, make, name)

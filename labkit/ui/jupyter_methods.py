@@ -146,7 +146,7 @@ class CostSection(_OwnControls):
 
         from .. import views
         from ..models import load_model
-        from ..studies.csasml import cost_breakdown
+        from ..analysis.breakdown import cost_breakdown
 
         lab = self.app.lab
 

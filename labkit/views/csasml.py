@@ -4,7 +4,7 @@ Pure functions from tables / arrays to a ``matplotlib.figure.Figure`` (no pyplot
 
 * :func:`cost_stack`: MACs and parameters of each model as stacked bars, one segment per
   module kind (SMM, CSA, MHSA, basic block, MLP, conv, linear) or per stage; the input is
-  :func:`labkit.studies.csasml.cost_breakdown` rows with a ``model`` column.
+  :func:`labkit.analysis.breakdown.cost_breakdown` rows with a ``model`` column.
 * :func:`accuracy_vs_macs`: mean ± std test accuracy over seeds against MACs for every run,
   with the Pareto front (no other run is both cheaper and more accurate) drawn as a step line.
 * :func:`attention_map`: for one query position, its attention weights over the multi-scale

@@ -96,7 +96,7 @@ def overlap_alpha(matrix: pd.DataFrame, alpha: Mapping[str, float], accuracy: Ma
     """K × K Jaccard overlap heatmap of candidate masks, with the merge weights ``α_k`` as bars.
 
     Args:
-        matrix: square overlap DataFrame (``labkit.studies.longtail.overlap_matrix``); rows
+        matrix: square overlap DataFrame (``labkit.pruning.overlap_matrix``); rows
             without a weight (e.g. ``"merged"``) get no bar.
         alpha: trainer -> merge weight (they sum to 1 over the candidates).
         accuracy: optional trainer -> the accuracy ``a_k`` the weight came from (annotated).

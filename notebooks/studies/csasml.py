@@ -72,9 +72,13 @@ def _():
     from labkit.models import load_model
     from labkit.models.csasml import csa_macs, mhsa_macs, smm_macs
     from labkit.models.csasml_plugin import plug_smm
+    from labkit.analysis.attention import attention_sample
+    from labkit.analysis.breakdown import cost_breakdown
     from labkit.studies import csasml as study
+    from labkit.studies import load_or_run
     from labkit.views import csasml as views
-    return csa_macs, load_dataset, load_model, mhsa_macs, mo, pd, plug_smm, smm_macs, study, views
+    return (attention_sample, cost_breakdown, csa_macs, load_dataset, load_model, load_or_run, mhsa_macs, mo, pd,
+            plug_smm, smm_macs, study, views)
 
 
 @app.cell
@@ -145,7 +149,7 @@ def _(mo):
 
 
 @app.cell
-def _(controls, load_model, pd, plug_smm, study, views):
+def _(controls, cost_breakdown, load_model, pd, plug_smm, views):
     def explorer_models(c):
         scales = tuple(int(p) for p in c["scales"].split(","))
         heads = 6 if 6 % len(scales) == 0 else 4
@@ -159,7 +163,7 @@ def _(controls, load_model, pd, plug_smm, study, views):
             "resnet20+SMM": plug_smm(r20, stages=c["plug_stages"]) if c["plug_stages"] else r20,
         }
 
-    breakdown = pd.concat([study.cost_breakdown(net, (1, 16, 16)).assign(model=name)
+    breakdown = pd.concat([cost_breakdown(net, (1, 16, 16)).assign(model=name)
                            for name, net in explorer_models(controls.value).items()], ignore_index=True)
     views.cost_stack(breakdown, by="kind")
     return
@@ -230,11 +234,10 @@ def _(mo):
 
 
 @app.cell
-def _(load_dataset, pick, settings, study, trained, views):
+def _(attention_sample, load_dataset, pick, settings, trained, views):
     _test = load_dataset("digits", seed=settings.seeds[0], size=settings.image_size, noise=settings.noise,
                          noise_splits=settings.noise_splits, train_fraction=settings.train_fraction).test
-    sample = study.attention_sample(trained[("csasml_lite", settings.seeds[0])],
-                                    _test.tensors()[0][pick.value["image"]])
+    sample = attention_sample(trained[("csasml_lite", settings.seeds[0])], _test.tensors()[0][pick.value["image"]])
     views.attention_map(sample.weights, sample.scales, sample.size,
                         query=min(pick.value["query"], sample.weights.shape[1] - 1), image=sample.image)
     return
@@ -255,16 +258,11 @@ def _(mo):
 
 
 @app.cell
-def _(mo, study):
-    _path = mo.notebook_dir() / "results" / "csasml.csv"
-    if _path.exists():
-        _committed = study.read_results(_path)
-        _out = mo.vstack([mo.md(f"`{_committed.attrs.get('command', '')}`"),
-                          study.verdict(_committed)[["criterion", "claim", "measured", "verdict"]]])
-    else:
-        _out = mo.md("No committed full run yet: run `python -m labkit.studies.csasml --out "
-                     "notebooks/studies/results/csasml.csv`.")
-    _out
+def _(load_or_run, mo, settings, study):
+    _got = load_or_run(study, settings, mo.notebook_dir() / "results" / "csasml.csv", rerun=False)
+    mo.stop(_got is None, mo.md("No committed full run yet: run `python -m labkit.studies.csasml --out "
+                                "notebooks/studies/results/csasml.csv`."))
+    mo.vstack([mo.md(f"`{_got.command}`"), study.verdict(_got.table)[["criterion", "claim", "measured", "verdict"]]])
     return
 
 

@@ -75,8 +75,9 @@ def _():
     from labkit.models.se import add_se, se_overhead
     from labkit.pruning.blocks import select_blocks, slim
     from labkit.studies import dominos as study
+    from labkit.studies import load_or_run
     from labkit.views import dominos as views
-    return add_se, cost, influence_table, mo, se_overhead, select_blocks, slim, study, survival, views
+    return add_se, cost, influence_table, load_or_run, mo, se_overhead, select_blocks, slim, study, survival, views
 
 
 @app.cell
@@ -245,17 +246,12 @@ def _(mo, smoke):
 
 
 @app.cell
-def _(mo, rerun, settings, smoke, study):
-    _path = mo.notebook_dir() / "results" / "dominos.csv"
-    if smoke or rerun.value:
-        results = study.run_study(settings)
-        _from = "this run"
-    else:
-        mo.stop(not _path.exists(), mo.md("No committed full run yet: press the button, or run "
-                                          "`python -m labkit.studies.dominos --out notebooks/studies/results/dominos.csv`."))
-        results = study.read_results(_path)
-        _from = f"committed run: `{results.attrs.get('command', '')}`"
-    mo.md(f"**Results from** {_from} · {results['seed'].nunique()} seed(s), {len(results)} rows")
+def _(load_or_run, mo, rerun, settings, smoke, study):
+    _got = load_or_run(study, settings, mo.notebook_dir() / "results" / "dominos.csv", rerun=smoke or rerun.value)
+    mo.stop(_got is None, mo.md("No committed full run yet: press the button, or run "
+                                "`python -m labkit.studies.dominos --out notebooks/studies/results/dominos.csv`."))
+    results = _got.table
+    mo.md(f"**Results from** {_got.source} · {results['seed'].nunique()} seed(s), {len(results)} rows")
     return (results,)
 
 

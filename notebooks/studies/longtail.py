@@ -76,10 +76,12 @@ def _():
 
     from labkit import views
     from labkit.analysis import evaluate
-    from labkit.pruning import apply_masks, list_merge_modes
+    from labkit.pruning import apply_masks, list_merge_modes, overlap_matrix
+    from labkit.studies import load_or_run
     from labkit.studies import longtail as study
     from labkit.views import longtail as ltv
-    return apply_masks, evaluate, list_merge_modes, ltv, mo, os, pd, replace, study, torch, views
+    return (apply_masks, evaluate, list_merge_modes, load_or_run, ltv, mo, os, overlap_matrix, pd, replace, study,
+            torch, views)
 
 
 @app.cell
@@ -222,9 +224,8 @@ def _(merge0, s_view, views):
 
 
 @app.cell
-def _(ltv, merge0, study):
-    ltv.overlap_alpha(study.overlap_matrix({**merge0.candidates, "merged": merge0.merged}), merge0.alpha,
-                      merge0.accuracy)
+def _(ltv, merge0, overlap_matrix):
+    ltv.overlap_alpha(overlap_matrix({**merge0.candidates, "merged": merge0.merged}), merge0.alpha, merge0.accuracy)
     return
 
 
@@ -260,9 +261,9 @@ def _(apply_masks, evaluate, explore, mo, study, unit0, views):
     _v = explore.value
     mo.stop(not _v["trainers"], mo.md("Pick at least one trainer."))
     _cands = [c for c in unit0.candidates if c.name in _v["trainers"]]
-    _mr = study.merge_candidates(_cands, _v["sparsity"], val=unit0.data.val, groups=unit0.data.groups,
-                                 depth_bias=_v["depth_bias"], tau=float(_v["tau"]), mode=_v["mode"],
-                                 weight_by=_v["weight_by"])
+    _mr = study.merge_trainers(_cands, _v["sparsity"], val=unit0.data.val, groups=unit0.data.groups,
+                               depth_bias=_v["depth_bias"], tau=float(_v["tau"]), mode=_v["mode"],
+                               weight_by=_v["weight_by"])
     _best = next(c for c in _cands if c.name == _mr.best).model
     _kw = dict(groups=unit0.data.groups, class_counts=unit0.data.class_counts, n_boot=0)
     _pruned, _dense = evaluate(apply_masks(_best, _mr.merged), unit0.data.test, **_kw), evaluate(_best, unit0.data.test, **_kw)
@@ -310,16 +311,11 @@ def _(mo):
 
 
 @app.cell
-def _(mo, study):
-    _path = mo.notebook_dir() / "results" / "longtail.csv"
-    if _path.exists():
-        _committed = study.read_results(_path)
-        _out = mo.vstack([mo.md(f"`{_committed.attrs.get('command', '')}`"),
-                          study.verdict(_committed)[["criterion", "claim", "measured", "verdict"]]])
-    else:
-        _out = mo.md("No committed full run yet: run `python -m labkit.studies.longtail --pie-k 5 --out "
-                     "notebooks/studies/results/longtail.csv`.")
-    _out
+def _(load_or_run, mo, settings, study):
+    _got = load_or_run(study, settings, mo.notebook_dir() / "results" / "longtail.csv", rerun=False)
+    mo.stop(_got is None, mo.md("No committed full run yet: run `python -m labkit.studies.longtail --pie-k 5 --out "
+                                "notebooks/studies/results/longtail.csv`."))
+    mo.vstack([mo.md(f"`{_got.command}`"), study.verdict(_got.table)[["criterion", "claim", "measured", "verdict"]]])
     return
 
 

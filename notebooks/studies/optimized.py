@@ -75,10 +75,11 @@ def _():
     from labkit.models import load_model
     from labkit.pruning import apply_masks
     from labkit.training import FitConfig, fit
+    from labkit.studies import load_or_run
     from labkit.studies import optimized as study
     from labkit.views import optimized as views
-    return (FitConfig, apply_masks, evaluate, fit, list_searches, load_dataset, load_model, mo, rescue, search_options,
-            study, torch, views)
+    return (FitConfig, apply_masks, evaluate, fit, list_searches, load_dataset, load_model, load_or_run, mo, rescue,
+            search_options, study, torch, views)
 
 
 @app.cell
@@ -199,15 +200,12 @@ def _(mo, smoke):
 
 
 @app.cell
-def _(mo, rerun, settings, smoke, study):
-    _path = mo.notebook_dir() / "results" / "optimized.csv"
-    if smoke or rerun.value or not _path.exists():
-        results = study.run_study(settings)
-        _from = "this run"
-    else:
-        results = study.read_results(_path)
-        _from = f"committed run: `{results.attrs.get('command', '')}`"
-    mo.md(f"**Results from** {_from} · {len(results)} rows")
+def _(load_or_run, mo, rerun, settings, smoke, study):
+    _got = load_or_run(study, settings, mo.notebook_dir() / "results" / "optimized.csv", rerun=smoke or rerun.value)
+    mo.stop(_got is None, mo.md("No committed full run yet: press the button, or run "
+                                "`python -m labkit.studies.optimized --out notebooks/studies/results/optimized.csv`."))
+    results = _got.table
+    mo.md(f"**Results from** {_got.source} · {len(results)} rows")
     return (results,)
 
 

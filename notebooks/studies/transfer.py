@@ -73,9 +73,10 @@ def _():
 
     from labkit import views as lkv
     from labkit.pruning.allocate import normalize_scores
+    from labkit.studies import load_or_run
     from labkit.studies import transfer as study
     from labkit.views import transfer as views
-    return lkv, mo, normalize_scores, pd, study, torch, views
+    return load_or_run, lkv, mo, normalize_scores, pd, study, torch, views
 
 
 @app.cell
@@ -234,15 +235,12 @@ def _(mo, smoke):
 
 
 @app.cell
-def _(mo, rerun, settings, smoke, study):
-    _path = mo.notebook_dir() / "results" / "transfer.csv"
-    if smoke or rerun.value or not _path.exists():
-        results = study.run_study(settings)
-        source_of_results = "this run"
-    else:
-        results = study.read_results(_path)
-        source_of_results = f"committed run: `{results.attrs.get('command', '')}`"
-    mo.md(f"**Results from** {source_of_results} · {len(results)} rows")
+def _(load_or_run, mo, rerun, settings, smoke, study):
+    _got = load_or_run(study, settings, mo.notebook_dir() / "results" / "transfer.csv", rerun=smoke or rerun.value)
+    mo.stop(_got is None, mo.md("No committed full run yet: press the button, or run `python -m "
+                                "labkit.studies.transfer run --out notebooks/studies/results/transfer.csv`."))
+    results = _got.table
+    mo.md(f"**Results from** {_got.source} · {len(results)} rows")
     return (results,)
 
 

@@ -102,3 +102,36 @@ def test_single_candidate_and_custom_mode() -> None:
     assert merge_masks(masks).equal(masks[0])
     flipped = merge_masks(_candidates(2)[0], mode=lambda votes, alpha, shat: -(alpha @ votes))
     assert flipped.meta["merge"]["mode"] == "<lambda>"
+
+
+def test_merge_candidates_by_name_equals_merge_masks_and_reports_alpha_and_best() -> None:
+    from labkit.pruning import merge_candidates
+
+    masks, scores = _candidates(3)
+    names = ["ce", "ldam", "bs"]
+    r = merge_candidates(dict(zip(names, masks)), [1.0, 3.0, 1.0], scores=dict(zip(names, scores)))
+    assert r.alpha == {"ce": 0.2, "ldam": 0.6, "bs": 0.2} and r.best == "ldam"
+    assert r.merged.equal(merge_masks(masks, weights=[0.2, 0.6, 0.2], scores=scores))
+    assert r.merged.meta["merge_alpha"] == r.alpha and r.merged.meta["best"] == "ldam"
+    by_name = merge_candidates(dict(zip(names, masks)), {"bs": 1.0, "ce": 1.0, "ldam": 3.0})
+    assert by_name.alpha == r.alpha
+    equal = merge_candidates(dict(zip(names, masks)))
+    assert list(equal.alpha.values()) == pytest.approx([1 / 3] * 3) and equal.best == "ce"  # first on a tie
+    soft = [0.2, 0.30000000000000004, 0.5]  # already sums to 1: kept as given, not divided again
+    assert list(merge_candidates(dict(zip(names, masks)), soft).alpha.values()) == soft
+    with pytest.raises(ValueError, match="3 non-negative numbers"):
+        merge_candidates(dict(zip(names, masks)), [1.0, -1.0, 1.0])
+    with pytest.raises(KeyError, match="no weight"):
+        merge_candidates(dict(zip(names, masks)), {"ce": 1.0})
+    with pytest.raises(ValueError, match="at least one"):
+        merge_candidates({})
+
+
+def test_overlap_matrix_is_the_pooled_jaccard_of_every_pair() -> None:
+    from labkit.pruning import overlap_matrix
+
+    a = Masks({"w": torch.tensor([True, True, False, False]), "v": torch.tensor([True, False])})
+    b = Masks({"w": torch.tensor([True, False, True, False]), "v": torch.tensor([True, False])})
+    m = overlap_matrix({"a": a, "b": b})
+    assert list(m.index) == list(m.columns) == ["a", "b"]
+    assert m.loc["a", "a"] == 1.0 and m.loc["a", "b"] == m.loc["b", "a"] == pytest.approx(2 / 4)  # |{w0, v0}| / 4

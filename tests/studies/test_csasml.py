@@ -10,8 +10,10 @@ import torch
 
 import labkit.studies.csasml as study_io
 
-from labkit.studies.csasml import (RUNS, CSASMLSettings, RandomShift, analytic_macs, attention_sample,
-                                   build_run, cost_breakdown, counted_macs, run_study, verdict)
+from labkit.analysis.attention import attention_sample
+from labkit.analysis.breakdown import analytic_macs, cost_breakdown, counted_macs
+from labkit.studies._verdict import COLUMNS as VERDICT_COLUMNS
+from labkit.studies.csasml import RUNS, CSASMLSettings, build_run, run_study, verdict
 
 COLUMNS = ["run", "seed", "what", "options", "params", "macs_analytic", "macs_counted", "test_acc",
            "test_balanced", "train_seconds", "epochs"]
@@ -27,6 +29,7 @@ def test_smoke_run_returns_the_table():
     assert (df["macs_analytic"] == df["macs_counted"]).all()
     assert df["test_acc"].between(0, 1).all() and df.attrs["settings"]["epochs"] == 1
     v = verdict(df)
+    assert list(v.columns) == VERDICT_COLUMNS
     assert v.set_index("criterion").loc["lite MACs", "verdict"] == "PASS"
     assert v.set_index("criterion").loc["local branch", "verdict"] == "n/a"  # no_le was not run
     sample = attention_sample(models[("csasml_lite", 0)], torch.rand(1, 16, 16))
@@ -68,6 +71,8 @@ def test_verdict_computes_each_criterion_as_measured():
     assert v["plug-in"] == "FAIL"                      # -0.2, -1.0, +0.2: x = [0.3, -0.5, 0.7], mean < std
     assert v["full MHSA ablation"] == "INFO" and v["CIFAR-100 +1.8%"] == "n/a"
     assert v["MACs formulas"] == "PASS"
+    lite = verdict(_table(acc, macs)).set_index("criterion").loc["lite accuracy"]
+    assert lite["diffs_pt"] == "-0.10, -0.50, +0.10" and lite["threshold"] == -0.3 and lite["n_pairs"] == 3
     macs["csasml_lite"] = 76
     assert verdict(_table(acc, macs)).set_index("criterion").loc["lite MACs", "verdict"] == "FAIL"
     macs["resnet20_smm"] = 50                          # no MACs saved: plug-in fails even if accurate
@@ -78,18 +83,6 @@ def test_verdict_computes_each_criterion_as_measured():
 def test_verdict_rejects_foreign_tables():
     with pytest.raises(ValueError, match="run_study"):
         verdict(pd.DataFrame({"run": ["a"], "acc": [0.5]}))
-
-
-def test_random_shift_moves_by_at_most_one_pixel():
-    torch.manual_seed(0)
-    x = torch.zeros(64, 1, 7, 7)
-    x[:, :, 3, 3] = 1
-    y = RandomShift(1)(x)
-    pos = y[:, 0].flatten(1).argmax(1)
-    r, c = pos // 7, pos % 7
-    assert ((r - 3).abs() <= 1).all() and ((c - 3).abs() <= 1).all() and y.sum() == 64
-    assert len(set(pos.tolist())) > 3  # it does shift
-    assert torch.equal(RandomShift(0)(x), x)
 
 
 def test_results_round_trip_with_their_command(tmp_path):

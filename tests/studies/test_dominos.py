@@ -69,7 +69,7 @@ def test_verdict_applies_the_paired_rule_and_the_thresholds():
                 extra=[0.947, 0.949, 0.95], removed=[1, 2, 1])
     v = verdict(df).set_index("criterion")
     assert v.loc["R·D+c2b vs L1 at -40%", "verdict"] == "PASS"            # +1, 0, +1: never below
-    assert v.loc["R·D+c2b vs L1 at -40%", "per_seed_pt"] == "+1.00, +0.00, +1.00"
+    assert v.loc["R·D+c2b vs L1 at -40%", "diffs_pt"] == "+1.00, +0.00, +1.00"
     assert v.loc["blocks removed at -60%", "verdict"] == "PASS"
     assert v.loc["SE vs extra epochs at -60%", "verdict"] == "FAIL"       # +0.3, +0.1, 0.0 vs the +0.2 bar
     assert v.loc["Weibull fits R² >= 0.9", "verdict"] == "PASS"           # 41/50 = 82%

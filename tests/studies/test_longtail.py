@@ -11,8 +11,10 @@ import torch
 
 from labkit.criteria import score
 from labkit.data import Split
-from labkit.studies.longtail import (COLUMNS, LongTailSettings, merge_candidates, overlap_matrix, paired_rule,
-                                     pie_study, read_results, run_study, verdict, write_results)
+from labkit.pruning import overlap_matrix
+from labkit.studies._verdict import COLUMNS as VERDICT_COLUMNS
+from labkit.studies.longtail import (COLUMNS, LongTailSettings, merge_trainers, pie_study, read_results, run_study,
+                                     verdict, write_results)
 from labkit.training import TrainHistory
 from labkit.training.trainers import TrainerResult, fingerprint, get_trainer
 
@@ -59,7 +61,7 @@ GROUPS = {"many": [0], "medium": [1], "few": [2]}
 @pytest.mark.parametrize("sparsity", [0.1, 0.3, 0.5, 0.7])
 def test_layered_budgets_meet_the_target_and_merging_keeps_every_layer(net, val, sparsity, depth_bias):
     cands = _candidates(net)
-    mr = merge_candidates(cands, sparsity, val=val, groups=GROUPS, depth_bias=depth_bias, tau=20.0)
+    mr = merge_trainers(cands, sparsity, val=val, groups=GROUPS, depth_bias=depth_bias, tau=20.0)
     assert abs(mr.merged.sparsity - sparsity) <= 0.005                       # within 0.5% of the target
     budget = mr.allocation
     for name, m in mr.candidates.items():
@@ -78,32 +80,32 @@ def test_layered_budgets_meet_the_target_and_merging_keeps_every_layer(net, val,
 
 def test_merge_modes_and_hand_weights_keep_budgets(net, val):
     cands = _candidates(net, k=3)
-    ref = merge_candidates(cands, 0.5, val=val, groups=GROUPS)
+    ref = merge_trainers(cands, 0.5, val=val, groups=GROUPS)
     for mode in ("majority", "intersection-first"):
-        mr = merge_candidates(cands, 0.5, val=val, groups=GROUPS, mode=mode)
+        mr = merge_trainers(cands, 0.5, val=val, groups=GROUPS, mode=mode)
         assert mr.merged.layer_sparsity == pytest.approx(ref.merged.layer_sparsity, abs=1e-12)
-    hand = merge_candidates(cands, 0.5, val=val, groups=GROUPS, weights=[0, 0, 1])
+    hand = merge_trainers(cands, 0.5, val=val, groups=GROUPS, weights=[0, 0, 1])
     assert hand.best == "balanced_softmax" and hand.alpha["balanced_softmax"] == 1.0
     assert hand.merged.equal(hand.candidates["balanced_softmax"])  # all the weight on one: its own mask
-    major = merge_candidates(cands, 0.5, val=val, groups=GROUPS, weights=[0.2, 0.51, 0.29])
+    major = merge_trainers(cands, 0.5, val=val, groups=GROUPS, weights=[0.2, 0.51, 0.29])
     assert major.merged.equal(major.candidates["ce_drw"])  # α > 1/2 decides every unit (see verdict's note)
-    vote = merge_candidates(cands, 0.5, val=val, groups=GROUPS, tau=0.0)
+    vote = merge_trainers(cands, 0.5, val=val, groups=GROUPS, tau=0.0)
     assert list(vote.alpha.values()) == pytest.approx([1 / 3] * 3)
     ov = overlap_matrix({**vote.candidates, "merged": vote.merged})
     assert ov.shape == (4, 4) and np.allclose(np.diag(ov), 1.0) and (ov.to_numpy() <= 1).all()
     with pytest.raises(ValueError, match="weights"):
-        merge_candidates(cands, 0.5, val=val, groups=GROUPS, weights=[1, -1, 1])
+        merge_trainers(cands, 0.5, val=val, groups=GROUPS, weights=[1, -1, 1])
 
 
 def test_merge_refuses_candidates_from_another_start(net, val):
     cands = _candidates(net, k=2)
     cands += _candidates(_net(5), k=1)
     with pytest.raises(ValueError, match="not position-aligned"):
-        merge_candidates(cands, 0.3, val=val, groups=GROUPS)
+        merge_trainers(cands, 0.3, val=val, groups=GROUPS)
 
 
 def test_soup_start_averages_the_candidates_by_alpha_and_runs_in_the_study():
-    from labkit.studies.longtail import _soup_start
+    from labkit.studies.longtail.pipeline import _soup_start
 
     cands = _candidates(_net(0), k=3)
     alpha = {"ce": 0.5, "ce_drw": 0.3, "balanced_softmax": 0.2}
@@ -138,8 +140,7 @@ def test_smoke_study_gives_a_complete_finite_table():
         assert set(json.loads(runs.loc["E", "alpha"])) == {"ce", "balanced_softmax"}
     assert df.attrs["settings"]["e0"] == 1
     v = verdict(df)
-    assert list(v.columns) == ["criterion", "claim", "measured", "mean_diff_pt", "std_diff_pt", "per_unit_pt",
-                               "n_pairs", "verdict"]
+    assert list(v.columns) == VERDICT_COLUMNS
     main = v.set_index("criterion").loc[["thesis claim (miniature)", "merging helps", "pruning itself helps the tail"]]
     assert main["n_pairs"].tolist() == [2, 2, 2] and main["verdict"].isin(["PASS", "FAIL"]).all()
     assert np.isfinite(v[["mean_diff_pt", "std_diff_pt"]].to_numpy(float)).all()
@@ -180,6 +181,9 @@ def test_verdict_is_computed_as_measured():
     assert v.loc["merging helps", "measured"].endswith("in 1 of 3")  # only the 0.7 unit is dominated
     assert v.loc["thesis claim (miniature)", "verdict"] == "PASS"     # +30, +22, +29 pt
     assert v.loc["thesis claim (miniature)", "mean_diff_pt"] == pytest.approx(27.0)
+    assert v.loc["thesis claim (miniature)", "diffs_pt"] == "+30.00, +22.00, +29.00"
+    assert v.loc["thesis claim (miniature)", "metric"] == "few(E@0.3) − few(A)"
+    assert v.loc["thesis claim (miniature)", "measured"] == "few(E@0.3) − few(A): +27.00 ± 4.36 pt over 3 pairs"
     assert v.loc["merging helps", "verdict"] == "PASS"                # 0, +1, 0: mean > 0, never below
     assert v.loc["pruning itself helps the tail", "verdict"] == "FAIL"  # -10, +2, -1
     assert v.loc["long-tail loss alone", "verdict"] == "INFO"
@@ -195,15 +199,6 @@ def test_verdict_is_computed_as_measured():
     assert verdict(no_d, sparsity=0.3).set_index("criterion").loc["merging helps", "verdict"] == "n/a"
     with pytest.raises(ValueError, match="run_study"):
         verdict(pd.DataFrame({"run": ["A"], "acc": [0.5]}))
-
-
-def test_paired_rule_follows_methods_0_1():
-    assert paired_rule([0.1, 0.2, 0.3])
-    assert not paired_rule([0.0, 0.0, 0.0])         # §1.7 asks for a paired mean > 0
-    assert paired_rule([0.0, 0.5, 0.0]) and not paired_rule([0.0, 0.5, 0.0], strict=True)
-    assert not paired_rule([1.0, -0.1, 0.2])        # mean 0.37 < std 0.56
-    assert paired_rule([3.0, -0.1, 3.2])            # mean 2.03 > std 1.85
-    assert not paired_rule([]) and not paired_rule([1.0, float("nan")])
 
 
 def test_results_round_trip_with_their_command(tmp_path):

@@ -15,7 +15,8 @@ import torch
 
 from labkit.studies import csasml
 from labkit.studies._results import read_table
-from labkit.studies._runner import Cluster, Study, run_units, settings_hash, unit_id
+from labkit.studies._ray import Cluster
+from labkit.studies._runner import Study, run_units, settings_hash, unit_id
 
 REPO = Path(__file__).resolve().parents[2]
 

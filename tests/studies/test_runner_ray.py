@@ -15,7 +15,8 @@ ray = pytest.importorskip("ray", reason="Ray is the dist extra: pip install 'lab
 
 from labkit.studies import csasml  # noqa: E402
 from labkit.studies._results import read_table  # noqa: E402
-from labkit.studies._runner import Cluster, ClusterError, Study, connect, run_units, sweep_on_ray  # noqa: E402
+from labkit.studies._ray import Cluster, ClusterError, connect, sweep_on_ray  # noqa: E402
+from labkit.studies._runner import Study, run_units  # noqa: E402
 
 RAY = Cluster(ray=True, cpus_per_task=1)
 
@@ -104,7 +105,7 @@ def test_a_lab_sweep_on_ray_actors_equals_the_in_process_sweep(local_ray) -> Non
     there = sweep_on_ray(make, ["magnitude"], [0.3, 0.6], cluster=RAY, actors=2)
     pd.testing.assert_frame_equal(here, there)  # 2 points over 2 actors, each holding its Lab once
     mine = _measure(lab, ["magnitude"], [0.5], "global", "weight", progress=False)
-    theirs = sweep_on_ray(make, ["magnitude"], [0.5], kind="report", cluster=RAY)
+    theirs = sweep_on_ray(make, ["magnitude"], [0.5], measure=partial(_measure, progress=False), cluster=RAY)
     assert [(p.criterion, p.target) for p in theirs] == [("magnitude", 0.5)]
     for a, b in zip(mine, theirs):
         assert all(torch.equal(a.trial.masks[k], b.trial.masks[k]) for k in a.trial.masks)

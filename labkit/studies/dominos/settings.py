@@ -1,0 +1,75 @@
+"""Settings of the DOMINOS study (docs/methods.md §5.7): the runs compared and the experiment's knobs.
+
+Example:
+    >>> DominosSettings.smoke().seeds, RUNS["rd_c2b"].structure
+    ((0,), 'blocks')
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+__all__ = ["Run", "RUNS", "DominosSettings", "COLUMNS"]
+
+
+class Run(NamedTuple):
+    """One pruning variant: which importance it ranks by and whether the block rule applies."""
+
+    importance: str   # "l1", "random", "R", "D", "I"
+    structure: str    # "blocks" (channel-to-block) or "internal" (no rule)
+    what: str
+
+
+RUNS: dict[str, Run] = {
+    "l1": Run("l1", "blocks", "L1-norm of the filter (Li et al. 2017), same selection and block rule"),
+    "random": Run("random", "blocks", "seeded random scores, same selection and block rule"),
+    "r_only": Run("R", "blocks", "representativeness R only (alpha = 1)"),
+    "d_only": Run("D", "blocks", "domino influence D only (alpha = 0)"),
+    "rd_internal": Run("I", "internal", "R*D without channel-to-block (conv1 channels only, no block removed)"),
+    "rd_c2b": Run("I", "blocks", "R*D + channel-to-block: the DOMINOS method as inferred"),
+}
+"""The §5.7 runs: the method (``rd_c2b``), its baselines and ablations."""
+
+
+@dataclass(frozen=True)
+class DominosSettings:
+    """Settings of the §5.7 experiment (defaults = docs/methods.md §5.7 where it says; [inferred] elsewhere)."""
+
+    seeds: tuple[int, ...] = (0, 1, 2)         # >= 3 seeds for a verdict (docs/methods.md §0.1)
+    runs: tuple[str, ...] = tuple(RUNS)
+    targets: tuple[float, ...] = (0.4, 0.6)    # MACs reductions
+    epochs: int = 30                           # dense: SGD 0.1, cosine
+    lr: float = 0.1
+    weight_decay: float = 5e-4                 # [inferred]: the usual CIFAR-ResNet value; §5.7 names none
+    batch_size: int = 64                       # [inferred]: ~11 steps per epoch on 698 images
+    finetune_epochs: int = 15
+    finetune_lr: float = 0.01                  # [inferred]: §5.7 gives no fine-tuning lr; §5.5's 0.01
+    attention_epochs: int = 10                 # SE vs the same number of plain epochs
+    attention_lr: float = 0.01                 # §5.5
+    attention_runs: tuple[str, ...] = ("rd_c2b",)
+    alpha: float = 0.5
+    top_m: int = 1
+    floor: float = 0.2
+    tau_blk: float = 0.5
+    beta: float = 0.0
+    method: str = "exact"                      # influence: "exact" ablation or first-order "jvp"
+    horizon: int | None = None                 # measured depths (None: down to the logits)
+    calib_items: int = 256                     # R's calibration batch (§5.1)
+    calib_items_d: int = 64                    # D's ablation batch (cost is linear in it)
+    image_size: int = 16
+    noise: float = 0.2
+    noise_splits: tuple[str, ...] = ("train", "val", "test")
+    train_fraction: float = 0.5
+    device: str | None = None
+
+    @classmethod
+    def smoke(cls) -> "DominosSettings":
+        """A tiny run for CI: one seed, one epoch per phase, a fifth of the pool, 16 ablation items."""
+        return cls(seeds=(0,), epochs=1, finetune_epochs=1, attention_epochs=1, train_fraction=0.2,
+                   calib_items=64, calib_items_d=16)
+
+
+COLUMNS = ["seed", "run", "target", "what", "structure", "macs", "params", "reduction", "removed_blocks",
+           "n_removed", "shape_ok", "acc_pruned", "acc_ft", "acc_se", "acc_extra", "se_params", "se_macs",
+           "influence_seconds", "weibull_fits", "weibull_r2_defined", "weibull_r2_ge_09", "seconds"]
+"""Columns of the study table (:func:`labkit.studies.dominos.run_study`)."""

@@ -1,0 +1,46 @@
+"""Committed runs: read one or rerun the study (load_or_run); every method's verdict from the committed CSVs."""
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from labkit.studies import METHOD_STUDIES, committed_verdicts, load_or_run, transfer
+from labkit.studies._results import read_table, write_table
+
+RESULTS = Path(__file__).resolve().parents[2] / "notebooks" / "studies" / "results"
+
+
+def test_load_or_run_reads_the_committed_table_or_runs_the_study(tmp_path):
+    got = load_or_run(transfer, None, RESULTS / "transfer.csv", rerun=False)
+    assert got is not None and got.path == RESULTS / "transfer.csv" and len(got.table) > 100
+    assert got.command.startswith("python -m labkit.studies.transfer run")
+    assert got.source == f"committed run: `{got.command}`"
+    assert load_or_run(transfer, None, tmp_path / "none.csv", rerun=False) is None  # nothing committed: say so
+    calls = []
+
+    def run_study(settings, **kw):
+        calls.append((settings, kw))
+        return pd.DataFrame({"x": [1]}).assign(**{"from": "run"})
+
+    fake = SimpleNamespace(run_study=run_study, read_results=read_table)
+    ran = load_or_run(fake, "SETTINGS", RESULTS / "transfer.csv", rerun=True, keep={})
+    assert calls == [("SETTINGS", {"keep": {}})] and ran.path is None and ran.source == "this run" and ran.command == ""
+    write_table(pd.DataFrame({"x": [2]}), tmp_path / "c.csv", "python -m s --out c.csv", "t")
+    assert load_or_run(fake, "S", tmp_path / "c.csv", rerun=False).table["x"].tolist() == [2] and len(calls) == 1
+
+
+def test_no_committed_tables_names_how_to_make_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no study results"):
+        committed_verdicts(tmp_path)
+
+
+def test_committed_verdicts_cover_every_method_with_pass_or_fail():
+    v = committed_verdicts(RESULTS)
+    assert list(v.columns) == ["method", "criterion", "claim", "measured", "verdict"]
+    assert list(dict.fromkeys(v["method"])) == list(METHOD_STUDIES)
+    decided = v[v["verdict"].isin(["PASS", "FAIL"])]
+    assert set(decided["method"]) == set(METHOD_STUDIES)  # every method has at least one checked claim
+    # the committed tables were full runs (>= 3 seeds), not smoke runs
+    for name in METHOD_STUDIES.values():
+        assert "--smoke" not in read_table(RESULTS / f"{name}.csv").attrs["command"]
