@@ -47,7 +47,7 @@ from ..criteria import Scores, score
 from ..data import LabData, load_dataset
 from ..io import atomic_write
 from ..models import load_model, prunable_parameters
-from ..pruning import Masks, Ranking, apply_masks, compact, expand_masks, merge_masks
+from ..pruning import Masks, Ranking, apply_masks, compact, expand_masks, merge_candidates
 from ..runtime import resolve_device, seed_everything, versions
 from .methods import MethodViews
 from .plan import Plan, Trial, make_plan
@@ -231,14 +231,19 @@ class Lab(MethodViews):
 
     def merge(self, candidates: Sequence[Trial | Masks], weights: Sequence[float] | None = None,
               mode: str = "weighted") -> Trial:
-        """Merge candidate masks (each layer keeps its budget) and evaluate the result."""
-        masks = [c.masks if isinstance(c, Trial) else c for c in candidates]
+        """Merge candidate masks (each layer keeps its budget) and evaluate the result.
+
+        The same :func:`labkit.pruning.merge_candidates` the long-tail study merges its trainers'
+        masks with; ``weights`` default to equal, and are divided by their sum unless they sum to 1.
+        """
+        names = [f"{i}:{c.plan.criterion}" if isinstance(c, Trial) else f"{i}:masks" for i, c in enumerate(candidates)]
+        named = {n: (c.masks if isinstance(c, Trial) else c) for n, c in zip(names, candidates)}
         # Scores break ties and fill the intersection-first budget by importance; a trial's plan
         # names the cached scores it was made from (merged or hand-made masks have none).
-        found = [self._scores.get(self._key(c.plan.criterion, c.plan.granularity, dict(c.plan.options)))
-                 if isinstance(c, Trial) else None for c in candidates]
-        scores = [s for s in found if s is not None]
-        merged = merge_masks(masks, weights=weights, mode=mode, scores=scores if len(scores) == len(found) else None)
+        found = {n: self._scores.get(self._key(c.plan.criterion, c.plan.granularity, dict(c.plan.options)))
+                 if isinstance(c, Trial) else None for n, c in zip(names, candidates)}
+        scores = {n: s for n, s in found.items() if s is not None}
+        merged = merge_candidates(named, weights, mode=mode, scores=scores if len(scores) == len(found) else None).merged
         return self.evaluate_masks(merged, Plan(criterion=f"merge:{mode}", sparsity=merged.sparsity))
 
     def sweep(self, sparsities: Sequence[float], criterion: str = "magnitude", mode: str = "global",

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..analysis.evaluate import evaluate
 from ..data import LabData
-from ..pruning import Masks, merge_masks, overlap
+from ..pruning import Masks, overlap, overlap_matrix
 from ..training.trainers import merge_weights as softmax_weights
 from .plan import Plan, Trial
 
@@ -111,9 +111,7 @@ class MethodViews:
 
     def overlap_matrix(self, named: Mapping[str, Trial | Masks]) -> pd.DataFrame:
         """K x K total Jaccard overlap between named masks (the mask-overlap heatmap's input)."""
-        names = list(named)
-        mat = [[overlap(_masks(named[a]), _masks(named[b])).attrs["total"]["jaccard"] for b in names] for a in names]
-        return pd.DataFrame(mat, index=names, columns=names)
+        return overlap_matrix({k: _masks(v) for k, v in named.items()})
 
     def val_accuracy(self, trial: Trial) -> float:
         """Balanced accuracy of ``trial`` on the validation split (what merge weights may see)."""
