@@ -26,7 +26,7 @@ import platform
 import statistics
 import time
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.utils.prune as prune

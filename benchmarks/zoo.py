@@ -37,7 +37,6 @@ BEGIN, END = "<!-- zoo-table:begin -->", "<!-- zoo-table:end -->"
 
 
 def _labkit(name: str) -> dict:
-    import torch
     import torch_pruning as tp
 
     from labkit.models.torchvision_zoo import build, example

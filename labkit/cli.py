@@ -17,8 +17,9 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["main", "build_parser"]
 
@@ -141,10 +142,10 @@ def _study(name: str, args: Sequence[str]) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from .analysis import evaluate
     from .data import load_dataset
     from .models import load_model
     from .models.checkpoints import save_checkpoint, update_manifest
-    from .analysis import evaluate
     from .runtime import resolve_device, seed_everything, versions
     from .training import FitConfig, fit
     from .training.distributed import close, init_from_env

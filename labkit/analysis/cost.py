@@ -24,7 +24,8 @@ from __future__ import annotations
 import copy
 import statistics
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn

@@ -29,8 +29,8 @@ Example:
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -104,7 +104,7 @@ class ClassReport:
             row[f"{key}_ci_low"], row[f"{key}_ci_high"] = lo, hi
         return pd.DataFrame([row])
 
-    def delta(self, other: "ClassReport") -> pd.DataFrame:
+    def delta(self, other: ClassReport) -> pd.DataFrame:
         """Per-class ``self − other`` accuracy, e.g. ``pruned_report.delta(dense_report)``.
 
         Columns: ``class, name, group, [n_train,] n_test, accuracy, reference, delta``. Both

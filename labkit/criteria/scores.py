@@ -23,7 +23,8 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -57,7 +58,7 @@ class Scores(dict):
 
     @classmethod
     def checked(cls, raw: Mapping[str, Tensor], model: nn.Module, layers: Sequence[str], *, granularity: str,
-                meta: dict[str, Any], criterion: str) -> "Scores":
+                meta: dict[str, Any], criterion: str) -> Scores:
         """Scores of ``layers`` from a criterion's raw output, on the CPU as float32, after checking them.
 
         Every layer must have a score, shaped like the parameter (``"weight"``) or

@@ -13,6 +13,12 @@ Example:
 """
 from __future__ import annotations
 
+# Importing the loader modules registers them (each imports torchvision / PIL only when called).
+from . import cifar as cifar  # noqa: E402
+from . import digits as digits  # noqa: E402
+from . import flowers as flowers  # noqa: E402
+from . import folder as folder  # noqa: E402
+from . import imagenet_lt as imagenet_lt  # noqa: E402
 from ._base import LabData as LabData
 from ._base import Split as Split
 from .longtail import class_groups as class_groups
@@ -22,13 +28,6 @@ from .registry import get_dataset as get_dataset
 from .registry import list_datasets as list_datasets
 from .registry import load_dataset as load_dataset
 from .registry import register_dataset as register_dataset
-
-# Importing the loader modules registers them (each imports torchvision / PIL only when called).
-from . import cifar as cifar  # noqa: E402
-from . import digits as digits  # noqa: E402
-from . import flowers as flowers  # noqa: E402
-from . import folder as folder  # noqa: E402
-from . import imagenet_lt as imagenet_lt  # noqa: E402
 
 __all__ = [
     "LabData",

@@ -16,8 +16,9 @@ Example:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,7 +40,7 @@ class Split:
         self._on_device: dict[str, tuple[Tensor, Tensor]] = {}
 
     @classmethod
-    def from_tensors(cls, x: Tensor, y: Tensor) -> "Split":
+    def from_tensors(cls, x: Tensor, y: Tensor) -> Split:
         """A split held in memory; :meth:`tensors` is then free."""
         s = cls(TensorDataset(x, y), y)
         s._tensors = (x, torch.as_tensor(y, dtype=torch.long))
@@ -84,7 +85,7 @@ class Split:
         return DataLoader(self.dataset, batch_size=batch_size, shuffle=shuffle,
                           generator=generator, num_workers=num_workers)
 
-    def subset(self, indices: Sequence[int] | Tensor | np.ndarray) -> "Split":
+    def subset(self, indices: Sequence[int] | Tensor | np.ndarray) -> Split:
         """The items at ``indices`` (in-memory splits stay in memory)."""
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         if self._tensors is not None:

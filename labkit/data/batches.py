@@ -20,7 +20,8 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Sequence, Union
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Union
 
 import torch
 from torch import Tensor

@@ -20,8 +20,9 @@ Example (a folder ``pets/cat/*.jpg``, ``pets/dog/*.jpg``):
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

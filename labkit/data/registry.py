@@ -20,8 +20,9 @@ A new dataset registers its loader (and, ideally, an info function)::
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .._registry import Registry
 from ._base import LabData

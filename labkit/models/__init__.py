@@ -19,17 +19,23 @@ Example:
 """
 from __future__ import annotations
 
+# Importing the architecture modules registers them.
+from . import csasml as csasml  # registers csasml_lite, csasml_baseline (docs/methods.md §2)
 from ._base import StagedNet as StagedNet
 from ._base import layer_of as layer_of
 from ._base import prunable_parameters as prunable_parameters
 from ._base import register_stage_adapter as register_stage_adapter
 from ._base import stages as stages
+from .checkpoints import ASSETS_DIR as ASSETS_DIR
+from .checkpoints import CheckpointError as CheckpointError
+from .checkpoints import load_checkpoint as load_checkpoint
+from .checkpoints import save_checkpoint as save_checkpoint
+from .checkpoints import shipped_checkpoints as shipped_checkpoints
+from .checkpoints import update_manifest as update_manifest
+from .factory import load_model as load_model
 from .registry import get_model as get_model
 from .registry import list_models as list_models
 from .registry import register_model as register_model
-
-# Importing the architecture modules registers them.
-from . import csasml as csasml  # registers csasml_lite, csasml_baseline (docs/methods.md §2)
 from .resnet_cifar import ResNetCifar as ResNetCifar
 from .resnet_cifar import resnet20 as resnet20
 from .resnet_cifar import resnet32 as resnet32
@@ -41,14 +47,6 @@ from .torchvision_adapters import vgg16 as vgg16
 from .vgg import VGGCifar as VGGCifar
 from .vgg import vgg16_bn as vgg16_bn
 from .vgg import vgg_small as vgg_small
-
-from .checkpoints import ASSETS_DIR as ASSETS_DIR
-from .checkpoints import CheckpointError as CheckpointError
-from .checkpoints import load_checkpoint as load_checkpoint
-from .checkpoints import save_checkpoint as save_checkpoint
-from .checkpoints import shipped_checkpoints as shipped_checkpoints
-from .checkpoints import update_manifest as update_manifest
-from .factory import load_model as load_model
 
 __all__ = [
     "ASSETS_DIR",

@@ -38,14 +38,14 @@ Example:
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Literal, Sequence
+from collections.abc import Callable, Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from ._base import StagedNet
-from .csasml_attention import (CrossScaleAttention, CSABlock, FullSelfAttention, block_mlp_macs, csa_macs,
-                               mhsa_macs)
+from .csasml_attention import CrossScaleAttention, CSABlock, FullSelfAttention, block_mlp_macs, csa_macs, mhsa_macs
 from .registry import register_model
 from .resnet_cifar import BasicBlock
 

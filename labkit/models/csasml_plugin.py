@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import nn
 

@@ -19,16 +19,23 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from .checkpoints import (MANIFEST_NAME, CheckpointError, PathType, checkpoint_path, load_checkpoint, read_manifest,
-                          shipped_checkpoints)
+from .checkpoints import (
+    MANIFEST_NAME,
+    CheckpointError,
+    PathType,
+    checkpoint_path,
+    load_checkpoint,
+    read_manifest,
+    shipped_checkpoints,
+)
 from .registry import ModelBuilder, get_model
 
 __all__ = ["load_model"]

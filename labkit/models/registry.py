@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from collections.abc import Callable
 
 import torch  # noqa: F401  (the doctest examples use it)
 from torch import nn

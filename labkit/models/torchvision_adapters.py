@@ -43,8 +43,10 @@ import torchvision
 from torch import nn
 from torchvision.models import ResNet18_Weights, VGG16_Weights
 
-from ._base import register_stage_adapter
-from ._base import stages  # noqa: F401  (the doctest example uses it)
+from ._base import (
+    register_stage_adapter,
+    stages,  # noqa: F401  (the doctest example uses it)
+)
 from .registry import register_model
 
 __all__ = ["resnet18", "vgg16", "hub_checkpoint_path", "load_hub_state_dict"]

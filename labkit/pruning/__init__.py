@@ -14,6 +14,8 @@ Example:
 """
 from __future__ import annotations
 
+# Registers the "optimized" criterion (its searches produce masks, so it lives after allocation).
+from . import rescue as rescue  # noqa: E402
 from .allocate import Allocation as Allocation
 from .allocate import AllocationWarning as AllocationWarning
 from .allocate import allocate as allocate
@@ -26,17 +28,14 @@ from .groups import coupled_groups as coupled_groups
 from .masks import Masks as Masks
 from .masks import make_masks as make_masks
 from .masks import overlap as overlap
-from .merge import get_merge_mode as get_merge_mode
 from .merge import MergeResult as MergeResult
+from .merge import get_merge_mode as get_merge_mode
 from .merge import list_merge_modes as list_merge_modes
 from .merge import merge_candidates as merge_candidates
 from .merge import merge_masks as merge_masks
 from .merge import overlap_matrix as overlap_matrix
 from .merge import register_merge_mode as register_merge_mode
 from .ranking import Ranking as Ranking
-
-# Registers the "optimized" criterion (its searches produce masks, so it lives after allocation).
-from . import rescue as rescue  # noqa: E402
 
 __all__ = [
     "Allocation", "AllocationWarning", "allocate", "apply_masks", "expand_masks", "compact", "register_opaque",

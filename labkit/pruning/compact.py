@@ -46,11 +46,10 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-
 from tqdm.auto import tqdm
 
-from ..models.topology import paired_norms
 from ..models.inputs import example_inputs as _known_inputs
+from ..models.topology import paired_norms
 from .apply import apply_masks, check_masks
 from .coupling import all_groups, balance_grouped, fixed_reason
 from .groups import _producer_names, dependency_graph

@@ -20,8 +20,9 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pandas as pd
 import torch
@@ -107,11 +108,11 @@ class Masks(Mapping[str, Tensor]):
         return pd.DataFrame(rows, columns=["layer", "units", "kept", "sparsity"])
 
     # Conversions ------------------------------------------------------------------------
-    def to(self, device: str | torch.device) -> "Masks":
+    def to(self, device: str | torch.device) -> Masks:
         """A copy with every tensor on ``device``."""
         return Masks({n: t.to(device) for n, t in self._m.items()}, self.granularity, self.meta)
 
-    def equal(self, other: "Masks") -> bool:
+    def equal(self, other: Masks) -> bool:
         """Same granularity, layers and values."""
         return (self.granularity == other.granularity and list(self) == list(other)
                 and all(torch.equal(self._m[n].cpu(), other[n].cpu()) for n in self._m))
@@ -131,7 +132,7 @@ class Masks(Mapping[str, Tensor]):
         return save_container(path, self._m, kind="masks", meta={"granularity": self.granularity, "meta": info})
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Masks":
+    def load(cls, path: str | os.PathLike) -> Masks:
         """Read a file written by :meth:`save` (safetensors: no code runs on load).
 
         Raises:

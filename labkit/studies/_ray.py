@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 import socket
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 

@@ -33,9 +33,10 @@ Example:
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -160,7 +161,7 @@ class Claim:
         if self.rule not in RULES and self.rule not in ("info", "fact"):
             raise KeyError(f"unknown rule {self.rule!r}; rules: {[*RULES, 'info', 'fact']}")
 
-    def check(self, diffs: Sequence[float], *, detail: str = "", require: bool = True) -> "Check":
+    def check(self, diffs: Sequence[float], *, detail: str = "", require: bool = True) -> Check:
         """Judge the paired differences ``diffs`` (points): PASS / FAIL by ``rule``, INFO, or n/a if empty.
 
         ``detail`` is appended to the measured line; ``require=False`` fails the claim whatever the
@@ -177,7 +178,7 @@ class Claim:
         measured = self.summary.format(metric=self.metric, mean=d.mean(), sd=sd, n=len(d)) + detail
         return Check(self, tuple(float(v) for v in d), verdict, measured)
 
-    def judge(self, measured: str, passed: bool | None = None) -> "Check":
+    def judge(self, measured: str, passed: bool | None = None) -> Check:
         """A claim decided by one measured fact: PASS / FAIL as ``passed`` says, n/a when None (INFO for ``info``)."""
         if self.rule == "info":
             verdict: Verdict = "INFO"

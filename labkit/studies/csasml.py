@@ -29,9 +29,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -77,12 +78,12 @@ class CSASMLSettings:
     dataset_options: tuple[tuple[str, Any], ...] = ()  # keyword arguments of load_dataset (non-digits)
 
     @classmethod
-    def smoke(cls) -> "CSASMLSettings":
+    def smoke(cls) -> CSASMLSettings:
         """A tiny run for CI: every run and seed, 1 epoch on 10% of the pool (< 1 min on a CPU)."""
         return cls(epochs=1, train_fraction=0.1, batch_size=32)
 
     @classmethod
-    def cifar100(cls, root: str | None = None, **overrides: Any) -> "CSASMLSettings":
+    def cifar100(cls, root: str | None = None, **overrides: Any) -> CSASMLSettings:
         """The thesis's setting: CIFAR-100 at 32x32 (needs the data files; meant for a GPU).
 
         The loader's crop-and-flip augmentation replaces the digits' noise and shifts. The

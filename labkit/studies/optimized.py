@@ -26,20 +26,21 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from ..analysis.evaluate import evaluate
-from ..pruning.rescue import GAOptions, PSOOptions, RescueResult, SearchOptions, rescue, search_options
 from ..data import load_dataset
 from ..data._base import Split
 from ..models import load_model
 from ..pruning import apply_masks
+from ..pruning.rescue import GAOptions, PSOOptions, RescueResult, SearchOptions, rescue, search_options
 from ..runtime import resolve_device
 from ..training import FitConfig, finetune, fit
 from ._cli import Option, StudyCommand, study_main
@@ -87,7 +88,7 @@ class OptimizedSettings:
     device: str | None = None
 
     @classmethod
-    def smoke(cls) -> "OptimizedSettings":
+    def smoke(cls) -> OptimizedSettings:
         """Tiny run for CI: 3 seeds, s in {0.8, 0.9}, 3 dense epochs, GA 8 x 4 (numbers are noise)."""
         return cls(sparsities=(0.8, 0.9), variants=("magnitude", "random", "wanda", "ga"), seeds=(0, 1, 2),
                    dense_epochs=3, finetune_epochs=1, population=8, generations=4, elite=2, calibration=200)

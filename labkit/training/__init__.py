@@ -13,11 +13,11 @@ from .checkpoint import save_train_state as save_train_state
 from .config import FitConfig as FitConfig
 from .fit import finetune as finetune
 from .fit import fit as fit
-from .history import TrainHistory as TrainHistory
 from .heads import NormedLinear as NormedLinear
 from .heads import with_normed_head as with_normed_head
-from .losses import BalancedSoftmaxLoss as BalancedSoftmaxLoss
+from .history import TrainHistory as TrainHistory
 from .losses import CEDRW as CEDRW
+from .losses import BalancedSoftmaxLoss as BalancedSoftmaxLoss
 from .losses import CrossEntropy as CrossEntropy
 from .losses import LDAMDRWLoss as LDAMDRWLoss
 from .losses import LDAMLoss as LDAMLoss

@@ -8,8 +8,9 @@ Example:
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -48,5 +49,5 @@ class TrainHistory:
         return pd.DataFrame(d)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TrainHistory":
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainHistory:
         return cls(**{k: (list(v) if k != "config" else dict(v)) for k, v in d.items()})

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import difflib
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor, nn

@@ -51,8 +51,9 @@ import copy
 import dataclasses
 import hashlib
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,8 +66,8 @@ from ..data._base import Split
 from ..pruning import Masks, apply_masks, make_masks
 from .config import FitConfig
 from .fit import fit
-from .history import TrainHistory
 from .heads import with_normed_head
+from .history import TrainHistory
 from .losses import get_loss
 
 __all__ = [
@@ -108,7 +109,7 @@ class Trainer:
         if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"trainer {self.name!r}: seed must be a non-negative int, got {self.seed!r}")
 
-    def seeded(self, seed: int) -> "Trainer":
+    def seeded(self, seed: int) -> Trainer:
         """The same trainer with another seed."""
         return dataclasses.replace(self, seed=int(seed))
 

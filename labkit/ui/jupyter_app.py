@@ -261,9 +261,9 @@ class LabApp(W.VBox):
         p["cost"].run(lambda: views.cost_bars(lab.dense_cost, t.cost))
 
     def _curve(self, t: Trial, s: dict[str, Any]) -> Any:
-        from .. import views
-
         import pandas as pd
+
+        from .. import views
 
         self.panels["curve"].busy(f"accuracy at {len(self.sweep_points)} sparsities (measured once per setting) ...")
         curve = self.lab.curve(t.plan, self.sweep_points)

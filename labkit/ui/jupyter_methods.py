@@ -145,8 +145,8 @@ class CostSection(_OwnControls):
         import pandas as pd
 
         from .. import views
-        from ..models import load_model
         from ..analysis.breakdown import cost_breakdown
+        from ..models import load_model
 
         lab = self.app.lab
 

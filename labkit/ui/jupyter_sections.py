@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
-import pandas as pd
 
 from . import jupyter as ju
 from .jupyter_panels import Panel, busy_html, error_html, note_html, table_html

@@ -13,7 +13,8 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..lab import ALLOCATION_MODES
 from .controls import ControlSpec, Dropdown, Slider

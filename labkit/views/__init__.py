@@ -11,6 +11,7 @@ Example:
 """
 from __future__ import annotations
 
+from . import charts as charts  # Altair charts for the live lab (altair imported on first use)
 from ._style import GROUP_COLORS as GROUP_COLORS
 from ._style import METRIC_COLORS as METRIC_COLORS
 from ._style import new_figure as new_figure
@@ -21,34 +22,33 @@ from .accuracy import per_class_accuracy as per_class_accuracy
 from .activations import activation_grid as activation_grid
 from .cost import cost_bars as cost_bars
 from .cost import cost_table as cost_table
-from .masks import layer_overlap as layer_overlap
-from .masks import overlap_heatmap as overlap_heatmap
-from .masks import sparsity_profile as sparsity_profile
-from .scores import score_distributions as score_distributions
+from .csasml import accuracy_vs_macs as accuracy_vs_macs
+from .csasml import attention_map as attention_map
 
 # the methods' views (docs/methods.md §1-§5), one module per method
 from .csasml import cost_stack as cost_stack
 from .csasml import pareto_front as pareto_front
-from .csasml import accuracy_vs_macs as accuracy_vs_macs
-from .csasml import attention_map as attention_map
-from .dominos import decay_curves as decay_curves
-from .dominos import weibull_scatter as weibull_scatter
-from .dominos import importance_scatter as importance_scatter
 from .dominos import block_diagram as block_diagram
+from .dominos import decay_curves as decay_curves
+from .dominos import importance_scatter as importance_scatter
 from .dominos import stage_bars as stage_bars
+from .dominos import weibull_scatter as weibull_scatter
 from .longtail import longtail_tradeoff as longtail_tradeoff
 from .longtail import overlap_alpha as overlap_alpha
 from .longtail import pie_rate as pie_rate
-from .optimized import weight_histogram as weight_histogram
+from .masks import layer_overlap as layer_overlap
+from .masks import overlap_heatmap as overlap_heatmap
+from .masks import sparsity_profile as sparsity_profile
 from .optimized import fitness_curve as fitness_curve
-from .optimized import variant_accuracy as variant_accuracy
 from .optimized import rescued_per_layer as rescued_per_layer
-from .transfer import kept_filters_bars as kept_filters_bars
-from .transfer import cut_thresholds as cut_thresholds
-from .transfer import transfer_curves as transfer_curves
-from .transfer import class_activation_heatmap as class_activation_heatmap
+from .optimized import variant_accuracy as variant_accuracy
+from .optimized import weight_histogram as weight_histogram
 from .samples import image_strip as image_strip
-from . import charts as charts  # Altair charts for the live lab (altair imported on first use)
+from .scores import score_distributions as score_distributions
+from .transfer import class_activation_heatmap as class_activation_heatmap
+from .transfer import cut_thresholds as cut_thresholds
+from .transfer import kept_filters_bars as kept_filters_bars
+from .transfer import transfer_curves as transfer_curves
 
 __all__ = [
     "GROUP_COLORS",

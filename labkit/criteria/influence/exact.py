@@ -11,7 +11,8 @@ The result equals masking each channel on its own and running the whole model
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn

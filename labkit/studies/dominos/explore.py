@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ...criteria.influence import domino_scores, fit_weibull, survival
 from ...criteria.dominos import combine_importance, normalize_by_max
+from ...criteria.influence import domino_scores, fit_weibull, survival
 from ...pruning.blocks import BlockPlan
 from .pipeline import SeedArtifacts
 

@@ -26,10 +26,14 @@ from ...analysis.cost import cost
 from ...analysis.evaluate import evaluate
 from ...analysis.influence import influence_table
 from ...criteria import score
-from ...data.batches import Batches
-from ...criteria.dominos import (combine_importance, domino_scores_and_curves, normalize_by_max,
-                                 representativeness_scores)
+from ...criteria.dominos import (
+    combine_importance,
+    domino_scores_and_curves,
+    normalize_by_max,
+    representativeness_scores,
+)
 from ...data import load_dataset
+from ...data.batches import Batches
 from ...models import load_model
 from ...models.se import add_se, se_overhead
 from ...pruning.blocks import BlockPlan, residual_blocks, select_blocks, slim

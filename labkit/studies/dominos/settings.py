@@ -63,7 +63,7 @@ class DominosSettings:
     device: str | None = None
 
     @classmethod
-    def smoke(cls) -> "DominosSettings":
+    def smoke(cls) -> DominosSettings:
         """A tiny run for CI: one seed, one epoch per phase, a fifth of the pool, 16 ablation items."""
         return cls(seeds=(0,), epochs=1, finetune_epochs=1, attention_epochs=1, train_fraction=0.2,
                    calib_items=64, calib_items_d=16)

@@ -43,16 +43,25 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
 from .._cli import Option, Preset, StudyCommand, study_main
 from .._results import read_table, write_table, write_text
 from .claims import Pair, claims, verdict
-from .pipeline import (STUDY, TrainerMerge, UnitResult, merge_trainers, pie_study, run_study, run_unit, study_units,
-                       unit_rows)
+from .pipeline import (
+    STUDY,
+    TrainerMerge,
+    UnitResult,
+    merge_trainers,
+    pie_study,
+    run_study,
+    run_unit,
+    study_units,
+    unit_rows,
+)
 from .settings import COLUMNS, RUNS, LongTailSettings, load_unit_data, settings_dict
 
 __all__ = ["LongTailSettings", "RUNS", "COLUMNS", "load_unit_data", "TrainerMerge", "merge_trainers", "UnitResult",

@@ -22,8 +22,9 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import torch
@@ -38,8 +39,17 @@ from ...pruning import Allocation, Masks, allocate, make_masks
 from ...pruning.merge import MergeResult, merge_candidates
 from ...runtime import resolve_device
 from ...training import FitConfig, fit
-from ...training.trainers import (Trainer, TrainerResult, calibration_set, candidate_accuracy, check_common_start,
-                                  get_trainer, merge_weights, soup, train_auxiliary)
+from ...training.trainers import (
+    Trainer,
+    TrainerResult,
+    calibration_set,
+    candidate_accuracy,
+    check_common_start,
+    get_trainer,
+    merge_weights,
+    soup,
+    train_auxiliary,
+)
 from .._runner import Study
 from .settings import COLUMNS, RUNS, LongTailSettings, load_unit_data, mix_seed, settings_dict
 

@@ -91,7 +91,7 @@ class LongTailSettings:
             raise ValueError(f"weights has {len(self.weights)} entries for {len(self.trainers)} trainers")
 
     @classmethod
-    def smoke(cls) -> "LongTailSettings":
+    def smoke(cls) -> LongTailSettings:
         """A tiny run for CI (< 1 min on a CPU): 2 seeds, 1 permutation, 2 sparsities, few epochs.
 
         The numbers are not meaningful; they only prove every path runs.
@@ -99,7 +99,7 @@ class LongTailSettings:
         return cls(seeds=(0, 1), permutations=(0,), sparsities=(0.3, 0.5), e0=4, e_aux=1, e_ft=1)
 
     @classmethod
-    def cifar100_lt(cls, root: str | None = None, **overrides: Any) -> "LongTailSettings":
+    def cifar100_lt(cls, root: str | None = None, **overrides: Any) -> LongTailSettings:
         """CIFAR-100-LT (IF 100) with ResNet-32, LDAM-DRW's θ0 recipe (docs/methods.md §1.1).
 
         θ0: SGD lr 0.1, momentum 0.9, weight decay 2e-4, batch 128, 200 epochs, lr ×0.01 / ×0.0001

@@ -37,8 +37,22 @@ from __future__ import annotations
 
 from .protocol import class_activations, conv_layers, filter_scores, kept_filters, run_transfer, select_filters
 from .settings import ARMS, FAMILIES, RANKINGS, SOURCE, TransferSettings
-from .study import (COMMAND, STUDY, claims, load_source, main, pretrain_source, read_results, run_study,
-                    source_data, study_units, target_data, unit_rows, verdict, write_results)
+from .study import (
+                    COMMAND,
+                    STUDY,
+                    claims,
+                    load_source,
+                    main,
+                    pretrain_source,
+                    read_results,
+                    run_study,
+                    source_data,
+                    study_units,
+                    target_data,
+                    unit_rows,
+                    verdict,
+                    write_results,
+)
 
 __all__ = ["TransferSettings", "FAMILIES", "RANKINGS", "ARMS", "SOURCE", "conv_layers", "filter_scores",
            "select_filters", "kept_filters", "class_activations", "run_transfer", "source_data", "target_data",

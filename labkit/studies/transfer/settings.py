@@ -49,13 +49,13 @@ class TransferSettings:
     device: str | None = None
 
     @classmethod
-    def smoke(cls) -> "TransferSettings":
+    def smoke(cls) -> TransferSettings:
         """Tiny run for CI: 3 seeds, r in {0, 0.4}, 3 criteria, 1 epoch, 20 test images per class."""
         return cls(criteria=("mean_activation", "avg_weight", "random"), ratios=(0.0, 0.4),
                    arms=("inherit", "scratch-e"), seeds=(0, 1, 2), epochs=1, test_per_class=20)
 
     @classmethod
-    def thesis(cls) -> "TransferSettings":
+    def thesis(cls) -> TransferSettings:
         """The §4.3 recipe for ImageNet VGG-16: SGD 0.9, lr 1e-3 / head 1e-2, wd 5e-4, all 13 convs."""
         return cls(criteria=("mean_activation", "apoz", "min_weight", "avg_weight", "taylor", "random"),
                    optimizer="sgd", lr=1e-3, head_lr=1e-2, weight_decay=5e-4, exclude_first=False, seeds=(0,))
