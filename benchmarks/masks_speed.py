@@ -67,8 +67,9 @@ def masks_vs_global_unstructured(model: torch.nn.Module, sparsities: list[float]
         ref = copy.deepcopy(model)  # a fresh model per call (prune re-parametrises in place); not timed
         modules = [(ref.get_submodule(n.rsplit(".", 1)[0]), "weight") for n in sc]
         box: dict[str, object] = {}
-        t_ours = timed(lambda: box.update(m=ranking.masks(s, mode="global", min_keep=1)))
-        t_ref = timed(lambda: prune.global_unstructured(modules, pruning_method=prune.L1Unstructured, amount=s))
+        t_ours = timed(lambda box=box, s=s: box.update(m=ranking.masks(s, mode="global", min_keep=1)))
+        t_ref = timed(lambda modules=modules, s=s: prune.global_unstructured(modules, pruning_method=prune.L1Unstructured,
+                                                                           amount=s))
         ours = box["m"]
         same = all(same_up_to_ties(ours[n], mod.weight_mask.bool(), sc[n])  # type: ignore[index]
                    for n, (mod, _) in zip(sc, modules))

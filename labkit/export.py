@@ -128,7 +128,8 @@ async () => {
     if (tag === 'ol' && /not connected to a kernel/i.test(node.textContent)) return '';  // marimo's toast
     if (reveal.has(node)) attrs = attrs.replace(/ class="([^"]*)"/, (m, c) => ` class="${c.replace(/\binvisible\b/g, '')}"`);
     if (node.shadowRoot) attrs += ' data-shadow-host=""';
-    if (unclip.has(node)) attrs = attrs.replace(/ style="([^"]*)"/, '') + ` style="${attr(node.getAttribute('style') || '')};${GROW}"`;
+    if (unclip.has(node))
+      attrs = attrs.replace(/ style="([^"]*)"/, '') + ` style="${attr(node.getAttribute('style') || '')};${GROW}"`;
     if (VOID.has(tag)) return `<${tag}${attrs}>`;
     let inner = '';
     if (tag === 'textarea') inner = esc(node.value);
@@ -278,7 +279,8 @@ def _page(snap: dict[str, Any], static: Path, source: str, args: Sequence[str]) 
               "<code>make lab</code>.</div>")
     extra = ("[data-shadow-host]{display:contents}"
              ".labkit-export-note{font:13px system-ui,sans-serif;background:#fff8e1;border-bottom:1px solid #e0c36c;"
-             "padding:6px 12px;color:#333;position:relative;z-index:2147483647}html,body{height:auto!important;overflow:auto!important}"
+             "padding:6px 12px;color:#333;position:relative;z-index:2147483647}"
+             "html,body{height:auto!important;overflow:auto!important}"
              "#App,#root{height:auto!important;overflow:visible!important}")
     body = re.sub(r"^<body([^>]*)>", lambda m: f"<body{m.group(1)} data-labkit-export='1'>{banner}",
                   snap["body"], count=1)

@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Union
 
 import torch
 from torch import Tensor
@@ -32,7 +31,7 @@ __all__ = ["Batches", "DataLike"]
 
 #: What ``data=`` accepts: a :class:`~labkit.data.Split`, an ``(x, y)`` pair of tensors,
 #: a bare input tensor ``x`` (no labels), or any iterable of ``(x, y)`` batches (a DataLoader).
-DataLike = Union[Split, tuple, Tensor, Iterable]
+DataLike = Split | tuple | Tensor | Iterable
 
 
 class Batches:

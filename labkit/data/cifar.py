@@ -146,7 +146,8 @@ def _read_split(folder: Path, files: tuple[str, ...], num_classes: int) -> tuple
     return x, y
 
 
-def _read_cifar(name: str, kind: str, root: Path, download: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def _read_cifar(name: str, kind: str, root: Path,
+                download: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     lay = _layout(kind)
     folder = root / lay.folder
     needed = [*lay.train, *lay.test, lay.meta]

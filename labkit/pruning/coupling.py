@@ -172,8 +172,8 @@ def _opaque(model: nn.Module, example_inputs: Any, DG: Any) -> Iterator[dict[nn.
                 mod = importlib.import_module(path)
                 calls = [0]
 
-                def counting(*a: Any, _f: Callable = obj, **k: Any) -> Tensor:
-                    calls[0] += 1
+                def counting(*a: Any, _f: Callable = obj, _calls: list[int] = calls, **k: Any) -> Tensor:
+                    _calls[0] += 1
                     return _f(*a, **k)
                 setattr(mod, attr, counting)
                 patched_fns.append((mod, attr, obj))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union, overload
+from typing import Any, overload
 
 __all__ = ["Slider", "Dropdown", "Checkbox", "Button", "Control", "ControlSpec", "layer_spec"]
 
@@ -156,7 +156,7 @@ class Button:
         return value
 
 
-Control = Union[Slider, Dropdown, Checkbox, Button]
+Control = Slider | Dropdown | Checkbox | Button
 _CONTROL_TYPES = (Slider, Dropdown, Checkbox, Button)
 
 

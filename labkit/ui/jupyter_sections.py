@@ -241,7 +241,7 @@ class ActionsSection(Section):
 
     def act(self, name: str) -> str:
         """Run one action (``"finetune"``, ``"save"``, ``"report"``) on the current trial; return the HTML shown."""
-        app, lab, t = self.app, self.app.lab, self.app.trial
+        lab, t = self.app.lab, self.app.trial
         if t is None:
             self.result.value = error_html(ValueError("the current setting cannot be pruned; fix it first"), name)
             return self.result.value

@@ -33,11 +33,11 @@ def ablate_exact(ref: Reference, job: LayerAblation) -> Tensor:
     for c0 in range(0, job.channels, job.per_pass):
         k = min(job.per_pass, job.channels - c0)
 
-        def zero(_m: nn.Module, _i: Any, o: Tensor) -> Tensor:
+        def zero(_m: nn.Module, _i: Any, o: Tensor, k: int = k, c0: int = c0) -> Tensor:
             mask = channel_mask(k, c0, job.channels, o.shape[1:], job.dim, o)
             return (o.reshape(k, b, *o.shape[1:]) * mask).reshape(o.shape)
 
-        def site_hook(s: str) -> Callable:
+        def site_hook(s: str, k: int = k, c0: int = c0) -> Callable:
             def hook(_m: nn.Module, _i: Any, o: Tensor) -> None:
                 result[c0:c0 + k, col[s]] = ref.relative_change(o, s, k).double().cpu()
                 if s == job.down[-1]:

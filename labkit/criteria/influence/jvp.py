@@ -53,7 +53,7 @@ def ablate_jvp(ref: Reference, job: LayerAblation) -> Tensor:
         tangent = -((1 - keep) * a.unsqueeze(0)).reshape(k * b, *a.shape[1:])
         xk = x0.repeat(k, *([1] * (x0.dim() - 1)))
 
-        def f(delta: Tensor) -> tuple[Tensor, ...]:
+        def f(delta: Tensor, xk: Tensor = xk) -> tuple[Tensor, ...]:
             outs: dict[str, Tensor] = {}
             hs = [job.point.register_forward_hook(lambda _m, _i, o: o + delta)]
             hs += [ref.sites[s].register_forward_hook(lambda _m, _i, o, s=s: outs.__setitem__(s, o))
