@@ -160,4 +160,5 @@ def test_overlap_mismatches() -> None:
 
 def test_meta_is_json(tmp_path) -> None:
     m = make_masks({"a": torch.rand(8)}, allocate({"a": torch.rand(8)}, 0.25, mode="uniform"))
-    json.dumps(m.meta)
+    assert json.loads(json.dumps(m.meta)) == m.meta  # plain JSON: survives a save unchanged
+    assert m.meta["allocation"]["mode"] == "uniform" and m.meta["allocation"]["achieved"] == 0.25
