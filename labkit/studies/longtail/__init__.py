@@ -48,8 +48,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ...io import atomic_write
 from .._cli import Option, Preset, StudyCommand, study_main
-from .._results import read_table, write_table, write_text
+from .._results import read_table, write_table
 from .claims import Pair, claims, verdict
 from .pipeline import (
     STUDY,
@@ -98,7 +99,7 @@ def _report(args: argparse.Namespace, s: LongTailSettings, df: pd.DataFrame, com
                      f"{ {g: round(r, 3) for g, r in rep.by_group().items()} }.\n\n```\n"
                      + rep.per_class.sort_values("n_train", ascending=False).to_string(index=False) + "\n```\n")
     parts.append(f"Total time: {time.perf_counter() - started:.0f} s.\n")
-    write_text(Path(args.out).with_suffix(".md"), "\n".join(parts))
+    atomic_write(Path(args.out).with_suffix(".md"), "\n".join(parts))
 
 
 def _pie_flag(ap: argparse.ArgumentParser) -> None:
