@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 import pandas as pd
 import torch
@@ -54,10 +54,16 @@ def _kind(model: nn.Module, name: str, kinds: Sequence[tuple[type[nn.Module], st
     return "conv" if isinstance(model.get_submodule(name), nn.Conv2d) else "linear"
 
 
+class _Formula(Protocol):
+    """A module of ``units``: it has its own MACs formula at a map size."""
+
+    def macs(self, height: int, width: int) -> int: ...
+
+
 def _formula_macs(mod: nn.Module, args: tuple[Any, ...]) -> int:
     """A formula unit's MACs at the map size it sees: an explicit ``size`` argument or its input's H, W."""
     size = args[1] if len(args) > 1 else args[0].shape[-2:]
-    return int(mod.macs(*size))
+    return int(cast(_Formula, mod).macs(*size))  # only units (with a .macs formula) reach here
 
 
 def cost_breakdown(model: nn.Module, input_shape: Sequence[int], *,
@@ -77,7 +83,11 @@ def cost_breakdown(model: nn.Module, input_shape: Sequence[int], *,
 
     def hook_for(name: str) -> Callable:
         def hook(mod: nn.Module, args: tuple, out: Tensor) -> None:
-            macs = _formula_macs(mod, args) if name in formula else layer_macs(mod, out)
+            if name in formula:
+                macs = _formula_macs(mod, args)
+            else:
+                assert isinstance(mod, (nn.Conv2d, nn.Linear))  # the only other modules hooked
+                macs = layer_macs(mod, out)
             rows.append({"module": name, "macs": int(macs), "params": sum(p.numel() for p in mod.parameters())})
         return hook
 

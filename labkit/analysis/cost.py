@@ -36,7 +36,7 @@ from ..runtime import resolve_device
 __all__ = ["MaskedCost", "cost", "count_macs", "layer_macs", "output_positions"]
 
 
-def layer_macs(layer: nn.Module, output: Tensor, weights: int | None = None) -> int:
+def layer_macs(layer: nn.Conv2d | nn.Linear, output: Tensor, weights: int | None = None) -> int:
     """MACs of one ``nn.Conv2d`` / ``nn.Linear`` call: output positions × weight elements.
 
     A conv's output position (item × ``H_out`` × ``W_out``) costs ``C_out·C_in/groups·k²`` MACs,

@@ -29,7 +29,7 @@ Example:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -181,8 +181,8 @@ def evaluate_predictions(preds: Tensor | np.ndarray, targets: Tensor | np.ndarra
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.where(present, correct / np.maximum(n_test, 1), np.nan)
     lo, hi = wilson_interval(correct, n_test)
-    groups = {g: [int(c) for c in m] for g, m in (groups or {}).items()}
-    owner = _group_of(groups, C)
+    group_members = {g: [int(c) for c in m] for g, m in (groups or {}).items()}
+    owner = _group_of(group_members, C)
 
     table = {"class": np.arange(C), "name": list(classes) if classes is not None else [str(c) for c in range(C)]}
     if class_counts is not None:
@@ -197,7 +197,7 @@ def evaluate_predictions(preds: Tensor | np.ndarray, targets: Tensor | np.ndarra
 
     overall = float(hit.mean())
     balanced = float(acc[present].mean())
-    by_group = {g: float(group_mean(acc, m)) for g, m in groups.items()}
+    by_group = {g: float(group_mean(acc, m)) for g, m in group_members.items()}
 
     ci: dict[str, tuple[float, float]] = {}
     if n_boot > 0:
@@ -207,7 +207,7 @@ def evaluate_predictions(preds: Tensor | np.ndarray, targets: Tensor | np.ndarra
         with np.errstate(invalid="ignore", divide="ignore"):
             boot_acc = draws / n_test
         stats = {"overall": draws.sum(1) / n_test.sum(), "balanced": boot_acc[:, present].mean(1)}
-        stats.update({g: group_mean(boot_acc, m) for g, m in groups.items()})
+        stats.update({g: group_mean(boot_acc, m) for g, m in group_members.items()})
         for key, s in stats.items():
             if np.ndim(s) == 0:  # a group without test items
                 ci[key] = (float("nan"), float("nan"))
@@ -215,7 +215,7 @@ def evaluate_predictions(preds: Tensor | np.ndarray, targets: Tensor | np.ndarra
                 q = np.percentile(s, [2.5, 97.5])
                 ci[key] = (float(q[0]), float(q[1]))
     return ClassReport(per_class=per_class, overall=overall, balanced=balanced, by_group=by_group,
-                       ci=ci, predictions=p, targets=t, n_boot=n_boot, seed=seed, groups=groups)
+                       ci=ci, predictions=p, targets=t, n_boot=n_boot, seed=seed, groups=group_members)
 
 
 def _device_of(model: nn.Module, device: str | torch.device | None) -> torch.device:
@@ -251,6 +251,7 @@ def evaluate(model: nn.Module, split: Split, groups: Mapping[str, Sequence[int]]
     preds, ys, width = [], [], None
     try:
         with torch.inference_mode():
+            batches: Iterator[tuple[Tensor, Tensor]]
             if split.in_memory:
                 x, y = split.tensors(dev)
                 batches = ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(y), batch_size))

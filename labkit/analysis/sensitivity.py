@@ -50,6 +50,7 @@ def accuracy(model: nn.Module, data: DataLike, batch_size: int = 256) -> float:
     try:
         with torch.no_grad():
             for x, y in batches:
+                assert y is not None  # has_labels checked above
                 correct += int((model(x).argmax(dim=-1) == y).sum())
                 total += len(y)
     finally:

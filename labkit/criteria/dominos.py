@@ -58,6 +58,7 @@ class _Moments:
         if self.s is None:
             self.s, self.ss = f.sum(0), f.T @ f
         else:
+            assert self.ss is not None  # set together with s
             self.s += f.sum(0)
             self.ss += f.T @ f
         self.n += len(f)

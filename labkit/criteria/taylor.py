@@ -41,7 +41,8 @@ from ._core import register_criterion
 __all__ = ["taylor"]
 
 
-def _loss(logits: Tensor, y: Tensor) -> Tensor:
+def _loss(logits: Tensor, y: Tensor | None) -> Tensor:
+    assert y is not None  # needs_labels=True: score() hands taylor labelled batches only
     return F.cross_entropy(logits, y, reduction="sum")
 
 

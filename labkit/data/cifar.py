@@ -69,7 +69,8 @@ def _reconstruct() -> Callable:
     try:  # numpy >= 2 moved the private module; old pickles still name numpy.core
         from numpy._core.multiarray import _reconstruct as fn
     except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core.multiarray import _reconstruct as fn
+        from numpy.core.multiarray import _reconstruct as fn_1x
+        return fn_1x
     return fn
 
 

@@ -25,12 +25,15 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._base import LabData, Split
 from ._files import image_transform, missing_data, resolve_root
 from .longtail import class_groups
 from .registry import register_dataset
+
+if TYPE_CHECKING:
+    from torchvision.datasets import Flowers102
 
 __all__ = ["flowers102"]
 
@@ -38,7 +41,7 @@ _URL = "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/"
 
 
 @lru_cache(maxsize=1)
-def _flowers_class() -> type:
+def _flowers_class() -> type[Flowers102]:
     """torchvision's Flowers102 with a presence-only integrity check (see the module note)."""
     from torchvision.datasets import Flowers102
 

@@ -97,7 +97,9 @@ def load_model(name: str, dataset: str | None = None, pretrained: bool = False,
                     )
             model = builder(num_classes=meta["num_classes"], in_channels=meta["in_channels"], **kwargs)
             _load_into(model, state, source=f"{name}__{dataset}.safetensors", model_name=name)
-            model.labkit_meta = meta  # how it was trained (dataset_kwargs, metrics, seed), for the lab and CLI
+            # how it was trained (dataset_kwargs, metrics, seed), for the lab and CLI; torch's stub lets
+            # Module.__setattr__ take only Tensor | Module, the runtime takes any value
+            model.labkit_meta = meta  # type: ignore[assignment]
             return model
         if not _accepts(builder, "pretrained"):
             raise _missing_error(name, dataset, assets_dir)

@@ -51,7 +51,7 @@ def torchvision_min_size(model: nn.Module) -> tuple[int, int] | None:
         return None
     sizes = [w.meta["min_size"] for obj in vars(mod).values()
              if isinstance(obj, type) and issubclass(obj, WeightsEnum) and obj is not WeightsEnum
-             for w in obj if "min_size" in w.meta]
+             for w in obj if "min_size" in w.meta]  # type: ignore[attr-defined]  # untyped torchvision: obj is a `type`
     if not sizes:
         return None
     return max(s[0] for s in sizes), max(s[1] for s in sizes)

@@ -89,8 +89,9 @@ def add_se(model: nn.Module, reduction: int | None = None) -> nn.Module:
                          "by labkit.pruning.blocks.slim)")
     dev = next(work.parameters()).device
     for b in blocks:
-        c = b.bn2.num_features
-        b.bn2 = nn.Sequential(OrderedDict(bn=b.bn2, se=SEGate(c, reduction).to(dev)))
+        bn = b.bn2
+        assert isinstance(bn, nn.modules.batchnorm._BatchNorm)  # its own BN: no gate yet (checked above)
+        b.bn2 = nn.Sequential(OrderedDict(bn=bn, se=SEGate(bn.num_features, reduction).to(dev)))
     return work
 
 

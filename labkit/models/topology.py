@@ -162,7 +162,7 @@ def depth_sites(model: nn.Module, example: Tensor) -> list[str]:
         >>> depth_sites(load_model("resnet20", in_channels=1), torch.zeros(1, 1, 16, 16))[:3]
         ['stem.relu', 'layer1.0.relu1', 'layer1.0.relu2']
     """
-    named = {n: m for n, m in model.named_modules() if isinstance(m, ACTIVATIONS)}
+    named: dict[str, nn.Module] = {n: m for n, m in model.named_modules() if isinstance(m, ACTIVATIONS)}
     if not named:
         names = prunable_parameters(model, exclude_first=False, exclude_last=True)
         inv = {m: n for n, m in model.named_modules()}

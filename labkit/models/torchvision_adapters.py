@@ -83,10 +83,17 @@ def load_hub_state_dict(url: str, *, download: bool = False) -> dict[str, torch.
                            f"and copy it again (or pass download=True)") from err
 
 
+def _pair(size: tuple[int, ...]) -> tuple[int, int]:
+    """A conv's ``kernel_size`` / ``stride`` / ... as the 2-tuple ``nn.Conv2d`` always stores."""
+    a, b = size
+    return a, b
+
+
 def _adapt_first_conv(conv: nn.Conv2d, in_channels: int, pretrained: bool) -> nn.Conv2d:
     """A copy of ``conv`` taking ``in_channels`` inputs; with ``pretrained``, weights derived from RGB."""
-    new = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                    conv.dilation, conv.groups, bias=conv.bias is not None)
+    padding = conv.padding if isinstance(conv.padding, str) else _pair(conv.padding)
+    new = nn.Conv2d(in_channels, conv.out_channels, _pair(conv.kernel_size), _pair(conv.stride), padding,
+                    _pair(conv.dilation), conv.groups, bias=conv.bias is not None)
     if pretrained:
         w = conv.weight.detach()
         with torch.no_grad():
@@ -96,6 +103,7 @@ def _adapt_first_conv(conv: nn.Conv2d, in_channels: int, pretrained: bool) -> nn
                 reps = -(-in_channels // w.shape[1])
                 new.weight.copy_(w.repeat(1, reps, 1, 1)[:, :in_channels] * (w.shape[1] / in_channels))
             if conv.bias is not None:
+                assert new.bias is not None  # made with bias=True just above
                 new.bias.copy_(conv.bias.detach())
     return new
 
@@ -156,6 +164,7 @@ def resnet18(*, num_classes: int = 1000, in_channels: int = 3, pretrained: bool 
 @register_stage_adapter(torchvision.models.ResNet)
 def _resnet_stages(model: nn.Module) -> list[nn.Module]:
     """Stem (conv1, bn1, relu, maxpool), the four residual stages, head (avgpool, flatten, fc)."""
+    assert isinstance(model, torchvision.models.ResNet)  # stages() calls it only for ResNets
     stem = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool)
     head = nn.Sequential(model.avgpool, nn.Flatten(1), model.fc)
     return [stem, model.layer1, model.layer2, model.layer3, model.layer4, head]
@@ -164,6 +173,7 @@ def _resnet_stages(model: nn.Module) -> list[nn.Module]:
 @register_stage_adapter(torchvision.models.VGG)
 def _vgg_stages(model: nn.Module) -> list[nn.Module]:
     """``features`` cut after every max-pool, then the head (avgpool, flatten, classifier)."""
+    assert isinstance(model, torchvision.models.VGG)  # stages() calls it only for VGGs
     out: list[nn.Module] = []
     start = 0
     for i, layer in enumerate(model.features):

@@ -31,13 +31,18 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from ..criteria.scores import check_scores, granularity_of
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
+    from .ranking import Ranking
 
 __all__ = ["Allocation", "AllocationWarning", "allocate", "check_sparsity", "global_positions", "global_ranks",
            "normalize_scores", "NORMALIZATIONS", "MODES"]
@@ -201,7 +206,12 @@ def _layered(sizes: dict[str, int], caps: dict[str, int], free: list[str], total
     return _apportion(want, int_caps, min(total, sum(int_caps.values())))
 
 
-def allocate(scores: Mapping[str, Tensor], sparsity: float | Mapping[str, float] | None = None,
+def _is_ranking(scores: Mapping[str, Tensor] | Ranking) -> TypeIs[Ranking]:
+    """A :class:`~labkit.pruning.Ranking` (known by its cached global order), not plain scores."""
+    return hasattr(scores, "global_positions")
+
+
+def allocate(scores: Mapping[str, Tensor] | Ranking, sparsity: float | Mapping[str, float] | None = None,
              mode: str | Mapping[str, float] = "global", *, normalize: str = "none",
              min_keep: int | float | None = None, depth_bias: float = 0.5, s_max: float = 0.95,
              protect: Sequence[str] | str = ()) -> Allocation:
@@ -218,8 +228,11 @@ def allocate(scores: Mapping[str, Tensor], sparsity: float | Mapping[str, float]
         depth_bias: ``delta`` of the layered profile; ``s_max``: its per-layer ceiling.
         protect: layer names or prefixes never pruned.
     """
-    ranking = scores if hasattr(scores, "global_positions") else None
-    table: Mapping[str, Tensor] = ranking.scores if ranking is not None else scores
+    ranking: Ranking | None = None
+    if _is_ranking(scores):
+        ranking, table = scores, scores.scores
+    else:
+        table = scores
     if ranking is None:
         check_scores(table)
     names = list(table)

@@ -41,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 from torch import Tensor, nn
@@ -95,11 +95,11 @@ class _FixedChannels(torch.autograd.Function):
     """One autograd node standing for a whole protected computation (trace only: no backward)."""
 
     @staticmethod
-    def forward(ctx: Any, fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
         return fn(x)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Any:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> Any:
         raise RuntimeError("labkit's fixed-channel wrapper exists only to trace a dependency graph")
 
 
@@ -163,7 +163,8 @@ def _opaque(model: nn.Module, example_inputs: Any, DG: Any) -> Iterator[dict[nn.
                     DG.register_customized_layer(obj, pruner)
                 for m in found:
                     def fwd(x: Tensor, *a: Any, _f: Callable = m.forward, _m: nn.Module = m, **k: Any) -> Tensor:
-                        _m.labkit_channels = _channel_dim(x, _m)
+                        # torch's stub: Module.__setattr__ takes Tensor | Module, the runtime any value
+                        _m.labkit_channels = _channel_dim(x, _m)  # type: ignore[assignment]
                         return _FixedChannels.apply(lambda t: _f(t, *a, **k), x)
                     m.forward = fwd
                     patched_mods.append(m)
@@ -201,7 +202,7 @@ def _run(model: nn.Module, x: Any) -> Any:
     return model(*x) if isinstance(x, (tuple, list)) else model(x)
 
 
-def _grouped(module: Any) -> bool:
+def _grouped(module: Any) -> TypeGuard[nn.Conv2d]:
     """A grouped conv that is not depthwise (Torch-Pruning couples depthwise in and out itself)."""
     return (isinstance(module, nn.Conv2d) and module.groups > 1 and module.groups != module.out_channels)
 
@@ -238,7 +239,7 @@ def grouped_conv_pruner() -> Any:
     return _GroupedConvPruner()
 
 
-def _check_balanced(layer: nn.Module, idxs: Sequence[int], n: int, side: str) -> None:
+def _check_balanced(layer: nn.Conv2d, idxs: Sequence[int], n: int, side: str) -> None:
     per = n // layer.groups
     counts = torch.bincount(torch.as_tensor(list(idxs), dtype=torch.long) // per, minlength=layer.groups)
     if len(idxs) and int(counts.min()) != int(counts.max()):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
@@ -31,6 +31,11 @@ from torch import Tensor
 from ..criteria.scores import GRANULARITIES, check_scores, granularity_of
 from ..io import load_container, save_container
 from .allocate import check_sparsity
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
+    from .ranking import Ranking
 
 __all__ = ["Masks", "make_masks", "masks_meta", "overlap"]
 
@@ -165,7 +170,12 @@ def layer_keep_mask(flat: Tensor, k: int, order: Tensor | None = None,
     return mask
 
 
-def make_masks(scores: Mapping[str, Tensor], alloc: Mapping[str, float]) -> Masks:
+def _is_ranking(scores: Mapping[str, Tensor] | Ranking) -> TypeIs[Ranking]:
+    """A :class:`~labkit.pruning.Ranking` (known by its sorted copies), not plain scores."""
+    return hasattr(scores, "sorted_values") and hasattr(scores, "flat")
+
+
+def make_masks(scores: Mapping[str, Tensor] | Ranking, alloc: Mapping[str, float]) -> Masks:
     """Keep the top ``(1 - s_l) * n_l`` units of every layer (``k = round(s_l * n_l)`` removed).
 
     Args:
@@ -178,8 +188,11 @@ def make_masks(scores: Mapping[str, Tensor], alloc: Mapping[str, float]) -> Mask
         KeyError: a layer in ``alloc`` that has no scores.
         ValueError: a sparsity outside [0, 1), or NaN scores.
     """
-    ranking = scores if hasattr(scores, "sorted_values") and hasattr(scores, "flat") else None
-    table = ranking.scores if ranking is not None else scores
+    ranking: Ranking | None = None
+    if _is_ranking(scores):
+        ranking, table = scores, scores.scores
+    else:
+        table = scores
     if ranking is None:
         check_scores(table)
     unknown = [n for n in alloc if n not in table]
@@ -227,7 +240,7 @@ def overlap(a: Masks, b: Masks) -> pd.DataFrame:
                      "both": both, "either": either})
     df = pd.DataFrame(rows, columns=["layer", "units", "kept_a", "kept_b", "both", "either"])
     df["jaccard"] = [1.0 if e == 0 else bo / e for bo, e in zip(df["both"], df["either"])]
-    total = {k: int(df[k].sum()) for k in ("units", "kept_a", "kept_b", "both", "either")}
+    total: dict[str, float] = {k: int(df[k].sum()) for k in ("units", "kept_a", "kept_b", "both", "either")}
     total["jaccard"] = 1.0 if total["either"] == 0 else total["both"] / total["either"]
     df.attrs["total"] = total
     return df

@@ -159,7 +159,7 @@ class MergeResult:
     best: str
 
 
-def _alpha(weights: Sequence[float] | Mapping[str, float] | None, names: Sequence[str]) -> np.ndarray:
+def _alpha(weights: Sequence[float] | np.ndarray | Mapping[str, float] | None, names: Sequence[str]) -> np.ndarray:
     k = len(names)
     if weights is None:
         return np.full(k, 1.0 / k)
@@ -174,7 +174,8 @@ def _alpha(weights: Sequence[float] | Mapping[str, float] | None, names: Sequenc
     return w if abs(w.sum() - 1.0) <= 1e-9 else w / w.sum()
 
 
-def merge_candidates(candidates: Mapping[str, Masks], weights: Sequence[float] | Mapping[str, float] | None = None,
+def merge_candidates(candidates: Mapping[str, Masks],
+                     weights: Sequence[float] | np.ndarray | Mapping[str, float] | None = None,
                      *, mode: str | MergeMode = "weighted",
                      scores: Mapping[str, Mapping[str, Tensor]] | None = None) -> MergeResult:
     """Merge named candidate masks with weights (docs/methods.md §1.4): :func:`merge_masks` by name.
@@ -182,7 +183,7 @@ def merge_candidates(candidates: Mapping[str, Masks], weights: Sequence[float] |
     Args:
         candidates: name -> :class:`Masks` (e.g. one per auxiliary trainer or criterion), all on the
             same layers; merging keeps every layer's budget.
-        weights: one non-negative weight per candidate (a sequence in ``candidates`` order, or a
+        weights: one non-negative weight per candidate (a sequence or array in ``candidates`` order, or a
             mapping by name); default equal. Weights that already sum to 1 (within 1e-9, e.g.
             ``softmax(τ a_k)``) are kept as given, others divided by their sum: that is ``alpha``.
         mode: a registered merge mode (:func:`list_merge_modes`) or a priority function.

@@ -46,6 +46,9 @@ __all__ = ["paired_pass", "paired_gain", "every_pair", "RULES", "paired_diffs", 
 
 Verdict = Literal["PASS", "FAIL", "INFO", "n/a"]
 
+Diffs = Sequence[float] | np.ndarray
+"""Paired differences (points): a list, or the array :func:`paired_diffs` returns."""
+
 SUMMARY = "{mean:+.2f} ± {sd:.2f} pt"
 """How a paired result reads by default (``str.format`` fields ``metric``, ``mean``, ``sd``, ``n``)."""
 
@@ -54,12 +57,12 @@ COLUMNS = ["criterion", "claim", "metric", "threshold", "measured", "mean_diff_p
 """Columns of every study's verdict table (:func:`verdict_table`)."""
 
 
-def _shifted(diffs: Sequence[float], threshold: float) -> np.ndarray | None:
+def _shifted(diffs: Diffs, threshold: float) -> np.ndarray | None:
     x = np.asarray(diffs, dtype=float) - threshold
     return x if len(x) and np.isfinite(x).all() else None
 
 
-def paired_pass(diffs: Sequence[float], threshold: float = 0.0) -> bool:
+def paired_pass(diffs: Diffs, threshold: float = 0.0) -> bool:
     """docs/methods.md §0.1 "pass" for the claim ``diff >= threshold`` over paired seeds.
 
     With ``x = diffs − threshold``: pass when ``mean(x) > 0`` and exceeds one (sample) std of
@@ -79,7 +82,7 @@ def paired_pass(diffs: Sequence[float], threshold: float = 0.0) -> bool:
     return bool(x.mean() > 0 and x.mean() > sd)
 
 
-def paired_gain(diffs: Sequence[float], threshold: float = 0.0, strict: bool = False) -> bool:
+def paired_gain(diffs: Diffs, threshold: float = 0.0, strict: bool = False) -> bool:
     """§0.1's rule where a gain must show: the mean of ``x = diffs − threshold`` must be > 0.
 
     Pass when ``mean(x) > 0`` **and** either exceeds one (sample) std of ``x`` or every ``x``
@@ -103,7 +106,7 @@ def paired_gain(diffs: Sequence[float], threshold: float = 0.0, strict: bool = F
     return same_sign or mean > sd
 
 
-def every_pair(diffs: Sequence[float], threshold: float = 0.0) -> bool:
+def every_pair(diffs: Diffs, threshold: float = 0.0) -> bool:
     """``diff > threshold`` in every pair (and at least one pair).
 
     Example:
@@ -114,7 +117,7 @@ def every_pair(diffs: Sequence[float], threshold: float = 0.0) -> bool:
     return x is not None and bool((x > 0).all())
 
 
-RULES: dict[str, Callable[[Sequence[float], float], bool]] = {
+RULES: dict[str, Callable[[Diffs, float], bool]] = {
     "paired": paired_pass, "gain": paired_gain, "strict gain": partial(paired_gain, strict=True),
     "every pair": every_pair}
 """The pass rules of paired claims, by the name a :class:`Claim` gives in ``rule``."""
@@ -161,7 +164,7 @@ class Claim:
         if self.rule not in RULES and self.rule not in ("info", "fact"):
             raise KeyError(f"unknown rule {self.rule!r}; rules: {[*RULES, 'info', 'fact']}")
 
-    def check(self, diffs: Sequence[float], *, detail: str = "", require: bool = True) -> Check:
+    def check(self, diffs: Diffs, *, detail: str = "", require: bool = True) -> Check:
         """Judge the paired differences ``diffs`` (points): PASS / FAIL by ``rule``, INFO, or n/a if empty.
 
         ``detail`` is appended to the measured line; ``require=False`` fails the claim whatever the

@@ -112,7 +112,7 @@ def sync_batchnorm(model: nn.Module) -> list[tuple[nn.Module, str, nn.Module]]:
     Returns what :func:`restore_batchnorm` needs to put the original modules back, so the
     caller's model keeps its classes (the trained values are shared, not copied).
     """
-    swaps = []
+    swaps: list[tuple[nn.Module, str, nn.Module]] = []
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.modules.batchnorm._BatchNorm) and not isinstance(child, nn.SyncBatchNorm):

@@ -40,7 +40,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -64,6 +64,13 @@ __all__ = ["fit", "finetune", "FitConfig", "TrainHistory", "Callback"]
 
 #: ``callback(epoch, history, model)`` after every epoch; returning True stops the run.
 Callback = Callable[[int, TrainHistory, nn.Module], bool | None]
+
+
+@runtime_checkable
+class _EpochAware(Protocol):
+    """A loss with the ``set_epoch(epoch, total)`` hook (:class:`~labkit.training.losses.LongTailLoss`)."""
+
+    def set_epoch(self, epoch: int, total: int) -> None: ...
 
 
 def fit(model: nn.Module, train: Split, config: FitConfig, *, val: Split | None = None,
@@ -253,7 +260,7 @@ def _start_epoch(run: _Run, epoch: int) -> torch.Generator:
     factor = float(run.lr_factor(epoch, cfg.epochs))
     for g, base in zip(run.opt.param_groups, run.base_lrs):
         g["lr"] = base * factor
-    if hasattr(run.criterion, "set_epoch"):
+    if isinstance(run.criterion, _EpochAware):  # has a set_epoch attribute
         run.criterion.set_epoch(epoch, cfg.epochs)
     return gen
 
@@ -267,7 +274,8 @@ def _train_epoch(run: _Run, train: Split, data: tuple[Tensor, Tensor] | None, ep
         tensor_batches(data[0], data[1], order, cfg.batch_size, run.rank, run.world) if data is not None
         else loader_batches(train.dataset, order, cfg.batch_size, run.rank, run.world))
     run.model.train()
-    total, seen = 0.0, 0
+    total = 0.0
+    seen: float = 0  # items; a float once summed over the ranks
     for xb, yb, n_global in batches:
         if n_global // run.world < (2 if run.has_bn else 1):
             continue  # BatchNorm cannot normalise one item in training mode; every rank skips alike

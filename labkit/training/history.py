@@ -50,4 +50,5 @@ class TrainHistory:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TrainHistory:
-        return cls(**{k: (list(v) if k != "config" else dict(v)) for k, v in d.items()})
+        fields: dict[str, Any] = {k: (list(v) if k != "config" else dict(v)) for k, v in d.items()}
+        return cls(**fields)

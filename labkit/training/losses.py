@@ -155,8 +155,10 @@ class LongTailLoss(nn.Module):
         """Called by ``fit`` before epoch ``epoch`` (0-based) of ``total``; default: nothing."""
 
 
-class _DRW:
+class _DRW(nn.Module):
     """Deferred re-weighting: per-class weights switched on from ``drw_epoch`` (mixin)."""
+
+    drw_w: Tensor  # buffer: the class-balanced weights of :func:`drw_weights`
 
     def _init_drw(self, n: np.ndarray, beta: float, drw_epoch: int | None, drw_fraction: float) -> None:
         if drw_epoch is not None and drw_epoch < 0:
@@ -164,7 +166,7 @@ class _DRW:
         if not 0.0 <= drw_fraction <= 1.0:
             raise ValueError(f"drw_fraction is a fraction of the epochs in [0, 1], got {drw_fraction}")
         self.beta, self.drw_epoch, self.drw_fraction = beta, drw_epoch, drw_fraction
-        self.register_buffer("drw_w", torch.as_tensor(drw_weights(n, beta), dtype=torch.float32))  # type: ignore[attr-defined]
+        self.register_buffer("drw_w", torch.as_tensor(drw_weights(n, beta), dtype=torch.float32))
         self.drw_active = False  # off until set_epoch reaches drw_epoch (LDAM-DRW: epoch 160 of 200)
 
     def drw_start(self, total: int) -> int:
@@ -175,7 +177,7 @@ class _DRW:
         self.drw_active = epoch >= self.drw_start(total)
 
     def _weight(self) -> Tensor | None:
-        return self.drw_w if self.drw_active else None  # type: ignore[attr-defined]
+        return self.drw_w if self.drw_active else None
 
 
 @register_loss("ce")
@@ -214,6 +216,8 @@ class BalancedSoftmaxLoss(LongTailLoss):
     posterior, so the model is used without adjustment at test time.
     """
 
+    log_n: Tensor  # buffer: log class counts
+
     def __init__(self, class_counts: Sequence[int] | np.ndarray) -> None:
         super().__init__()
         n = _counts(class_counts, "balanced_softmax")
@@ -230,6 +234,8 @@ class LogitAdjustedLoss(LongTailLoss):
     With ``τ = 1`` it equals Balanced Softmax: ``log π = log n − log N`` and a constant added
     to every logit leaves the softmax unchanged. ``τ`` tunes the strength of the adjustment.
     """
+
+    log_prior: Tensor  # buffer: log class priors log(n / N)
 
     def __init__(self, class_counts: Sequence[int] | np.ndarray, tau: float = 1.0) -> None:
         super().__init__()
@@ -251,6 +257,7 @@ class LDAMLoss(LongTailLoss):
     """
 
     expects_cosine_logits = True
+    margins: Tensor  # buffer: the per-class margins of :func:`ldam_margins`
 
     def __init__(self, class_counts: Sequence[int] | np.ndarray, max_m: float = 0.5,
                  s: float = 30.0) -> None:

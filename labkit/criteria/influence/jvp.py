@@ -65,7 +65,7 @@ def ablate_jvp(ref: Reference, job: LayerAblation) -> Tensor:
                     hd.remove()
             return tuple(outs[s] for s in job.down)
 
-        _, tangents = jvp(f, (torch.zeros_like(tangent),), (tangent,))
+        tangents = jvp(f, (torch.zeros_like(tangent),), (tangent,))[1]  # (outputs, tangents): no aux
         for j, (s, tg) in enumerate(zip(job.down, tangents)):
             result[c0:c0 + k, j] = ref.relative_change(tg.detach(), s, k, diff=False).double().cpu()
     return result.float()

@@ -74,7 +74,11 @@ class Search(Protocol):
     """A rescue search (see the module docstring)."""
 
     name: str
-    Options: type[SearchOptions]
+
+    @property
+    def Options(self) -> type[SearchOptions]:  # read-only, so a search may give a subclass
+        """Its options class (a class attribute of the search, e.g. ``Options = GAOptions``)."""
+        ...
 
     def search(self, problem: RescueProblem, options: Any, gen: torch.Generator,
                progress: bool = False) -> Found: ...

@@ -115,8 +115,8 @@ def _optimizer(model: nn.Module, s: TransferSettings) -> Any:
 
     def make(params: Any) -> torch.optim.Optimizer:
         params = list(params)
-        groups = [{"params": [p for p in params if id(p) not in ids]},
-                  {"params": [p for p in params if id(p) in ids], "lr": s.head_lr}]
+        groups: list[dict[str, Any]] = [{"params": [p for p in params if id(p) not in ids]},
+                                        {"params": [p for p in params if id(p) in ids], "lr": s.head_lr}]
         if s.optimizer == "sgd":
             return torch.optim.SGD(groups, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
         return torch.optim.Adam(groups, lr=s.lr, weight_decay=s.weight_decay)

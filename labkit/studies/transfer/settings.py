@@ -7,6 +7,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 __all__ = ["FAMILIES", "RANKINGS", "ARMS", "SOURCE", "TransferSettings"]
 
@@ -17,9 +18,18 @@ FAMILIES: dict[str, str] = {"mean_activation": "data", "apoz": "data", "taylor":
 RANKINGS = ("per-layer", "global")
 ARMS = ("inherit", "scratch-e", "scratch-b")
 
+
+class SourceSpec(TypedDict):
+    """The shipped source model of §4.5: model name, checkpoint dataset key, :func:`load_dataset` kwargs."""
+
+    model: str
+    dataset: str
+    dataset_kwargs: dict[str, Any]
+
+
 #: The shipped source model of §4.5: (model name, checkpoint dataset key, how it was made).
-SOURCE = {"model": "vgg_small", "dataset": "digits-0-4",
-          "dataset_kwargs": {"classes": [0, 1, 2, 3, 4], "size": 32}}
+SOURCE: SourceSpec = {"model": "vgg_small", "dataset": "digits-0-4",
+                      "dataset_kwargs": {"classes": [0, 1, 2, 3, 4], "size": 32}}
 
 
 @dataclass(frozen=True)
