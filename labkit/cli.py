@@ -1,4 +1,4 @@
-"""The ``labkit`` command line: ``train``, ``eval``, ``report``, ``export-lab``, ``study`` and ``list``.
+"""The ``labkit`` command line: ``train``, ``eval``, ``report``, ``lab``, ``export-lab``, ``study`` and ``list``.
 
 Every flag is explained by ``labkit <command> --help``. The shipped checkpoints in
 ``labkit/models/assets/`` were made with ``labkit train`` (the exact commands are in the README),
@@ -8,6 +8,7 @@ Example:
     $ labkit train --model resnet20 --dataset digits-lt --imbalance 20 --epochs 60 \\
           --out labkit/models/assets/resnet20__digits-lt.safetensors
     $ labkit eval --model resnet20 --dataset digits-lt
+    $ labkit lab --model resnet32 --checkpoint run.safetensors --dataset cifar100-lt --root ~/data
     $ labkit study longtail --smoke --out /tmp/longtail.csv    # = python -m labkit.studies.longtail ...
     $ torchrun --nproc_per_node 2 -m labkit.cli train ...   # data-parallel (labkit.training.distributed)
 """
@@ -116,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--notebook", default="notebooks/lab.py", help="marimo notebook (default notebooks/lab.py)")
     x.add_argument("--include-code", action="store_true", help="keep the cells' code in the page")
     x.add_argument("--screenshot", default=None, help="also save a PNG of the rendered page here")
+
+    lb = sub.add_parser("lab", help="open the marimo lab on a model, checkpoint and dataset (prints the URL)",
+                        description="Serve notebooks/lab.py on 127.0.0.1 with an access token, opened on the given "
+                                    "model, checkpoint and dataset (see labkit.launch). Bad input: one line, exit 2.")
+    from .launch import add_lab_flags
+
+    add_lab_flags(lb)
+    lb.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    lb.add_argument("--edit", action="store_true", help="marimo edit (cells and code) instead of marimo run (the app)")
+    lb.add_argument("--notebook", default=None, help="the lab notebook (default: notebooks/lab.py of the source tree)")
 
     st = sub.add_parser("study", help="run a method study (same as python -m labkit.studies.NAME)",
                         description="Run one of the method studies of docs/methods.md; every argument after NAME "
@@ -266,6 +277,12 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lab(args: argparse.Namespace) -> int:
+    from .launch import main as launch_lab
+
+    return launch_lab(args)
+
+
 def _export_lab(args: argparse.Namespace) -> int:
     from .export import export_notebook
 
@@ -288,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"labkit {args.command}: error: unexpected arguments after --: {' '.join(rest)}", file=sys.stderr)
         return 2
     args.notebook_args = rest
-    handlers = {"train": _train, "eval": _eval, "list": _list, "report": _report, "export-lab": _export_lab}
+    handlers = {"train": _train, "eval": _eval, "list": _list, "report": _report, "export-lab": _export_lab,
+                "lab": _lab}
     try:
         return handlers[args.command](args)
     except (KeyError, ValueError, FileNotFoundError, RuntimeError) as exc:

@@ -10,6 +10,8 @@
 Run:   marimo edit notebooks/lab.py        (or `make lab`; cells run on open, see pyproject.toml)
 App:   marimo run notebooks/lab.py
 Smoke: marimo export html notebooks/lab.py -o /tmp/lab.html --no-sandbox -- --smoke
+Any model and data (labkit.launch; `labkit lab ...` serves this notebook with them):
+       marimo edit notebooks/lab.py -- --model resnet32 --checkpoint run.safetensors --dataset cifar100-lt --root ~/data
 """
 import marimo
 
@@ -29,13 +31,14 @@ def _():
     from labkit import views
     from labkit.views import charts
     from labkit.models.checkpoints import shipped_checkpoints
+    from labkit import launch
     from labkit.report import write_report
     from labkit.runtime import smoke_mode
     from labkit.ui import marimo as mui
     from labkit.ui import lab_spec
 
     smoke = smoke_mode(mo.cli_args())
-    return (Path, charts, lab_spec, lk, mo, mui, np, pd, shipped_checkpoints, smoke, views,
+    return (Path, charts, lab_spec, launch, lk, mo, mui, np, pd, shipped_checkpoints, smoke, views,
             write_report)
 
 
@@ -55,24 +58,40 @@ def _(mo):
 
 
 @app.cell
-def _(lk, mo, shipped_checkpoints):
+def _(launch, mo):
+    # `-- --model M --dataset D [--checkpoint F --root R ...]` opens those (labkit.launch); none: the dropdown
+    try:
+        launch_args, launch_error = launch.notebook_lab_args(mo.cli_args()), None
+    except launch.LaunchError as _e:
+        launch_args, launch_error = None, str(_e)
+    return launch_args, launch_error
+
+
+@app.cell
+def _(launch_args, launch_error, lk, mo, shipped_checkpoints):
+    mo.stop(launch_error is not None, mo.callout(mo.md(f"**The lab's arguments are wrong:** {launch_error}"), kind="danger"))
     _pairs = [f"{m} · {d}" for m, d in shipped_checkpoints() if d in lk.list_datasets()]
     model_pick = mo.ui.dropdown(_pairs, value="resnet20 · digits-lt" if "resnet20 · digits-lt" in _pairs else _pairs[0],
                                 label="model · dataset (shipped checkpoints)")
-    model_pick
+    model_pick if launch_args is None else None
     return (model_pick,)
 
 
 @app.cell
-def _(lk, mo, model_pick):
-    _model, _dataset = model_pick.value.split(" · ")
-    with mo.status.spinner(f"loading {_model} on {_dataset} ..."):
-        lab = lk.Lab(_model, _dataset)
+def _(launch, launch_args, lk, mo, model_pick):
+    if launch_args is None:
+        _model, _dataset = model_pick.value.split(" · ")
+        with mo.status.spinner(f"loading {_model} on {_dataset} ..."):
+            lab = lk.Lab(_model, _dataset)
+    else:
+        with mo.status.spinner(f"loading {launch_args.model} on {launch_args.dataset} ..."):
+            lab = launch.open_lab(launch_args)
     mo.md(f"**{lab.model_name}** on **{lab.data.name}** · device `{lab.device}` · "
           f"{len(lab.layers)} prunable layers · {lab.dense_cost['params']:,} parameters · "
           f"{lab.dense_cost['MACs'] / 1e6:.2f} M MACs per image · {len(lab.targets):,} test images"
           f"{' (stratified preview)' if lab.preview else ''} · dense balanced accuracy "
-          f"**{lab.dense_report.balanced:.3f}**")
+          f"**{lab.dense_report.balanced:.3f}**"
+          + ("" if launch_args is None else f" · opened with `{' '.join(launch_args.argv())}`"))
     return (lab,)
 
 

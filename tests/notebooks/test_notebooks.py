@@ -228,3 +228,15 @@ def test_private_kernelspec_points_at_this_venv(tmp_path: Path, monkeypatch: pyt
     assert spec["argv"][0] == sys.executable
     monkeypatch.setenv("JUPYTER_PATH", str(path))
     assert kernel_python() == sys.executable
+
+
+@pytest.mark.slow
+def test_lab_opens_on_the_model_and_dataset_given_after_dashes(tmp_path: Path, export_html) -> None:
+    """`marimo export notebooks/lab.py -- --model M --dataset D` (what `labkit lab` passes) opens the lab on them."""
+    lab = Path(__file__).resolve().parents[2] / "notebooks" / "lab.py"
+    out = tmp_path / "lab.html"
+    code, output = export_html(lab, out, "--smoke", "--model", "resnet20", "--dataset", "digits-lt", "--data-seed", "0")
+    assert code == 0, f"the lab failed with --model/--dataset (a cell raised?):\n{tail(output)}"
+    page = out.read_text()
+    # the header cell prints the arguments it was opened with; no cell stopped on bad arguments
+    assert "opened with `--model resnet20 --dataset digits-lt --data-seed 0 --smoke`" in page.replace("\\u0060", "`")
