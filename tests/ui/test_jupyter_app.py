@@ -18,7 +18,6 @@ pytest.importorskip("anywidget")
 
 import labkit as lk  # noqa: E402
 from labkit.data import LabData  # noqa: E402
-from labkit.data._base import Split  # noqa: E402
 from labkit.ui.jupyter_app import LabApp  # noqa: E402
 from labkit.ui.lab_spec import criteria_for  # noqa: E402
 
@@ -39,17 +38,18 @@ class TinyNet(nn.Module):
         return self.fc2(torch.relu(self.fc1(x)))
 
 
-def _split(n: int, g: torch.Generator) -> Split:
-    y = torch.arange(n) % 3
-    x = torch.randn(n, 1, 8, 8, generator=g) + y.view(-1, 1, 1, 1).float()  # learnable: mean encodes the class
-    return Split.from_tensors(x, y)
+def _pair(counts: list[int], g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    y = torch.cat([torch.full((n,), c) for c, n in enumerate(counts)])
+    x = torch.randn(len(y), 1, 8, 8, generator=g) + y.view(-1, 1, 1, 1).float()  # learnable: mean encodes the class
+    return x, y
 
 
 @pytest.fixture(scope="module")
 def lab() -> lk.Lab:
     g = torch.Generator().manual_seed(0)
-    data = LabData("tiny", _split(60, g), _split(30, g), _split(30, g), ["a", "b", "c"], np.array([40, 15, 5]),
-                   {"many": [0], "medium": [1], "few": [2]}, (1, 8, 8))
+    # a user's tensors: counts and many / medium / few groups are computed, val is cut from train
+    data = LabData.from_tensors(_pair([44, 17, 6], g), _pair([10, 10, 10], g), classes=["a", "b", "c"], name="tiny")
+    assert data.class_counts.tolist() == [40, 15, 5] and data.groups == lk.class_groups([40, 15, 5])
     torch.manual_seed(0)
     net = TinyNet()
     opt = torch.optim.Adam(net.parameters(), lr=0.05)
