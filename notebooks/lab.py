@@ -454,8 +454,11 @@ def _(dom_ui, lab, methods_on, mo, views):
     from labkit.analysis.weibull import fit_summary
 
     _layer = dom_ui.value["layer"]
-    with mo.status.spinner(f"ablating every channel of {_layer} ..."):
-        _curves, _fits = lab.influence(_layer)
+    try:
+        with mo.status.spinner(f"ablating every channel of {_layer} ..."):
+            _curves, _fits = lab.influence(_layer)
+    except ValueError as _e:  # too few depth sites after the layer: what can and cannot be measured, and why
+        mo.stop(True, mo.callout(mo.md(f"**No domino decay for this layer:** {_e}"), kind="warn"))
     _S = _curves.survival(_layer)
     _q = fit_summary(_S, _fits)
     _kinds = ", ".join(f"{n} {k}" for k, n in sorted(_q["kinds"].items(), key=lambda kv: -kv[1]))

@@ -216,18 +216,22 @@ class MethodViews:
     def influence(self, layer: str, max_items: int = 32) -> tuple[InfluenceCurves, WeibullFits]:
         """Method 5's domino influence of every channel of conv ``layer``: curves and Weibull fits.
 
+        A layer needs :data:`~labkit.criteria.influence.FIT_DEPTHS` depth sites after it for the
+        fit; with fewer (the last stage, or a one-stage module with functional activations) this
+        raises a ``ValueError`` saying what can still be measured and why, instead of fitting noise.
         Exact ablation curves Δ_d on ``max_items`` validation images
         (:func:`labkit.criteria.influence.influence_curves`) and their fit
         S(t) ≈ exp(-(t/λ)^k) (:func:`~labkit.criteria.influence.fit_weibull`); cached per layer.
         Returns ``(curves, fits)``: ``curves.survival(layer)`` is the (C, T) survival matrix,
         ``fits.k``, ``fits.lam``, ``fits.r2`` one entry per channel.
         """
-        from ..criteria.influence import fit_weibull, influence_curves
+        from ..criteria.influence import FIT_DEPTHS, fit_weibull, influence_curves
 
         if layer not in self.conv_layers:
             raise KeyError(f"{layer!r} is not a prunable conv layer; pick one of {self.conv_layers}")
         key = ("influence", layer, max_items)
         if key not in self._extras:
-            curves = influence_curves(self.dense, self.data.val, [layer], max_items=max_items)
+            # a layer with too few depth sites after it raises saying what can be measured (not a degenerate fit)
+            curves = influence_curves(self.dense, self.data.val, [layer], max_items=max_items, min_depths=FIT_DEPTHS)
             self._extras[key] = (curves, fit_weibull(curves.survival(layer)))
         return self._extras[key]

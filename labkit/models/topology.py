@@ -15,7 +15,8 @@ is output channel k of layer l*. labkit's rule, used everywhere (criteria, ``app
 For effects that travel *through* the network (docs/methods.md §5.2) the model is also read as
 a chain: its **segments** are the :func:`~labkit.models.stages` with plain ``nn.Sequential``
 unrolled (so ``run_segments(segments(m), x) == m(x)``), and its **depth sites** are the
-activation modules that run once per forward pass, in execution order, then the logits.
+activation modules that run once per forward pass (a reused one: its block), in execution order,
+then the logits.
 
 Example:
     >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 2, 3))
@@ -154,24 +155,43 @@ def depth_sites(model: nn.Module, example: Tensor) -> list[str]:
     """Names of the depth sites of ``model`` in execution order, ending with ``"logits"``.
 
     The sites are the activation modules (``ReLU``, ``GELU`` ...) that run exactly once per
-    forward pass; a model without any uses the measurement points (the BatchNorm after each
-    conv / linear, see :func:`measure_module`).
+    forward pass. An activation module called more than once (torchvision's ``BasicBlock`` and
+    ``Bottleneck`` reuse one ``relu``) cannot tell its calls apart by a hook, so its *block*
+    stands in for it: the nearest enclosing module that runs once (not the model itself), whose
+    output is the block's output after its last activation. A model without any activation
+    module uses the measurement points (the BatchNorm after each conv / linear, see
+    :func:`measure_module`).
 
     Example:
         >>> from labkit.models import load_model
         >>> depth_sites(load_model("resnet20", in_channels=1), torch.zeros(1, 1, 16, 16))[:3]
         ['stem.relu', 'layer1.0.relu1', 'layer1.0.relu2']
+        >>> import torchvision
+        >>> depth_sites(torchvision.models.resnet18(num_classes=3), torch.zeros(1, 3, 32, 32))[:3]
+        ['relu', 'layer1.0', 'layer1.1']
     """
     named: dict[str, nn.Module] = {n: m for n, m in model.named_modules() if isinstance(m, ACTIVATIONS)}
     if not named:
         names = prunable_parameters(model, exclude_first=False, exclude_last=True)
         inv = {m: n for n, m in model.named_modules()}
         named = {inv[measure_module(model, p)]: measure_module(model, p) for p in names}
+    mods = dict(model.named_modules())
+    # every enclosing module of an activation may stand in for it (the model itself, "", never)
+    parents = {p: mods[p] for n in named for p in _ancestors(n) if p in mods}
     was = model.training
     model.eval()
     try:
-        events = _trace(model, example, named)
+        events = _trace(model, example, {**named, **parents})
     finally:
         model.train(was)
-    twice = sorted({n for n in events if events.count(n) > 1})
-    return [n for n in dict.fromkeys(events) if n not in twice] + [LOGITS]
+    once = {n for n in dict.fromkeys(events) if events.count(n) == 1}
+    stand_in = {n: next((p for p in reversed(_ancestors(n)) if p in once), None)
+                for n in named if n not in once and n in events}
+    keep = {n for n in named if n in once} | {p for p in stand_in.values() if p is not None}
+    return [n for n in dict.fromkeys(events) if n in keep] + [LOGITS]
+
+
+def _ancestors(name: str) -> list[str]:
+    """``"layer1.0.relu"`` -> ``["layer1", "layer1.0"]`` (outermost first; the model itself left out)."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]

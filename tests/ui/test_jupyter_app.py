@@ -180,7 +180,11 @@ def test_actions_save_into_the_chosen_folder(app: LabApp, tmp_path) -> None:
 
 def test_method_sections_draw_on_a_users_own_model(app: LabApp) -> None:
     app.sections["rescue"].box.controls["generations"].value = 2  # a short search (closed: nothing runs yet)
-    for name in ("influence", "rescue", "kept_filters", "csasml_cost"):
+    influence = app.sections["influence"]
+    influence.open()  # one stage, functional ReLUs: one depth site after conv2, too few for a decay fit
+    assert not influence.view.ok and "Δ_1 can be measured" in influence.view.note.value
+    assert "Weibull fit needs at least 3" in influence.view.note.value
+    for name in ("rescue", "kept_filters", "csasml_cost"):
         section = app.sections[name]
         assert section.view.images == []  # closed until now
         section.open()

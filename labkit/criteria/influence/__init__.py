@@ -23,6 +23,7 @@ Example:
 """
 from __future__ import annotations
 
+from .curves import FIT_DEPTHS as FIT_DEPTHS
 from .curves import METHODS as METHODS
 from .curves import InfluenceCurves as InfluenceCurves
 from .curves import influence_curves as influence_curves
@@ -36,6 +37,6 @@ from .weibull import weibull_mean as weibull_mean
 from .weibull import weibull_sf as weibull_sf
 
 __all__ = [
-    "METHODS", "InfluenceCurves", "influence_curves", "survival", "domino_scores",
+    "FIT_DEPTHS", "METHODS", "InfluenceCurves", "influence_curves", "survival", "domino_scores",
     "FIT_KINDS", "WeibullFits", "fit_weibull", "weibull_hazard", "weibull_mean", "weibull_sf",
 ]

@@ -48,11 +48,13 @@ from .exact import ablate_exact
 from .jvp import ablate_jvp
 from .reference import POINT_TAG, Reference, reference_pass
 
-__all__ = ["InfluenceCurves", "influence_curves", "survival", "METHODS", "ENGINES"]
+__all__ = ["InfluenceCurves", "influence_curves", "survival", "METHODS", "ENGINES", "FIT_DEPTHS"]
 
 #: ``method=`` name -> ablation engine.
 ENGINES: dict[str, Engine] = {"exact": ablate_exact, "jvp": ablate_jvp}
 METHODS = tuple(ENGINES)
+#: Depth sites a layer needs after it for a Weibull decay fit: S(t) at t = 0, 1, 2 (two points with t >= 1).
+FIT_DEPTHS = 3
 
 
 @dataclass
@@ -109,7 +111,7 @@ def survival(deltas: Tensor) -> Tensor:
 
 def influence_curves(model: nn.Module, data: DataLike, layers: Sequence[str] | None = None, *,
                      method: str = "exact", horizon: int | None = None, max_items: int = 64,
-                     chunk_items: int = 2048, sites: Sequence[str] | None = None,
+                     chunk_items: int = 2048, sites: Sequence[str] | None = None, min_depths: int = 1,
                      channels_last: bool = True, progress: Callable[[str], None] | None = None) -> InfluenceCurves:
     """Ablation curves ``Δ_d(i)`` of every channel of ``layers`` (see the module docstring).
 
@@ -126,13 +128,16 @@ def influence_curves(model: nn.Module, data: DataLike, layers: Sequence[str] | N
         chunk_items: ablated copies per forward pass (``K·B``); bounds memory.
         sites: depth-site module names in execution order (default
             :func:`~labkit.models.topology.depth_sites`).
+        min_depths: refuse, before any ablation, a layer with fewer depth sites than this after
+            its own (:data:`FIT_DEPTHS` = 3 is what a Weibull decay fit needs; 1 measures ``Δ_1`` only).
         channels_last: run convs in NHWC order (faster on CPUs with oneDNN).
         progress: called with each layer name as it starts.
 
     Raises:
-        KeyError: unknown layer or site. ValueError: a layer with no depth site after it
-        (the last layer), a bad ``method`` / ``horizon``, or a model whose stages do not
-        compose to its output.
+        KeyError: unknown layer or site. ValueError: a layer with fewer than ``min_depths``
+        depth sites after it (the message says what can still be measured and why the model has
+        so few sites), a bad ``method`` / ``horizon``, or a model whose stages do not compose to
+        its output.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -157,8 +162,12 @@ def influence_curves(model: nn.Module, data: DataLike, layers: Sequence[str] | N
                          {pn: (points[n], out_channel_dim(work, n)) for pn, n in unique.items()})
 
     curves = InfluenceCurves({}, {}, {}, {}, method, len(x), 0.0, {"horizon": horizon, "sites": site_names})
+    where = {n: _layer_sites(n, point_names[n], ref, horizon) for n in names}
+    for n, (_, depths, down) in where.items():
+        if depths < max(1, int(min_depths)):
+            raise ValueError(_too_shallow(work, n, depths, down, int(min_depths), len(segs)))
     for n in names:
-        own, depths, down = _layer_sites(n, point_names[n], ref, horizon)
+        own, depths, down = where[n]
         curves.own_site[n], curves.depths[n], curves.sites[n] = own, depths, down
         if progress is not None:
             progress(n)
@@ -229,7 +238,25 @@ def _layer_sites(layer: str, point: str, ref: Reference, horizon: int | None) ->
                          f"forward pass; influence needs it to run once")
     after = [e for e in ref.order[ref.order.index(tag) + 1:] if not e.startswith(POINT_TAG)] + [LOGITS]
     if len(after) < 2:
-        raise ValueError(f"layer {layer!r} has no depth site after its own output (it feeds the logits directly); "
-                         f"leave it out (exclude_last=True)")
+        return LOGITS, 0, []
     down = after[1:] if horizon is None else after[1:1 + horizon]
     return after[0], len(after) - 1, down
+
+
+def _too_shallow(model: nn.Module, layer: str, depths: int, down: list[str], need: int, n_segments: int) -> str:
+    """What can and cannot be measured for a layer with too few depth sites after it, and why."""
+    from ...models.topology import ACTIVATIONS
+
+    seen = "after its own output" + (f" ({', '.join(down)})" if down else "")
+    can = ("each channel's immediate effect Δ_1 can be measured (min_depths=1; the domino score is then Δ_1 "
+           "itself), but not how it decays: a Weibull fit needs at least "
+           f"{FIT_DEPTHS} depths" if depths else "no channel effect can be measured between it and the logits")
+    if not any(isinstance(m, ACTIVATIONS) for m in model.modules()) or n_segments == 1:
+        why = (f"this model is {'one stage' if n_segments == 1 else 'a network'} whose activations labkit cannot "
+               "follow (functional calls such as torch.relu, or one activation module reused at the top level), "
+               "so its depth sites are only the conv / linear outputs; give every activation its own nn.ReLU "
+               "module (or register stages) to get one site per activation")
+    else:
+        why = "later layers have fewer sites after them; pick an earlier layer"
+    return (f"layer {layer!r} has {depths} depth site(s) {seen} and {need} are needed: {can}. Why: {why}. "
+            f"(The last layer is left out with exclude_last=True.)")

@@ -127,3 +127,59 @@ def test_errors_name_the_fix(resnet, x):
 def test_survival_normalises_by_the_first_depth():
     s = survival(torch.tensor([[0.4, 0.2, 0.1], [0.0, 0.0, 0.0], [0.2, 0.3, 0.1]]))
     torch.testing.assert_close(s, torch.tensor([[1.0, 0.5, 0.25], [0.0, 0.0, 0.0], [1.0, 1.5, 0.5]]))
+
+
+# --- torchvision's ResNet (one ReLU module reused per block) and a one-stage module -----------------------
+@pytest.fixture(scope="module")
+def tv_resnet18() -> nn.Module:
+    import torchvision
+
+    torch.manual_seed(0)
+    return torchvision.models.resnet18(weights=None, num_classes=4).eval()
+
+
+def test_torchvision_resnet18_blocks_stand_in_for_their_reused_relu(tv_resnet18):
+    x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    sites = depth_sites(tv_resnet18, x[:1])
+    assert sites == ["relu"] + [f"layer{i}.{j}" for i in range(1, 5) for j in range(2)] + ["logits"]
+    layer = "layer3.1.conv1.weight"
+    c = influence_curves(tv_resnet18, x, layers=[layer], chunk_items=96, min_depths=3)  # 32 channels per pass
+    assert c.own_site[layer] == "layer3.1" and c.sites[layer] == ["layer4.0", "layer4.1", "logits"]
+    # oracle: mask one channel with the filter-mask machinery and run the whole model
+    ref = _site_outputs(tv_resnet18, x, c.sites[layer])
+    C = tv_resnet18.get_parameter(layer).shape[0]
+    for ch in (0, C - 1):
+        keep = torch.ones(C, dtype=torch.bool)
+        keep[ch] = False
+        abl = _site_outputs(apply_masks(tv_resnet18, Masks({layer: keep}, "filter")).eval(), x, c.sites[layer])
+        want = [float(((abl[s] - ref[s]).flatten(1).norm(dim=1) / ref[s].flatten(1).norm(dim=1)).mean())
+                for s in c.sites[layer]]
+        np.testing.assert_allclose(c.deltas[layer][ch].numpy(), want, rtol=1e-4, atol=1e-6)
+    fits = fit_weibull(c.survival(layer))
+    assert len(fits) == C and (fits.kind != "short").all()  # three depths: real decay curves, not the fallback
+
+
+class _OneStage(nn.Module):
+    """A user's module: one stage, activations as function calls (no activation module to hook)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 6, 3, padding=1)
+        self.fc1, self.fc2 = nn.Linear(6, 8), nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv2(torch.relu(self.conv1(x)))).mean((2, 3))
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def test_a_one_stage_module_says_what_it_can_and_cannot_measure():
+    torch.manual_seed(0)
+    net, x = _OneStage().eval(), torch.rand(4, 1, 6, 6)
+    c = influence_curves(net, x, layers=["conv2.weight"])  # Δ_1 at the next site can be measured ...
+    assert c.depths["conv2.weight"] == 1 and c.deltas["conv2.weight"].shape == (6, 1)
+    with pytest.raises(ValueError) as err:  # ... a decay fit cannot: said, not fitted on one point
+        influence_curves(net, x, layers=["conv2.weight"], min_depths=3)
+    msg = str(err.value)
+    assert "Δ_1 can be measured" in msg and "Weibull fit needs at least 3" in msg and "functional calls" in msg
+    with pytest.raises(ValueError, match="no channel effect can be measured"):
+        influence_curves(net, x, layers=["fc1.weight"])
