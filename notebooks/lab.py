@@ -28,10 +28,9 @@ def _():
     import pandas as pd
 
     import labkit as lk
-    from labkit import views
+    from labkit import launch, views
     from labkit.views import charts
     from labkit.models.checkpoints import shipped_checkpoints
-    from labkit import launch
     from labkit.report import write_report
     from labkit.runtime import smoke_mode
     from labkit.ui import marimo as mui

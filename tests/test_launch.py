@@ -13,8 +13,17 @@ from pathlib import Path
 import pytest
 
 from labkit.cli import main
-from labkit.launch import (LAB_NOTEBOOK, LabArgs, LaunchError, lab_notebook, marimo_command, notebook_args,
-                           notebook_lab_args, open_lab, parse_lab_args)
+from labkit.launch import (
+    LAB_NOTEBOOK,
+    LabArgs,
+    LaunchError,
+    lab_notebook,
+    marimo_command,
+    notebook_args,
+    notebook_lab_args,
+    open_lab,
+    parse_lab_args,
+)
 from labkit.models.checkpoints import checkpoint_path
 
 SHIPPED = checkpoint_path("resnet20", "digits-lt")

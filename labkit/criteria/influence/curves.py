@@ -258,5 +258,5 @@ def _too_shallow(model: nn.Module, layer: str, depths: int, down: list[str], nee
                "module (or register stages) to get one site per activation")
     else:
         why = "later layers have fewer sites after them; pick an earlier layer"
-    return (f"layer {layer!r} has {depths} depth site(s) {seen} and {need} are needed: {can}. Why: {why}. "
-            f"(The last layer is left out with exclude_last=True.)")
+    last = " (the classifier is left out with exclude_last=True)" if not depths else ""
+    return f"layer {layer!r} has {depths} depth site(s) {seen} and {need} are needed: {can}. Why: {why}{last}."
