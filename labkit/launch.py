@@ -145,11 +145,26 @@ def _checkpoint_meta(path: Path, model: str | None) -> dict[str, Any]:
     return meta
 
 
-def _has_weights(model: str, dataset: str) -> bool:
+def _missing_weights(model: str, dataset: str) -> str | None:
+    """Why (model, dataset) has no weights to open without ``--checkpoint``; ``None`` when it has."""
     from .models import get_model
     from .models.checkpoints import checkpoint_path
 
-    return checkpoint_path(model, dataset).is_file() or "pretrained" in inspect.signature(get_model(model)).parameters
+    if checkpoint_path(model, dataset).is_file():
+        return None
+    hint = f"pass --checkpoint FILE (made by `labkit train --model {model} --dataset {dataset} --out FILE.safetensors`)"
+    if "pretrained" not in inspect.signature(get_model(model)).parameters:
+        return f"no trained weights for {model} on {dataset}: {hint}"
+    from torchvision.models import get_model_weights
+
+    from .models.torchvision_adapters import hub_checkpoint_path
+
+    weights = get_model_weights(model)
+    path = hub_checkpoint_path(getattr(weights, "IMAGENET1K_V1", weights.DEFAULT).url)  # type: ignore[attr-defined]
+    if path.is_file():
+        return None
+    return (f"{model}'s ImageNet weights are not in the torch cache: put {path.name} in {path.parent} "
+            f"(labkit never downloads), or {hint}")
 
 
 def parse_lab_args(argv: Sequence[str]) -> LabArgs:
@@ -202,9 +217,9 @@ def check_lab_args(ns: argparse.Namespace) -> LabArgs:
         raise LaunchError(f"--imbalance {ns.imbalance:g}: the imbalance factor n_max / n_min must be >= 1")
     if ns.size is not None and ns.size < 1:
         raise LaunchError(f"--size {ns.size}: the image side must be a positive number of pixels")
-    if model is not None and dataset is not None and ckpt is None and not _has_weights(model, dataset):
-        raise LaunchError(f"no trained weights for {model} on {dataset}: pass --checkpoint FILE "
-                          f"(made by `labkit train --model {model} --dataset {dataset} --out FILE.safetensors`)")
+    missing = _missing_weights(model, dataset) if model is not None and dataset is not None and ckpt is None else None
+    if missing:
+        raise LaunchError(missing)
     _check_device(ns.device)
     return args
 

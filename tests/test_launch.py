@@ -41,7 +41,12 @@ def test_valid_flags_are_read_back():
 
 
 def test_torchvision_weights_and_roots_are_accepted_when_present(tmp_path, monkeypatch):
-    # resnet18 takes pretrained=True (ImageNet weights from the torch cache): no checkpoint needed
+    # resnet18's ImageNet weights come from the torch cache: missing there, the flags are refused ...
+    monkeypatch.setattr("torch.hub._hub_dir", str(tmp_path / "hub"))
+    with pytest.raises(LaunchError, match=r"resnet18-f37072fd\.pth .*labkit never downloads"):
+        parse_lab_args(["--model", "resnet18", "--dataset", "imagefolder", "--root", str(tmp_path)])
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth").write_bytes(b"")  # ... present: no checkpoint needed
     a = parse_lab_args(["--model", "resnet18", "--dataset", "imagefolder", "--root", str(tmp_path), "--size", "64"])
     assert a.root == str(tmp_path.resolve()) and a.data_flags() == {"root": str(tmp_path.resolve()), "size": 64}
     monkeypatch.chdir(tmp_path)
