@@ -160,7 +160,7 @@ def _missing_weights(model: str, dataset: str) -> str | None:
     from .models.torchvision_adapters import hub_checkpoint_path
 
     weights = get_model_weights(model)
-    path = hub_checkpoint_path(getattr(weights, "IMAGENET1K_V1", weights.DEFAULT).url)  # type: ignore[attr-defined]
+    path = hub_checkpoint_path(getattr(weights, "IMAGENET1K_V1", weights.DEFAULT).url)
     if path.is_file():
         return None
     return (f"{model}'s ImageNet weights are not in the torch cache: put {path.name} in {path.parent} "
