@@ -12,6 +12,11 @@ Run (about a minute on 2 cores):
 
     python benchmarks/lab_page.py                 # the lab as `make lab` opens it
     python benchmarks/lab_page.py --screenshot /tmp/lab.png
+    python benchmarks/lab_page.py --variant LABKIT_THREADS=2 --variant LABKIT_THREADS=1
+
+Each ``--variant`` (environment settings for the server, ``default`` = none) gets its own server
+and page; their slider steps are interleaved (A, B, A, B, ...), so a busy machine slows every
+variant alike and the side-by-side ratio stays meaningful.
 
 Both medians are printed with the open time; the README quotes them. The numbers include
 everything a person waits for: the kernel's work, the websocket and the browser's drawing.
@@ -47,7 +52,7 @@ _BUSY = "() => !!document.querySelector('.running-app-icon')"
 
 
 @contextlib.contextmanager
-def serve(notebook: Path, *args: str, timeout: float = 240) -> Iterator[str]:
+def serve(notebook: Path, *args: str, timeout: float = 240, env: dict[str, str] | None = None) -> Iterator[str]:
     """``marimo run`` on a free port with a random token; yields the URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,7 +62,7 @@ def serve(notebook: Path, *args: str, timeout: float = 240) -> Iterator[str]:
            "--port", str(port), "--token", "--token-password", token, "--no-sandbox"]
     if args:
         cmd += ["--", *args]
-    env = {**os.environ, "MARIMO_SKIP_UPDATE_CHECK": "1"}
+    env = {**os.environ, "MARIMO_SKIP_UPDATE_CHECK": "1", **(env or {})}
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + timeout
@@ -110,6 +115,15 @@ def step(page, quiet_ms: float) -> tuple[float, float]:
     return first, max(still, first)
 
 
+def _variant(text: str) -> dict[str, str]:
+    if text == "default":
+        return {}
+    pairs = [kv.split("=", 1) for kv in text.split(",")]
+    if any(len(kv) != 2 for kv in pairs):
+        raise argparse.ArgumentTypeError(f"--variant {text!r}: expected NAME=VALUE[,NAME=VALUE] or 'default'")
+    return dict(pairs)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--notebook", type=Path, default=REPO / "notebooks" / "lab.py")
@@ -117,34 +131,46 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quiet", type=float, default=400.0, help="ms without DOM changes that count as still")
     ap.add_argument("--screenshot", type=Path, default=None)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--variant", action="append", type=_variant, default=None,
+                    help="server environment, e.g. LABKIT_THREADS=1 (repeat to compare; default: as is)")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    t_start = time.monotonic()
-    with serve(args.notebook) as url, sync_playwright() as p:
+    variants = args.variant or [{}]
+    names = [",".join(f"{k}={v}" for k, v in v.items()) or "default" for v in variants]
+    with contextlib.ExitStack() as stack, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(url)
-        page.evaluate(_OBSERVE)
-        page.get_by_role("slider", name="global sparsity").wait_for(timeout=240_000)
-        page.wait_for_function(f"() => ({_READOUT})() !== null", timeout=240_000)
-        wait_still(page, args.quiet)
-        opened = time.monotonic() - t_start
-        firsts, stills = [], []
+        pages, opened = [], []
+        for env in variants:  # one server and page per variant, opened one after the other
+            t_start = time.monotonic()
+            url = stack.enter_context(serve(args.notebook, env=env))
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(url)
+            page.evaluate(_OBSERVE)
+            page.get_by_role("slider", name="global sparsity").wait_for(timeout=240_000)
+            page.wait_for_function(f"() => ({_READOUT})() !== null", timeout=240_000)
+            wait_still(page, args.quiet)
+            opened.append(time.monotonic() - t_start)
+            pages.append(page)
+        firsts: list[list[float]] = [[] for _ in variants]
+        stills: list[list[float]] = [[] for _ in variants]
         for _ in range(args.steps):
-            f, s = step(page, args.quiet)
-            firsts.append(f)
-            stills.append(s)
-            print(f"step: first view {f:6.0f} ms · page still {s:6.0f} ms · readout {page.evaluate(_READOUT)}")
+            for i, page in enumerate(pages):
+                f, s = step(page, args.quiet)
+                firsts[i].append(f)
+                stills[i].append(s)
+                print(f"{names[i]:>20}: first view {f:6.0f} ms · page still {s:6.0f} ms · readout {page.evaluate(_READOUT)}")
         if args.screenshot:
-            page.screenshot(path=str(args.screenshot), full_page=True)
-        errors = page.locator(".marimo-error, [data-testid='marimo-error']").count()
+            pages[0].screenshot(path=str(args.screenshot), full_page=True)
+        errors = [page.locator(".marimo-error, [data-testid='marimo-error']").count() for page in pages]
         browser.close()
-    print(f"open (server start to still page): {opened:.1f} s")
-    print(f"slider step, median of {args.steps}: first view {statistics.median(firsts):.0f} ms · "
-          f"page still {statistics.median(stills):.0f} ms   (targets 300 / 1000 ms)")
-    if errors:
-        print(f"{errors} cell(s) show an error")
+    print(f"load average {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} CPUs")
+    for i, name in enumerate(names):
+        print(f"{name}: open (server start to still page) {opened[i]:.1f} s · slider step, median of {args.steps}: "
+              f"first view {statistics.median(firsts[i]):.0f} ms · page still {statistics.median(stills[i]):.0f} ms"
+              "   (targets 300 / 1000 ms)")
+        if errors[i]:
+            print(f"{name}: {errors[i]} cell(s) show an error")
     return 0
 
 

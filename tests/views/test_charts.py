@@ -80,3 +80,18 @@ def test_live_chart_displays_the_spec_without_revalidating(lab, trial):
     mime, payload = live._mime_()
     assert mime.startswith("application/vnd.vegalite.v") and json.loads(payload)["mark"]["type"] == "bar"
     assert charts.live(live) is live and list(live._repr_mimebundle_()) == [mime]
+
+
+def test_live_spec_carries_the_same_numbers_as_altairs_validated_spec(lab, trial):
+    """The live page inlines data with labkit's fast transformer: same values, NaN as null."""
+    curve = lab.sweep([0.0, 0.5])
+    pc = trial.report.per_class.assign(ci_low=float("nan"))  # a NaN column must become JSON null
+    for ch in (charts.curve_chart(curve, lab.baselines(), {"sparsity": 0.5, "balanced": 0.4, "few": 0.2}),
+               charts.per_class_chart(pc, dense=lab.dense_report.per_class)):
+        fast, slow = charts.live(ch).spec(), ch.to_dict()
+
+        def tables(spec):
+            return sorted(json.dumps(v, sort_keys=True) for v in spec["datasets"].values())
+
+        assert tables(fast) == tables(slow)
+        assert "NaN" not in json.dumps(fast)
