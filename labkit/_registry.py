@@ -54,7 +54,7 @@ class Registry(Generic[T]):
         self._items[name] = obj
 
     def get(self, name: str) -> T:
-        """Look ``name`` up; an unknown name raises :class:`~labkit.errors.UnknownNameError` (a ``KeyError``) listing close matches."""
+        """Look ``name`` up; unknown: :class:`~labkit.errors.UnknownNameError` (a ``KeyError``) naming close matches."""
         try:
             return self._items[name]
         except KeyError:

@@ -50,6 +50,7 @@ from ..io import atomic_write
 from ..models import load_model, prunable_parameters
 from ..pruning import Masks, Ranking, apply_masks, compact, expand_masks, merge_candidates
 from ..runtime import resolve_device, seed_everything, versions
+from . import checks
 from .methods import MethodViews
 from .plan import Plan, Trial, make_plan
 
@@ -88,6 +89,8 @@ class Lab(MethodViews):
                  pretrained: bool = True, dataset_kwargs: Mapping[str, Any] | None = None,
                  device: str | torch.device | None = None, seed: int = 0, exclude_first: bool = True,
                  exclude_last: bool = True, preview: int | None = 2000) -> None:
+        checks.check_options(preview=preview, seed=seed)  # checked, not trusted: labkit/lab/checks.py
+        checks.check_dataset_name(dataset)
         seed_everything(seed)
         self.seed = seed
         self.device = resolve_device(device)
@@ -100,12 +103,15 @@ class Lab(MethodViews):
                 model = load_model(model, dataset=name, pretrained=pretrained,
                                    dataset_kwargs=dict(dataset_kwargs or {}))
         else:
+            model = checks.own_copy(model)  # the caller's module is never changed (eval mode, grads)
             self.model_name = type(model).__name__
         meta = getattr(model, "labkit_meta", {}) or {}
         if isinstance(dataset, str):
             kw = dict(meta.get("dataset_kwargs", {})) if dataset_kwargs is None else dict(dataset_kwargs)
             dataset = load_dataset(dataset, **kw)
         self.data: LabData = dataset
+        checks.check_against_checkpoint(meta, dataset, dataset_kwargs)
+        checks.check_model_fits(model, dataset, f"model {self.model_name!r}")
         self.dense: nn.Module = model.to(self.device).eval()
         for p in self.dense.parameters():
             p.requires_grad_(False)
