@@ -31,8 +31,8 @@ Example:
 """
 from __future__ import annotations
 
-__all__ = ["LabkitError", "OptionError", "DataError", "MismatchError", "WeightsError", "OutputError", "UnknownNameError",
-           "one_line"]
+__all__ = ["LabkitError", "OptionError", "DataError", "DataNotFoundError", "MismatchError", "WeightsError",
+           "OutputError", "UnknownNameError", "one_line"]
 
 
 class LabkitError(Exception):
@@ -45,6 +45,10 @@ class OptionError(LabkitError, ValueError, TypeError):
 
 class DataError(LabkitError, ValueError):
     """A dataset that cannot be used as asked: unknown, missing files, undecodable images, degenerate classes."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """Dataset files that are not on disk (also a ``FileNotFoundError``); the message says how to get them."""
 
 
 class MismatchError(LabkitError, ValueError):

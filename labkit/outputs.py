@@ -48,6 +48,11 @@ def check_output_path(path: str | os.PathLike[str], *, suffix: str | None = None
     if p.exists() and not os.access(p, os.W_OK):
         raise OutputError(f"{flag} {path} exists and is not writable; change its permissions or pick another path")
     folder = p.absolute().parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"cannot write {flag} {path}: {existing} is a file, not a folder; pick a path in a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:

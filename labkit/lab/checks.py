@@ -35,7 +35,7 @@ from ..errors import DataError, MismatchError, OptionError, UnknownNameError
 from ..models.checks import check_finite
 
 __all__ = ["check_options", "check_dataset_name", "own_copy", "check_model_fits", "check_against_checkpoint",
-           "leaked_images"]
+           "dataset_kwargs_for", "leaked_images"]
 
 #: Options of a dataset that only say where it is, not what it holds.
 _WHERE = ("root", "download", "split_dir")
@@ -128,6 +128,18 @@ def _differences(recorded: Mapping[str, Any], data: LabData, given: Mapping[str,
         if not same:
             out[k] = (v, w)
     return out
+
+
+def dataset_kwargs_for(meta: Mapping[str, Any], name: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The options to load dataset ``name`` with: ``given``, else the checkpoint's when it was trained on ``name``.
+
+    A checkpoint trained on another dataset is refused here, before its options are passed to the wrong loader.
+    """
+    trained_on = meta.get("dataset")
+    if trained_on is not None and trained_on != name:
+        raise MismatchError(f"the checkpoint was trained on {trained_on!r} but the data asked for is {name!r}; open "
+                            f"the lab on {trained_on!r}, or pick a checkpoint trained on {name!r}")
+    return dict(meta.get("dataset_kwargs") or {}) if given is None else dict(given)
 
 
 def check_against_checkpoint(meta: Mapping[str, Any], data: LabData, given: Mapping[str, Any] | None) -> None:

@@ -107,7 +107,7 @@ class Lab(MethodViews):
             self.model_name = type(model).__name__
         meta = getattr(model, "labkit_meta", {}) or {}
         if isinstance(dataset, str):
-            kw = dict(meta.get("dataset_kwargs", {})) if dataset_kwargs is None else dict(dataset_kwargs)
+            kw = checks.dataset_kwargs_for(meta, dataset, dataset_kwargs)
             dataset = load_dataset(dataset, **kw)
         self.data: LabData = dataset
         checks.check_against_checkpoint(meta, dataset, dataset_kwargs)

@@ -177,7 +177,7 @@ def check_output(path: str | os.PathLike[str], suffix: str = ".csv") -> Path:
     folder; an existing ``path`` must be a writable file (a rerun resumes it).
 
     Raises:
-        ValueError: wrong suffix, a folder where the file should be, or nowhere to write.
+        OutputError (a ValueError): wrong suffix, a folder where the file should be, or nowhere to write.
     """
     p = Path(path)
     if p.suffix != suffix:
