@@ -213,10 +213,10 @@ def _eval(args: argparse.Namespace) -> int:
         raise UnknownNameError(f"--dataset {args.dataset!r} is not a dataset; known: {', '.join(list_datasets())}")
     if args.checkpoint:
         state, meta = load_checkpoint(args.checkpoint)
-        check_finite(state, f"checkpoint {args.checkpoint}")
         if meta.get("model") != args.model:
             raise SystemExit(f"{args.checkpoint} holds a {meta.get('model')!r}, not a {args.model!r}; "
                              f"pass --model {meta.get('model')}")
+        check_finite(state, f"checkpoint {args.checkpoint}")
         dkw = meta.get("dataset_kwargs", {})
         data = load_dataset(meta.get("dataset", args.dataset), **dkw)
         model = load_model(args.model, num_classes=meta["num_classes"], in_channels=meta["in_channels"])

@@ -45,7 +45,7 @@ from ..outputs import check_output_path
 from ._ray import Cluster, ClusterError
 from ._runner import Study, run_units, unit_id
 
-__all__ = ["Option", "Preset", "StudyCommand", "add_study_flags", "add_cluster_flags", "cluster_from_args",
+__all__ = ["Option", "StudyParser", "Preset", "StudyCommand", "add_study_flags", "add_cluster_flags", "cluster_from_args",
            "check_output", "cli_errors", "settings_from_args", "run_parsed", "study_main"]
 
 
@@ -187,12 +187,6 @@ def check_output(path: str | os.PathLike[str], suffix: str = ".csv") -> Path:
             raise OutputError(f"--out {path} exists and is not a file; give a file name, e.g. {p / 'results.csv'}")
         if not os.access(p, os.W_OK):
             raise OutputError(f"--out {path} is not writable; change its permissions or pick another path")
-    parent = p.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write --out {path}: {parent} is not a writable folder; pick a path in a folder "
-                          f"you can write")
     return check_output_path(p, suffix=suffix, flag="--out")  # a temp file really written: found now, not at the end
 
 
@@ -209,7 +203,7 @@ def cli_errors(prog: str) -> Iterator[None]:
         raise SystemExit(2) from None
 
 
-class _OneLineParser(argparse.ArgumentParser):
+class StudyParser(argparse.ArgumentParser):
     """Flag errors as one line ``prog: error: ...`` and exit code 2 (argparse prints the usage too)."""
 
     def error(self, message: str) -> NoReturn:
@@ -257,6 +251,6 @@ def run_parsed(cmd: StudyCommand, args: argparse.Namespace, argv: Sequence[str])
 def study_main(cmd: StudyCommand, argv: Sequence[str] | None = None) -> pd.DataFrame:
     """A study's whole ``main``: parse ``argv`` (default ``sys.argv[1:]``), run, print the verdict."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    ap = _OneLineParser(prog=f"python -m {cmd.module}", description=cmd.description)
+    ap = StudyParser(prog=f"python -m {cmd.module}", description=cmd.description)
     add_study_flags(cmd, ap)
     return run_parsed(cmd, ap.parse_args(argv), argv)

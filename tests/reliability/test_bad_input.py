@@ -182,7 +182,7 @@ CLI: list[tuple[str, list[str], str]] = [
     ("train-lr-0", [*TRAIN, "--lr", "0", "--out", "{tmp}/m.safetensors"], "--lr 1e-3"),
     ("train-batch-0", [*TRAIN, "--batch-size", "0", "--out", "{tmp}/m.safetensors"], "--batch-size 64"),
     ("train-imbalance-below-1", [*TRAIN, "--imbalance", "0.5", "--out", "{tmp}/m.safetensors"], "--imbalance 20"),
-    ("train-unknown-dataset", [*TRAIN, "--dataset", "digitz", "--out", "{tmp}/m.safetensors"], "known:"),
+    ("train-unknown-dataset", [*TRAIN, "--dataset", "digitz", "--out", "{tmp}/m.safetensors"], "Known: cifar10"),
     ("train-unknown-model", ["train", "--model", "resnet2", "--epochs", "1", "--out", "{tmp}/m.safetensors"],
      "Did you mean"),
     ("train-optimizer", [*TRAIN, "--optimizer", "rmsprop", "--out", "{tmp}/m.safetensors"], "choose from"),
@@ -203,8 +203,10 @@ CLI: list[tuple[str, list[str], str]] = [
     ("args-after-dashdash", ["list", "--", "x"], "unexpected arguments after --"),
 ]
 STUDIES = ("longtail", "csasml", "optimized", "transfer", "dominos")
-CLI += [(f"study-{s}-out-suffix", ["study", s, "--smoke", "--out", "{tmp}/r.txt"], "--out must be a .csv") for s in STUDIES]
-CLI += [(f"study-{s}-seeds-word", ["study", s, "--smoke", "--seeds", "x", "--out", "{tmp}/r.csv"],
+RUN = {"transfer": ["run"]}  # the transfer study has two commands: pretrain and run
+CLI += [(f"study-{s}-out-suffix", ["study", s, *RUN.get(s, []), "--smoke", "--out", "{tmp}/r.txt"],
+         "--out must be a .csv") for s in STUDIES]
+CLI += [(f"study-{s}-seeds-word", ["study", s, *RUN.get(s, []), "--smoke", "--seeds", "x", "--out", "{tmp}/r.csv"],
          "--seeds: invalid int") for s in STUDIES]
 CLI += [("study-out-under-a-file", ["study", "longtail", "--smoke", "--out", "{tmp}/file.txt/r.csv"],
          "is a file, not a folder")]
