@@ -152,3 +152,18 @@ def test_every_guarantee_in_the_readme_points_to_a_test_that_exists() -> None:
     assert len(refs) >= 6
     for path, name in refs:
         assert re.search(rf"^def {name}\(", (REPO / path).read_text(), re.M), f"{path}::{name} does not exist"
+
+
+def test_a_changed_study_table_is_refused_and_an_old_one_without_digest_still_reads(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from labkit.io import ContainerError
+    from labkit.studies._results import read_table, write_table
+
+    p = write_table(pd.DataFrame({"run": ["a", "b"], "acc": [0.5, 0.75]}), tmp_path / "r.csv", "python -m x", "demo")
+    assert read_table(p)["acc"].tolist() == [0.5, 0.75]
+    p.write_text(p.read_text().replace("0.75", "0.95"))
+    with pytest.raises(ContainerError, match="--fresh"):
+        read_table(p)
+    p.write_text("".join(ln for ln in p.read_text().splitlines(keepends=True) if not ln.startswith("# digest")))
+    assert read_table(p)["acc"].tolist() == [0.5, 0.95]  # a table from before the digest: read as it is
