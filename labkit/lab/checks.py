@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from ..data import LabData, list_datasets, load_dataset
 from ..errors import DataError, MismatchError, OptionError, UnknownNameError
 from ..models.checks import check_finite
+from ..runtime import resolve_device
 
 __all__ = ["check_options", "check_dataset_name", "own_copy", "check_model_fits", "check_against_checkpoint",
            "dataset_kwargs_for", "leaked_images"]
@@ -41,8 +42,15 @@ __all__ = ["check_options", "check_dataset_name", "own_copy", "check_model_fits"
 _WHERE = ("root", "download", "split_dir")
 
 
-def check_options(*, preview: Any, seed: Any) -> None:
-    """Refuse a ``preview`` that is not ``None`` or an int >= 1 and a ``seed`` that is not an int >= 0."""
+def check_options(*, preview: Any, seed: Any, device: Any = None) -> None:
+    """Refuse a ``preview`` that is not ``None`` or an int >= 1, a ``seed`` that is not an int >= 0, and a
+    ``device`` torch does not know or this machine does not have."""
+    if device is not None and not isinstance(device, torch.device):
+        try:
+            resolve_device(device)
+        except (RuntimeError, TypeError) as err:
+            raise OptionError(f"device {device!r} cannot be used ({str(err).splitlines()[0][:120]}); valid: None or "
+                              f"'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N', 'mps'") from None
     if preview is not None and (isinstance(preview, bool) or not isinstance(preview, int) or preview < 1):
         raise OptionError(f"preview must be None (evaluate every test item) or an int >= 1 (at most that many "
                           f"test items, stratified), got {preview!r}; e.g. preview=2000")

@@ -89,7 +89,7 @@ class Lab(MethodViews):
                  pretrained: bool = True, dataset_kwargs: Mapping[str, Any] | None = None,
                  device: str | torch.device | None = None, seed: int = 0, exclude_first: bool = True,
                  exclude_last: bool = True, preview: int | None = 2000) -> None:
-        checks.check_options(preview=preview, seed=seed)  # checked, not trusted: labkit/lab/checks.py
+        checks.check_options(preview=preview, seed=seed, device=device)  # checked, not trusted: labkit/lab/checks.py
         checks.check_dataset_name(dataset)
         seed_everything(seed)
         self.seed = seed

@@ -200,7 +200,7 @@ def make_masks(scores: Mapping[str, Tensor] | Ranking, alloc: Mapping[str, float
     unknown = [n for n in alloc if n not in table]
     if unknown:
         raise UnknownNameError(f"allocation names layer(s) {unknown} that have no scores; scored layers: "
-                       f"{', '.join(table)}")
+                               f"{', '.join(table)}")
     out: dict[str, Tensor] = {}
     for name, t in table.items():
         s = check_sparsity(alloc.get(name, 0.0), f"sparsity of {name!r}")

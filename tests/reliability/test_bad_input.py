@@ -50,6 +50,7 @@ API: list[tuple[str, Callable[[dict[str, Any]], Any], type[Exception], str]] = [
     ("lab-preview-negative", lambda f: lk.Lab(f["tiny"], f["digits"], preview=-5), OptionError, "int >= 1"),
     ("lab-preview-float", lambda f: lk.Lab(f["tiny"], f["digits"], preview=0.5), OptionError, "int >= 1"),
     ("lab-seed-negative", lambda f: lk.Lab(f["tiny"], f["digits"], seed=-1), OptionError, "seed=0"),
+    ("lab-device-tpu", lambda f: lk.Lab(f["tiny"], f["digits"], device="tpu"), OptionError, "'cuda:N'"),
     ("lab-model-number", lambda f: lk.Lab(42, f["digits"]), OptionError, "registered name"),
     ("lab-dataset-number", lambda f: lk.Lab(f["tiny"], 3), OptionError, "dataset='digits-lt'"),
     ("lab-split-seed-leaks", lambda f: lk.Lab("resnet20", "digits-lt", dataset_kwargs={"seed": 1}),
