@@ -35,11 +35,24 @@ from ..errors import DataError, MismatchError, OptionError, UnknownNameError
 from ..models.checks import check_finite
 from ..runtime import resolve_device
 
-__all__ = ["check_options", "check_dataset_name", "own_copy", "check_model_fits", "check_against_checkpoint",
-           "dataset_kwargs_for", "leaked_images"]
+__all__ = ["check_inputs", "check_data", "check_options", "check_dataset_name", "own_copy", "check_model_fits",
+           "check_against_checkpoint", "dataset_kwargs_for", "leaked_images"]
 
 #: Options of a dataset that only say where it is, not what it holds.
 _WHERE = ("root", "download", "split_dir")
+
+
+def check_inputs(*, preview: Any, seed: Any, device: Any, dataset: Any) -> None:
+    """Everything the :class:`~labkit.lab.Lab` can check before loading: options and the dataset name."""
+    check_options(preview=preview, seed=seed, device=device)
+    check_dataset_name(dataset)
+
+
+def check_data(model: nn.Module, data: LabData, meta: Mapping[str, Any], given: Mapping[str, Any] | None,
+               name: str) -> None:
+    """Everything checked once model and data are loaded: data vs checkpoint, then model vs data."""
+    check_against_checkpoint(meta, data, given)
+    check_model_fits(model, data, f"model {name!r}")
 
 
 def check_options(*, preview: Any, seed: Any, device: Any = None) -> None:

@@ -89,8 +89,7 @@ class Lab(MethodViews):
                  pretrained: bool = True, dataset_kwargs: Mapping[str, Any] | None = None,
                  device: str | torch.device | None = None, seed: int = 0, exclude_first: bool = True,
                  exclude_last: bool = True, preview: int | None = 2000) -> None:
-        checks.check_options(preview=preview, seed=seed, device=device)  # checked, not trusted: labkit/lab/checks.py
-        checks.check_dataset_name(dataset)
+        checks.check_inputs(preview=preview, seed=seed, device=device, dataset=dataset)  # see labkit/lab/checks.py
         seed_everything(seed)
         self.seed = seed
         self.device = resolve_device(device)
@@ -110,8 +109,7 @@ class Lab(MethodViews):
             kw = checks.dataset_kwargs_for(meta, dataset, dataset_kwargs)
             dataset = load_dataset(dataset, **kw)
         self.data: LabData = dataset
-        checks.check_against_checkpoint(meta, dataset, dataset_kwargs)
-        checks.check_model_fits(model, dataset, f"model {self.model_name!r}")
+        checks.check_data(model, dataset, meta, dataset_kwargs, self.model_name)  # vs the checkpoint, the model
         self.dense: nn.Module = model.to(self.device).eval()
         for p in self.dense.parameters():
             p.requires_grad_(False)
