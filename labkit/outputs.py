@@ -52,7 +52,7 @@ def check_output_path(path: str | os.PathLike[str], *, suffix: str | None = None
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise OutputError(f"cannot write {flag} {path}: {existing} is a file, not a folder; pick a path in a folder")
+        raise OutputError(f"cannot write {flag} {path}: {existing} is a file, not a writable folder; pick a path in a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -179,7 +179,7 @@ CLI: list[tuple[str, list[str], str]] = [
     ("train-epochs-word", ["train", "--epochs", "x", "--out", "{tmp}/m.safetensors"], "--epochs: invalid int"),
     ("train-out-pickle", [*TRAIN, "--out", "{tmp}/m.pt"], "--out must end in .safetensors"),
     ("train-out-folder", [*TRAIN, "--out", "{tmp}/dir.safetensors"], "is a folder"),
-    ("train-out-under-a-file", [*TRAIN, "--out", "{tmp}/file.txt/m.safetensors"], "is a file, not a folder"),
+    ("train-out-under-a-file", [*TRAIN, "--out", "{tmp}/file.txt/m.safetensors"], "is a file, not a writable folder"),
     ("train-lr-0", [*TRAIN, "--lr", "0", "--out", "{tmp}/m.safetensors"], "--lr 1e-3"),
     ("train-batch-0", [*TRAIN, "--batch-size", "0", "--out", "{tmp}/m.safetensors"], "--batch-size 64"),
     ("train-imbalance-below-1", [*TRAIN, "--imbalance", "0.5", "--out", "{tmp}/m.safetensors"], "--imbalance 20"),
@@ -198,7 +198,7 @@ CLI: list[tuple[str, list[str], str]] = [
     ("report-sparsities-range", ["report", "--sparsities", "0.5,1.5", "--out", "{tmp}/r.html"], "outside [0.0, 1.0)"),
     ("report-sparsities-empty", ["report", "--sparsities", ",", "--out", "{tmp}/r.html"], "--sparsities is empty"),
     ("report-out-under-a-file", ["report", "--sparsities", "0.5", "--out", "{tmp}/file.txt/r.html"],
-     "is a file, not a folder"),
+     "is a file, not a writable folder"),
     ("report-granularity", ["report", "--granularity", "channel"], "choose from 'weight', 'filter'"),
     ("unknown-command", ["prune"], "choose from"),
     ("args-after-dashdash", ["list", "--", "x"], "unexpected arguments after --"),
@@ -210,7 +210,7 @@ CLI += [(f"study-{s}-out-suffix", ["study", s, *RUN.get(s, []), "--smoke", "--ou
 CLI += [(f"study-{s}-seeds-word", ["study", s, *RUN.get(s, []), "--smoke", "--seeds", "x", "--out", "{tmp}/r.csv"],
          "--seeds: invalid int") for s in STUDIES]
 CLI += [("study-out-under-a-file", ["study", "longtail", "--smoke", "--out", "{tmp}/file.txt/r.csv"],
-         "is a file, not a folder")]
+         "is a file, not a writable folder")]
 
 
 @pytest.fixture(scope="module")
