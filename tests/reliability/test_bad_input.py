@@ -92,6 +92,12 @@ API: list[tuple[str, Callable[[dict[str, Any]], Any], type[Exception], str]] = [
     ("masks-file-is-checkpoint", lambda f: lk.Masks.load(f["checkpoint"]), ContainerError, "read it with"),
     ("masks-missing-file", lambda f: lk.Masks.load(f["tmp"] / "none.safetensors"), ContainerNotFoundError,
      "expected a mask file"),
+    ("masks-metadata-not-json", lambda f: lk.Masks.load(f["bad_json_masks"]), ContainerError, "write it again"),
+    ("apply-masks-other-model", lambda f: lk.apply_masks(lk.load_model("resnet20", num_classes=10, in_channels=1),
+                                                         f["masks"]), UnknownNameError, "made for another model"),
+    ("apply-masks-shape", lambda f: lk.apply_masks(lk.load_model("tiny_cnn", num_classes=10, in_channels=1),
+                                                   f["cut_masks"]), MismatchError, "made for another model"),
+    ("apply-not-masks", lambda f: lk.apply_masks(f["tiny"], dict(f["masks"])), OptionError, "lk.make_masks"),
     ("checkpoint-is-masks", lambda f: load_checkpoint(f["masks_file"]), CheckpointError, "read it with"),
     ("load-unknown-dataset", lambda f: lk.load_dataset("digitz"), UnknownNameError, "'digits'"),
     ("dataset-unknown-option", lambda f: lk.load_dataset("digits", imbalance=20), OptionError, "its options: seed"),
@@ -145,6 +151,10 @@ def f(tmp_path_factory: pytest.TempPathFactory, digits: lk.LabData, tiny_lab: lk
     raw = bytearray(masks_file.read_bytes())
     raw[-1] ^= 0xFF
     damaged.write_bytes(bytes(raw))
+    from safetensors.torch import save_file
+    bad_json = tmp / "bad_json.safetensors"
+    save_file({"w": torch.ones(2, dtype=torch.bool)}, str(bad_json), metadata={"labkit": '{"format": "labkit/masks/v1", '})
+    cut = lk.Masks({k: v[:3] for k, v in masks.items()})
     corrupt = image_folder(tmp / "corrupt", {"cat": 3, "dog": 3})
     (corrupt / "cat" / "bad.png").write_bytes(b"")
     return {
@@ -153,7 +163,7 @@ def f(tmp_path_factory: pytest.TempPathFactory, digits: lk.LabData, tiny_lab: lk
         "filter_masks": lk.make_masks(filter_scores, lk.allocate(filter_scores, 0.5)),
         "shipped": lk.load_model("resnet20", dataset="digits-lt", pretrained=True),
         "five_digits": lk.load_dataset("digits-lt", imbalance=20, classes=[5, 6, 7, 8, 9]),
-        "masks_file": masks_file, "damaged_masks": damaged,
+        "masks_file": masks_file, "bad_json_masks": bad_json, "cut_masks": cut, "damaged_masks": damaged,
         "checkpoint": save_checkpoint(nan_head.__class__(), tmp / "c.safetensors", {"model": "tiny_cnn"}),
         "corrupt_folder": corrupt,
         "lt_missing": _imagenet_lt(tmp / "lt1", "gone.JPEG", corrupt=False),
