@@ -19,6 +19,8 @@ import difflib
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from .errors import UnknownNameError
+
 __all__ = ["Registry"]
 
 T = TypeVar("T")
@@ -52,13 +54,13 @@ class Registry(Generic[T]):
         self._items[name] = obj
 
     def get(self, name: str) -> T:
-        """Look ``name`` up; an unknown name raises ``KeyError`` listing close matches."""
+        """Look ``name`` up; unknown: :class:`~labkit.errors.UnknownNameError` (a ``KeyError``) naming close matches."""
         try:
             return self._items[name]
         except KeyError:
             close = difflib.get_close_matches(str(name), self.names(), n=3)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise KeyError(
+            raise UnknownNameError(
                 f"unknown {self.kind} {name!r}.{hint} Known: {', '.join(self.names())}"
             ) from None
 

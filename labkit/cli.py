@@ -19,8 +19,10 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
+
+from .cli_input import OneLineParser, run_cli
+from .errors import UnknownNameError
 
 __all__ = ["main", "build_parser"]
 
@@ -49,7 +51,7 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labkit", description="labkit: a pruning lab.")
+    parser = OneLineParser(prog="labkit", description="labkit: a pruning lab.")  # bad flags: one line, exit 2
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model from scratch and save a safetensors checkpoint",
@@ -154,6 +156,7 @@ def _study(name: str, args: Sequence[str]) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from .analysis import evaluate
+    from .cli_input import check_resume, check_train_flags
     from .data import load_dataset
     from .models import load_model
     from .models.checkpoints import save_checkpoint, update_manifest
@@ -161,15 +164,16 @@ def _train(args: argparse.Namespace) -> int:
     from .training import FitConfig, fit
     from .training.distributed import close, init_from_env
 
-    out = Path(args.out)
-    if out.suffix != ".safetensors":
-        raise SystemExit(f"--out must end in .safetensors (got {out}); labkit never writes pickles")
+    out = check_train_flags(args)  # every flag and the output path, before any work
     ctx = init_from_env(args.device)  # under torchrun: one process per GPU (NCCL) or CPU slot (gloo)
     dkw = _dataset_kwargs(args)
     data = load_dataset(args.dataset, **dkw)
     seed_everything(args.seed)
     model = load_model(args.model, dataset=args.dataset, pretrained=False,
                        num_classes=data.num_classes, in_channels=data.input_shape[0])
+    if args.resume:  # refuse another model or fewer epochs than done, keeping the run state
+        check_resume(out.with_suffix(".run.safetensors"), epochs=args.epochs, model=args.model,
+                     model_keys={k: tuple(v.shape) for k, v in model.state_dict().items()})
     device = ctx.device if ctx is not None else resolve_device(args.device)
     config = {k: getattr(args, k) for k in
               ("epochs", "lr", "optimizer", "weight_decay", "batch_size", "schedule", "loss", "seed")}
@@ -208,16 +212,22 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from .analysis import evaluate
-    from .data import load_dataset
+    from .cli_input import check_device
+    from .data import list_datasets, load_dataset
     from .models import load_model
     from .models.checkpoints import load_checkpoint
+    from .models.checks import check_finite
     from .runtime import resolve_device
 
+    check_device(args.device)
+    if args.dataset not in list_datasets():  # not reported as a missing checkpoint
+        raise UnknownNameError(f"--dataset {args.dataset!r} is not a dataset; known: {', '.join(list_datasets())}")
     if args.checkpoint:
         state, meta = load_checkpoint(args.checkpoint)
         if meta.get("model") != args.model:
             raise SystemExit(f"{args.checkpoint} holds a {meta.get('model')!r}, not a {args.model!r}; "
                              f"pass --model {meta.get('model')}")
+        check_finite(state, f"checkpoint {args.checkpoint}")
         dkw = meta.get("dataset_kwargs", {})
         data = load_dataset(meta.get("dataset", args.dataset), **dkw)
         model = load_model(args.model, num_classes=meta["num_classes"], in_channels=meta["in_channels"])
@@ -226,6 +236,7 @@ def _eval(args: argparse.Namespace) -> int:
         model = load_model(args.model, dataset=args.dataset, pretrained=True)
         dkw = getattr(model, "labkit_meta", {}).get("dataset_kwargs", _dataset_kwargs(args))
         data = load_dataset(args.dataset, **dkw)
+    check_finite(model, f"the {args.model} checkpoint")
     rep = evaluate(model, data.test, groups=data.groups, classes=data.classes,
                    class_counts=data.class_counts, device=resolve_device(args.device))
     if args.json:
@@ -251,9 +262,12 @@ def _list(_: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from .cli_input import number_list
+    from .outputs import check_output_path
     from .report import write_report
 
-    sparsities = [float(s) for s in args.sparsities.split(",") if s.strip()]
+    sparsities = number_list(args.sparsities, flag="--sparsities", lo=0.0, hi=1.0)
+    check_output_path(args.out, flag="--out")  # before minutes of pruning
     baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
     points = None
     if args.ray or args.address:  # every point on a Ray actor that loads the model and data once
@@ -307,11 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.notebook_args = rest
     handlers = {"train": _train, "eval": _eval, "list": _list, "report": _report, "export-lab": _export_lab,
                 "lab": _lab}
-    try:
-        return handlers[args.command](args)
-    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"labkit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli(f"labkit {args.command}", lambda: handlers[args.command](args))  # bad input: one line, exit 2
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from ._registry import Registry
+from .errors import LabkitError
 
 __all__ = [
     "atomic_write", "atomic_path", "clean_stale_temps", "STALE_AFTER", "TEMP_SUFFIX",
@@ -197,7 +198,7 @@ _KEY = "labkit"
 _FORMAT = re.compile(r"^labkit/(?P<kind>[a-z0-9][a-z0-9-]*)/v(?P<version>\d+)$")
 
 
-class ContainerError(ValueError):
+class ContainerError(LabkitError, ValueError):
     """A labkit file that is missing, unreadable, changed since written, of another kind or too new."""
 
 

@@ -55,6 +55,6 @@ def test_bad_input_exits_2_with_a_message_naming_the_fix(argv, needle, capsys, t
     assert needle in capsys.readouterr().err
 
 
-def test_out_must_be_safetensors():
-    with pytest.raises(SystemExit, match="safetensors"):
-        main(["train", "--model", "tiny_cnn", "--size", "8", "--epochs", "1", "--out", "model.pt"])
+def test_out_must_be_safetensors(capsys):
+    assert main(["train", "--model", "tiny_cnn", "--size", "8", "--epochs", "1", "--out", "model.pt"]) == 2
+    assert "--out must end in .safetensors" in capsys.readouterr().err

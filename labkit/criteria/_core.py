@@ -34,7 +34,9 @@ from torch import Tensor, nn
 
 from .._registry import Registry
 from ..data.batches import Batches, DataLike
+from ..errors import OptionError, WeightsError
 from ..models._base import prunable_parameters
+from ..models.checks import check_finite
 from .scores import GRANULARITIES, Scores
 
 __all__ = ["Criterion", "register_criterion", "get_criterion", "list_criteria", "score", "check_layers"]
@@ -118,7 +120,7 @@ def _check_finite(model: nn.Module, layers: Sequence[str]) -> None:
         p = model.get_parameter(n)
         if not bool(torch.isfinite(p).all()):
             bad = int((~torch.isfinite(p)).sum())
-            raise ValueError(f"parameter {n!r} has {bad} NaN/inf weights: the model diverged or the "
+            raise WeightsError(f"parameter {n!r} has {bad} NaN/inf weights: the model diverged or the "
                              f"checkpoint is corrupt; reload the checkpoint or retrain with a lower learning rate")
 
 
@@ -148,11 +150,16 @@ def score(model: nn.Module, criterion: str | Criterion | Callable, data: DataLik
         ValueError: unknown or unsupported granularity, data missing for a data-driven
             criterion, NaN / inf weights, or a criterion that returned bad shapes or NaN.
     """
+    if not isinstance(model, nn.Module):
+        raise OptionError(f"score() takes a torch nn.Module as its model, got a {type(model).__name__}; "
+                          f"load one with lk.load_model(name, dataset=..., pretrained=True)")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise OptionError(f"batch_size must be an int >= 1, got {batch_size!r}; e.g. batch_size=128")
     crit = _resolve(criterion)
     if granularity not in GRANULARITIES:
-        raise ValueError(f"granularity must be 'weight' or 'filter', got {granularity!r}")
+        raise OptionError(f"granularity must be 'weight' or 'filter', got {granularity!r}")
     if granularity not in crit.granularities:
-        raise ValueError(f"criterion {crit.name!r} scores {' / '.join(crit.granularities)} only, "
+        raise OptionError(f"criterion {crit.name!r} scores {' / '.join(crit.granularities)} only, "
                          f"not {granularity!r}; pass granularity={crit.granularities[0]!r}")
     names = check_layers(model, list(layers) if layers is not None
                          else prunable_parameters(model, exclude_first, exclude_last))
@@ -160,15 +167,16 @@ def score(model: nn.Module, criterion: str | Criterion | Callable, data: DataLik
         raise ValueError("no layers to score: the model has no conv / linear weights besides the excluded "
                          "first conv and last linear; pass exclude_first=False or exclude_last=False")
     _check_finite(model, names)
+    check_finite(model, "the model")  # also the layers nobody scores: a NaN classifier breaks every view
     batches = None
     if crit.needs_data:
         if data is None:
-            raise ValueError(f"criterion {crit.name!r} runs the model on data; pass data=..., e.g. "
+            raise OptionError(f"criterion {crit.name!r} runs the model on data; pass data=..., e.g. "
                              f"score(model, {crit.name!r}, data=lab_data.val)")
         device = next(model.parameters()).device
         batches = Batches(data, batch_size=batch_size, device=device, classes=_classes(kw))
         if crit.needs_labels and not batches.has_labels:
-            raise ValueError(f"criterion {crit.name!r} needs labels; pass a Split or an (x, y) pair, not bare inputs")
+            raise OptionError(f"criterion {crit.name!r} needs labels; pass a Split or an (x, y) pair, not bare inputs")
     raw = crit.fn(model, names, data=batches, granularity=granularity, **kw)
     meta = {"criterion": crit.name, "granularity": granularity, **{k: _jsonable(v) for k, v in kw.items()}}
     return Scores.checked(raw, model, names, granularity=granularity, meta=meta, criterion=crit.name)
@@ -181,7 +189,8 @@ def _resolve(criterion: str | Criterion | Callable) -> Criterion:
         return get_criterion(criterion)
     if callable(criterion):
         return Criterion(getattr(criterion, "__name__", "custom"), criterion)
-    raise TypeError(f"criterion must be a name, a Criterion or a function, got {type(criterion).__name__}")
+    raise OptionError(f"criterion must be a name (see lk.list_criteria()), a Criterion or a function, "
+                      f"got {type(criterion).__name__}; e.g. criterion='magnitude'")
 
 
 def _classes(kw: dict[str, Any]) -> list[int] | None:

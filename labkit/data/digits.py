@@ -39,6 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import OptionError
 from ._base import LabData, Split
 from .longtail import class_groups, longtail_counts
 from .registry import register_dataset
@@ -78,20 +79,20 @@ def _raw_digits() -> tuple[np.ndarray, np.ndarray]:
 def _check_options(size: int, test_per_class: int | None, val_per_class: int, noise: float,
                    noise_splits: Sequence[str], train_fraction: float | None) -> None:
     if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= 64:
-        raise ValueError(f"size must be an int in 8..64 (8 = native, 16 or 32 for deeper nets), got {size!r}")
+        raise OptionError(f"size must be an int in 8..64 (8 = native, 16 or 32 for deeper nets), got {size!r}")
     if test_per_class is not None and (not isinstance(test_per_class, int) or test_per_class < 1):
-        raise ValueError(f"test_per_class must be an int >= 1, or None for 'all images not used', got {test_per_class!r}")
+        raise OptionError(f"test_per_class must be an int >= 1, or None for 'all images not used', got {test_per_class!r}")
     if not isinstance(val_per_class, int) or val_per_class < 0:
-        raise ValueError(f"val_per_class must be an int >= 0, got {val_per_class!r}")
+        raise OptionError(f"val_per_class must be an int >= 0, got {val_per_class!r}")
     if not 0.0 <= noise <= 1.0:
-        raise ValueError(f"noise is the std of Gaussian pixel noise on [0, 1] images; use 0..1, got {noise!r}")
+        raise OptionError(f"noise is the std of Gaussian pixel noise on [0, 1] images; use 0..1, got {noise!r}")
     if isinstance(noise_splits, str):
-        raise ValueError(f"noise_splits is a tuple of split names, e.g. ('train',); got the string {noise_splits!r}")
+        raise OptionError(f"noise_splits is a tuple of split names, e.g. ('train',); got the string {noise_splits!r}")
     bad = set(noise_splits) - set(_SPLITS)
     if bad:
-        raise ValueError(f"noise_splits may contain {_SPLITS}, got {sorted(bad)}")
+        raise OptionError(f"noise_splits may contain {_SPLITS}, got {sorted(bad)}")
     if train_fraction is not None and not 0.0 < train_fraction <= 1.0:
-        raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction!r}")
+        raise OptionError(f"train_fraction must be in (0, 1], got {train_fraction!r}")
 
 
 def _class_subset(classes: Sequence[int] | None) -> list[int]:
@@ -99,7 +100,7 @@ def _class_subset(classes: Sequence[int] | None) -> list[int]:
         return list(range(10))
     keep = [int(c) for c in classes]
     if not keep or len(set(keep)) != len(keep) or not all(0 <= c <= 9 for c in keep):
-        raise ValueError(f"classes must be distinct digits in 0..9, e.g. classes=[5, 6, 7, 8, 9]; got {list(classes)!r}")
+        raise OptionError(f"classes must be distinct digits in 0..9, e.g. classes=[5, 6, 7, 8, 9]; got {list(classes)!r}")
     return keep
 
 

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataError
 from ._base import LabData, Split
-from ._files import IMAGENET_MEAN, IMAGENET_STD, ImageFiles, image_transform, missing_data
+from ._files import IMAGENET_MEAN, IMAGENET_STD, ImageFiles, check_image_files, image_transform, missing_data
 from .longtail import class_groups
 from .registry import register_dataset
 
@@ -51,10 +52,20 @@ def _samples(folder: Path, classes: list[str], allow_empty: bool) -> list[tuple[
 
     extra = sorted(set(_classes(folder, folder)) - set(classes))
     if extra:
-        raise ValueError(f"{folder} has class folders {extra} that the training folder lacks; "
+        raise DataError(f"{folder} has class folders {extra} that the training folder lacks; "
                          f"add them to train or remove them")
-    return make_dataset(str(folder), {c: i for i, c in enumerate(classes)}, IMG_EXTENSIONS,
-                        allow_empty=allow_empty)
+    samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)}, IMG_EXTENSIONS, allow_empty=True)
+    if not allow_empty:  # the training folder: every class needs images, and a classifier needs two classes
+        counts = np.bincount([label for _, label in samples], minlength=len(classes))
+        empty = [str(folder / c) for c, n in zip(classes, counts) if n == 0]
+        if empty:
+            raise DataError(f"class folder(s) {', '.join(empty)} hold no images ({', '.join(IMG_EXTENSIONS)}); "
+                            f"add images or remove the folder(s)")
+        if len(classes) < 2:
+            raise DataError(f"{folder} has one class folder ({classes[0]}): a classifier needs at least two "
+                            f"(accuracy would be 100 % by construction); add a folder per class. {_HOW}")
+    check_image_files(samples, str(folder))
+    return samples
 
 
 def stratified_split(labels: Sequence[int], fractions: dict[str, float], seed: int = 0) -> dict[str, np.ndarray]:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ._base import LabData, Split
-from ._files import ImageFiles, image_transform, missing_data, resolve_root
+from ._files import ImageFiles, check_image_files, image_transform, missing_data, resolve_root
 from .longtail import class_groups
 from .registry import register_dataset
 
@@ -97,6 +97,8 @@ def imagenet_lt(root: str | os.PathLike | None = None, split_dir: str | os.PathL
         if not (path / items[0][0]).is_file():
             raise missing_data("imagenet-lt", path, f"The {s} split file lists {items[0][0]}, which is not under "
                                                     f"root. Point root at the folder that holds it. {_HOW}")
+    for s, items in lists.items():  # every listed file there and an image: fail at load, naming the file
+        check_image_files([(str(path / rel), label) for rel, label in items], str(sdir / _SPLIT_FILES[s]))
     num_classes = 1 + max(label for items in lists.values() for _, label in items)
     splits = {}
     for s, items in lists.items():

@@ -20,11 +20,13 @@ A new dataset registers its loader (and, ideally, an info function)::
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .._registry import Registry
+from ..errors import OptionError
 from ._base import LabData
 
 __all__ = ["register_dataset", "list_datasets", "get_dataset", "load_dataset", "dataset_info"]
@@ -69,13 +71,28 @@ def get_dataset(name: str) -> Loader:
     return _DATASETS.get(name).loader
 
 
+def _check_kwargs(name: str, loader: Loader, kwargs: Mapping[str, Any]) -> None:
+    """Refuse options the loader does not take, listing the ones it does (instead of a bare ``TypeError``)."""
+    try:
+        params = inspect.signature(loader).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise OptionError(f"dataset {name!r} takes no option(s) {unknown}; its options: {', '.join(params)}")
+
+
 def load_dataset(name: str, **kwargs: Any) -> LabData:
     """Load a registered dataset: ``load_dataset("digits-lt", imbalance=20, seed=0)``.
 
     Keyword arguments go to the loader (see each loader's docstring: ``root``, ``download``,
     ``seed``, ``imbalance``, ``size`` ...).
     """
-    data = get_dataset(name)(**kwargs)
+    loader = get_dataset(name)
+    _check_kwargs(name, loader, kwargs)
+    data = loader(**kwargs)
     if not isinstance(data, LabData):
         raise TypeError(f"dataset loader {name!r} returned {type(data).__name__}, expected LabData")
     return data

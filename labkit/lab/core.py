@@ -50,6 +50,7 @@ from ..io import atomic_write
 from ..models import load_model, prunable_parameters
 from ..pruning import Masks, Ranking, apply_masks, compact, expand_masks, merge_candidates
 from ..runtime import resolve_device, seed_everything, versions
+from . import checks
 from .methods import MethodViews
 from .plan import Plan, Trial, make_plan
 
@@ -88,6 +89,7 @@ class Lab(MethodViews):
                  pretrained: bool = True, dataset_kwargs: Mapping[str, Any] | None = None,
                  device: str | torch.device | None = None, seed: int = 0, exclude_first: bool = True,
                  exclude_last: bool = True, preview: int | None = 2000) -> None:
+        checks.check_inputs(preview=preview, seed=seed, device=device, dataset=dataset)  # see labkit/lab/checks.py
         seed_everything(seed)
         self.seed = seed
         self.device = resolve_device(device)
@@ -100,12 +102,14 @@ class Lab(MethodViews):
                 model = load_model(model, dataset=name, pretrained=pretrained,
                                    dataset_kwargs=dict(dataset_kwargs or {}))
         else:
+            model = checks.own_copy(model)  # the caller's module is never changed (eval mode, grads)
             self.model_name = type(model).__name__
         meta = getattr(model, "labkit_meta", {}) or {}
         if isinstance(dataset, str):
-            kw = dict(meta.get("dataset_kwargs", {})) if dataset_kwargs is None else dict(dataset_kwargs)
+            kw = checks.dataset_kwargs_for(meta, dataset, dataset_kwargs)
             dataset = load_dataset(dataset, **kw)
         self.data: LabData = dataset
+        checks.check_data(model, dataset, meta, dataset_kwargs, self.model_name)  # vs the checkpoint, the model
         self.dense: nn.Module = model.to(self.device).eval()
         for p in self.dense.parameters():
             p.requires_grad_(False)

@@ -13,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,7 @@ import pandas as pd
 from torch import Tensor, nn
 
 from ..analysis.evaluate import ClassReport
+from ..errors import OptionError, UnknownNameError
 from ..pruning import Masks
 from ..pruning.allocate import check_sparsity
 
@@ -47,6 +49,13 @@ class Plan:
     s_max: float = 0.95           # per-layer ceiling of the layered profile
     layer_sparsity: tuple[tuple[str, float], ...] = ()  # mode="per-layer": (layer, sparsity) pairs
     options: tuple[tuple[str, OptionValue], ...] = ()   # criterion options, e.g. (("p", 2),)
+
+    def __post_init__(self) -> None:  # a string sparsity or mode typo is refused here, not stored
+        object.__setattr__(self, "sparsity", check_sparsity(self.sparsity))
+        if self.mode not in ALLOCATION_MODES:
+            close = difflib.get_close_matches(str(self.mode), ALLOCATION_MODES, n=1)
+            hint = f"; did you mean mode={close[0]!r}?" if close else ""
+            raise OptionError(f"mode must be one of {', '.join(ALLOCATION_MODES)}, got {self.mode!r}{hint}")
 
     @property
     def resolved_normalize(self) -> str:
@@ -85,17 +94,18 @@ def make_plan(layers: Sequence[str], **kw: Any) -> Plan:
         kw["layer_sparsity"] = tuple(sorted(kw["layer_sparsity"].items()))
     if isinstance(kw.get("options"), Mapping):
         kw["options"] = tuple(sorted(kw["options"].items()))
-    unknown_fields = sorted(set(kw) - set(Plan.__dataclass_fields__))
+    fields = sorted(Plan.__dataclass_fields__)
+    unknown_fields = sorted(set(kw) - set(fields))
     if unknown_fields:
-        raise TypeError(f"unknown plan field(s) {unknown_fields}; a plan has {sorted(Plan.__dataclass_fields__)}")
+        close = {k: difflib.get_close_matches(k, fields, n=1) for k in unknown_fields}
+        hint = "; ".join(f"{k!r} -> did you mean {c[0]!r}?" for k, c in close.items() if c)
+        raise OptionError(f"unknown plan field(s) {unknown_fields}{' (' + hint + ')' if hint else ''}; "
+                          f"valid names: {', '.join(fields)}")
     p = Plan(**kw)
-    if p.mode not in ALLOCATION_MODES:
-        raise ValueError(f"mode must be one of {ALLOCATION_MODES}, got {p.mode!r}")
-    check_sparsity(p.sparsity)
     if p.mode == "per-layer":
         unknown = [n for n, _ in p.layer_sparsity if n not in layers]
         if unknown:
-            raise KeyError(f"unknown layer(s) {unknown}; prunable layers: {', '.join(layers)}")
+            raise UnknownNameError(f"unknown layer(s) {unknown} in layer_sparsity; prunable layers: {', '.join(layers)}")
     return p
 
 

@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ import torch
 from torch import Tensor
 
 from ..criteria.scores import check_scores, granularity_of
+from ..errors import OptionError, UnknownNameError
 
 if TYPE_CHECKING:
     from typing_extensions import TypeIs
@@ -64,14 +66,18 @@ class Allocation(dict):
 
 
 def check_sparsity(s: Any, what: str = "sparsity") -> float:
-    """``float(s)`` if it is a fraction in [0, 1); otherwise a ``ValueError`` naming the fix."""
-    try:
-        f = float(s)
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} must be a number in [0, 1), got {s!r}") from None
+    """``float(s)`` if it is a number in [0, 1); otherwise an :class:`~labkit.errors.OptionError` naming the fix.
+
+    Strings are refused (``"0.5"`` would otherwise be stored as a string in the plan and the masks' metadata).
+    """
+    if isinstance(s, (bool, str, bytes)) or not isinstance(s, (numbers.Real, np.floating, np.integer)):
+        example = f"{what}=0.5" if not isinstance(s, str) else f"{what}={s.strip()}"
+        raise OptionError(f"{what} must be a number in [0, 1), got {s!r} (a {type(s).__name__}); "
+                          f"pass a number, e.g. {example}")
+    f = float(s)
     if not (0.0 <= f < 1.0) or math.isnan(f):
-        hint = f" (a percentage? use {f / 100:g} for {f:g}%)" if 1.0 < f <= 100.0 else ""
-        raise ValueError(f"{what} must be a fraction in [0, 1), got {s!r}{hint}")
+        hint = f" (a percentage? use {f / 100:g} for {f:g}%)" if 1.0 < f <= 100.0 else " (e.g. 0.5 removes half)"
+        raise OptionError(f"{what} must be a fraction in [0, 1), got {s!r}{hint}")
     return f
 
 
@@ -89,7 +95,7 @@ def normalize_scores(t: Tensor, how: str) -> Tensor:
     if how == "mean":
         d = t.abs().mean()
         return t / d if d > 0 else t
-    raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {how!r}")
+    raise OptionError(f"normalize must be one of {NORMALIZATIONS}, got {how!r}")
 
 
 def global_ranks(scores: Mapping[str, Tensor], normalize: str = "none") -> Tensor:
@@ -125,7 +131,7 @@ def _min_keep(sizes: dict[str, int], granularity: str, min_keep: int | float | N
         return {n: max(1, math.ceil(min_keep * c)) for n, c in sizes.items()}
     if isinstance(min_keep, (int, np.integer)) and not isinstance(min_keep, bool) and min_keep >= 1:
         return {n: min(int(min_keep), c) for n, c in sizes.items()}
-    raise ValueError(f"min_keep must be None, an int >= 1 (units) or a fraction in (0, 1), got {min_keep!r}; "
+    raise OptionError(f"min_keep must be None, an int >= 1 (units) or a fraction in (0, 1), got {min_keep!r}; "
                      f"a layer with nothing kept disconnects the network")
 
 
@@ -136,7 +142,7 @@ def _protected(names: list[str], protect: Sequence[str] | str) -> set[str]:
     for p in protect:
         hit = {n for n in names if n == p or n.startswith(p.rstrip(".") + ".")}
         if not hit:
-            raise KeyError(f"protect={p!r} matches no scored layer; layers: {', '.join(names)}")
+            raise UnknownNameError(f"protect={p!r} matches no scored layer; layers: {', '.join(names)}")
         out |= hit
     return out
 
@@ -240,10 +246,10 @@ def allocate(scores: Mapping[str, Tensor] | Ranking, sparsity: float | Mapping[s
     granularity = granularity_of(table)
     if isinstance(sparsity, Mapping):
         if isinstance(mode, Mapping):
-            raise ValueError("give the per-layer dict once: allocate(scores, {layer: s}) or mode={layer: s}")
+            raise OptionError("give the per-layer dict once: allocate(scores, {layer: s}) or mode={layer: s}")
         mode, sparsity = sparsity, None
     elif isinstance(mode, Mapping) and sparsity is not None:
-        raise ValueError("a per-layer dict sets every layer's sparsity; drop sparsity= or use a mode name")
+        raise OptionError("a per-layer dict sets every layer's sparsity; drop sparsity= or use a mode name")
     keep = _min_keep(sizes, granularity, min_keep)
     prot = _protected(names, protect)
     caps = {n: 0 if n in prot else sizes[n] - keep[n] for n in names}
@@ -252,7 +258,7 @@ def allocate(scores: Mapping[str, Tensor] | Ranking, sparsity: float | Mapping[s
     if isinstance(mode, Mapping):
         unknown = [n for n in mode if n not in table]
         if unknown:
-            raise KeyError(f"unknown layer(s) {unknown} in the per-layer sparsity dict; scored layers: "
+            raise UnknownNameError(f"unknown layer(s) {unknown} in the per-layer sparsity dict; scored layers: "
                            f"{', '.join(names)}")
         want = {n: round(check_sparsity(mode.get(n, 0.0), f"sparsity of {n!r}") * sizes[n]) for n in names}
         counts = {n: min(want[n], caps[n]) for n in names}
@@ -263,9 +269,9 @@ def allocate(scores: Mapping[str, Tensor] | Ranking, sparsity: float | Mapping[s
         meta.update(mode="dict", sparsity=None)
     else:
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES} or a per-layer dict, got {mode!r}")
+            raise OptionError(f"mode must be one of {MODES} or a per-layer dict, got {mode!r}")
         if sparsity is None:
-            raise ValueError(f"mode={mode!r} needs a target: allocate(scores, sparsity=0.5, mode={mode!r})")
+            raise OptionError(f"mode={mode!r} needs a target: allocate(scores, sparsity=0.5, mode={mode!r})")
         s = check_sparsity(sparsity)
         s_max = check_sparsity(s_max, "s_max")
         total_units = sum(sizes.values())
@@ -274,7 +280,7 @@ def allocate(scores: Mapping[str, Tensor] | Ranking, sparsity: float | Mapping[s
         meta.update(mode=mode, sparsity=s)
         if mode == "global":
             if normalize not in NORMALIZATIONS:
-                raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+                raise OptionError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
             pos = ranking.global_positions(normalize) if ranking is not None else global_positions(table, normalize)
             counts = _global(pos, caps, target)
             meta["normalize"] = normalize

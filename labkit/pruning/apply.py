@@ -28,6 +28,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from ..errors import MismatchError, OptionError, UnknownNameError
 from ..models.topology import paired_norms
 from .masks import Masks
 
@@ -37,18 +38,18 @@ __all__ = ["apply_masks", "expand_masks", "check_masks"]
 def check_masks(model: nn.Module, masks: Masks) -> None:
     """Every masked name is a parameter of ``model`` and every mask fits its shape."""
     if not isinstance(masks, Masks):
-        raise TypeError(f"masks must be a labkit Masks, got {type(masks).__name__}; build them with lk.make_masks")
+        raise OptionError(f"masks must be a labkit Masks, got {type(masks).__name__}; build them with lk.make_masks")
     params = dict(model.named_parameters())
     for name, m in masks.items():
         if name not in params:
-            raise KeyError(f"unknown layer {name!r}: the model has no such parameter (masks made for another "
-                           f"model?); parameters look like {', '.join(list(params)[:3])} ...")
+            raise UnknownNameError(f"unknown layer {name!r}: the model has no such parameter (masks made for another "
+                                   f"model?); parameters look like {', '.join(list(params)[:3])} ...")
         p = params[name]
         want = tuple(p.shape) if masks.granularity == "weight" else (p.shape[0],)
         if tuple(m.shape) != want:
-            raise ValueError(f"mask shape mismatch for {name!r}: mask {tuple(m.shape)}, but {masks.granularity} "
-                             f"masks of this parameter need {want}; were the masks made for another model or "
-                             f"granularity?")
+            raise MismatchError(f"mask shape mismatch for {name!r}: mask {tuple(m.shape)}, but {masks.granularity} "
+                                f"masks of this parameter need {want}; were the masks made for another model or "
+                                f"granularity?")
 
 
 def expand_masks(model: nn.Module, masks: Masks) -> dict[str, Tensor]:

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from ..criteria.scores import GRANULARITIES, check_scores, granularity_of
+from ..errors import MismatchError, OptionError, UnknownNameError
 from ..io import load_container, save_container
 from .allocate import check_sparsity
 
@@ -53,16 +54,17 @@ class Masks(Mapping[str, Tensor]):
     def __init__(self, masks: Mapping[str, Tensor], granularity: str = "weight",
                  meta: Mapping[str, Any] | None = None) -> None:
         if granularity not in GRANULARITIES:
-            raise ValueError(f"granularity must be 'weight' or 'filter', got {granularity!r}")
+            raise OptionError(f"granularity must be 'weight' or 'filter', got {granularity!r}")
         self._m: dict[str, Tensor] = {}
         for name, t in masks.items():
             t = torch.as_tensor(t)
             if t.dtype != torch.bool:
                 if not bool(((t == 0) | (t == 1)).all()):
-                    raise ValueError(f"mask {name!r} must be boolean (True = kept), got values other than 0/1")
+                    raise OptionError(f"mask {name!r} must be boolean (True = kept), got values other than 0/1; "
+                                      f"pass mask > 0 or a bool tensor")
                 t = t.bool()
             if granularity == "filter" and t.dim() != 1:
-                raise ValueError(f"filter mask {name!r} must have shape (out_channels,), got {tuple(t.shape)}")
+                raise OptionError(f"filter mask {name!r} must have shape (out_channels,), got {tuple(t.shape)}")
             self._m[name] = t
         self.granularity = granularity
         self.meta: dict[str, Any] = dict(meta or {})
@@ -72,7 +74,7 @@ class Masks(Mapping[str, Tensor]):
         try:
             return self._m[name]
         except KeyError:
-            raise KeyError(f"no mask for layer {name!r}; masked layers: {', '.join(self._m)}") from None
+            raise UnknownNameError(f"no mask for layer {name!r}; masked layers: {', '.join(self._m)}") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._m)
@@ -197,8 +199,8 @@ def make_masks(scores: Mapping[str, Tensor] | Ranking, alloc: Mapping[str, float
         check_scores(table)
     unknown = [n for n in alloc if n not in table]
     if unknown:
-        raise KeyError(f"allocation names layer(s) {unknown} that have no scores; scored layers: "
-                       f"{', '.join(table)}")
+        raise UnknownNameError(f"allocation names layer(s) {unknown} that have no scores; scored layers: "
+                               f"{', '.join(table)}")
     out: dict[str, Tensor] = {}
     for name, t in table.items():
         s = check_sparsity(alloc.get(name, 0.0), f"sparsity of {name!r}")
@@ -226,15 +228,15 @@ def overlap(a: Masks, b: Masks) -> pd.DataFrame:
     ``both``, ``either``, ``jaccard``; ``df.attrs["total"]`` holds the same over all layers.
     """
     if a.granularity != b.granularity:
-        raise ValueError(f"cannot compare {a.granularity} masks with {b.granularity} masks")
+        raise MismatchError(f"cannot compare {a.granularity} masks with {b.granularity} masks")
     if list(a) != list(b):
-        raise ValueError(f"masks cover different layers: only in a {sorted(set(a) - set(b))}, "
+        raise MismatchError(f"masks cover different layers: only in a {sorted(set(a) - set(b))}, "
                          f"only in b {sorted(set(b) - set(a))}")
     rows = []
     for n in a:
         x, y = a[n].cpu(), b[n].cpu()
         if x.shape != y.shape:
-            raise ValueError(f"mask shape mismatch for {n!r}: {tuple(x.shape)} vs {tuple(y.shape)}")
+            raise MismatchError(f"mask shape mismatch for {n!r}: {tuple(x.shape)} vs {tuple(y.shape)}")
         both, either = int((x & y).sum()), int((x | y).sum())
         rows.append({"layer": n, "units": x.numel(), "kept_a": int(x.sum()), "kept_b": int(y.sum()),
                      "both": both, "either": either})

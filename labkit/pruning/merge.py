@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from .._registry import Registry
+from ..errors import MismatchError, OptionError
 from .masks import Masks, overlap
 
 __all__ = ["merge_masks", "register_merge_mode", "get_merge_mode", "list_merge_modes", "MergeResult",
@@ -101,27 +102,31 @@ def merge_masks(masks: Sequence[Masks], weights: Sequence[float] | None = None,
     """
     masks = list(masks)
     if not masks:
-        raise ValueError("merge_masks needs at least one Masks")
+        raise OptionError("merge_masks needs at least one Masks; pass a list such as [masks_a, masks_b]")
+    wrong = [f"masks[{i}] is a {type(m).__name__}" for i, m in enumerate(masks) if not isinstance(m, Masks)]
+    if wrong:
+        raise OptionError(f"merge_masks takes a list of labkit Masks; {', '.join(wrong)}: "
+                          f"wrap plain dicts as Masks(d, granularity=...)")
     ref = masks[0]
     for i, m in enumerate(masks[1:], 1):
         if m.granularity != ref.granularity:
-            raise ValueError(f"masks[{i}] is {m.granularity}-level but masks[0] is {ref.granularity}-level")
+            raise MismatchError(f"masks[{i}] is {m.granularity}-level but masks[0] is {ref.granularity}-level")
         if list(m) != list(ref):
-            raise ValueError(f"masks[{i}] covers different layers than masks[0]: "
+            raise MismatchError(f"masks[{i}] covers different layers than masks[0]: "
                              f"{sorted(set(m) ^ set(ref))}; make all candidates on the same layers")
         for n in ref:
             if m[n].shape != ref[n].shape:
-                raise ValueError(f"mask shape mismatch for {n!r}: masks[{i}] {tuple(m[n].shape)} vs "
+                raise MismatchError(f"mask shape mismatch for {n!r}: masks[{i}] {tuple(m[n].shape)} vs "
                                  f"masks[0] {tuple(ref[n].shape)}")
     K = len(masks)
     w = torch.ones(K, dtype=torch.float64) if weights is None else torch.as_tensor(list(weights), dtype=torch.float64)
     if w.shape != (K,):
-        raise ValueError(f"weights has {w.numel()} entries for {K} masks; give one weight per mask")
+        raise OptionError(f"weights has {w.numel()} entries for {K} masks; give one weight per mask")
     if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
-        raise ValueError(f"weights must be finite, non-negative and not all zero, got {w.tolist()}")
+        raise OptionError(f"weights must be finite, non-negative and not all zero, got {w.tolist()}")
     alpha = w / w.sum()
     if scores is not None and len(scores) != K:
-        raise ValueError(f"scores has {len(scores)} entries for {K} masks; give one Scores per mask or None")
+        raise OptionError(f"scores has {len(scores)} entries for {K} masks; give one Scores per mask or None")
     fn = get_merge_mode(mode) if isinstance(mode, str) else mode
     out: dict[str, Tensor] = {}
     for n in ref:
@@ -132,7 +137,7 @@ def merge_masks(masks: Sequence[Masks], weights: Sequence[float] | None = None,
             rows = []
             for k, s in enumerate(scores):
                 if n not in s or s[n].numel() != votes.shape[1]:
-                    raise ValueError(f"scores[{k}] has no matching scores for layer {n!r} of shape {tuple(shape)}")
+                    raise MismatchError(f"scores[{k}] has no matching scores for layer {n!r} of shape {tuple(shape)}")
                 t = s[n].detach().reshape(-1).cpu().to(torch.float64)
                 top = t.abs().max()
                 rows.append(t / top if top > 0 else t)
@@ -170,7 +175,7 @@ def _alpha(weights: Sequence[float] | np.ndarray | Mapping[str, float] | None, n
         weights = [weights[n] for n in names]
     w = np.asarray(weights, dtype=float)
     if w.shape != (k,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise ValueError(f"weights must be {k} non-negative numbers, not all zero; got {list(weights)}")
+        raise OptionError(f"weights must be {k} non-negative numbers, not all zero; got {list(weights)}")
     return w if abs(w.sum() - 1.0) <= 1e-9 else w / w.sum()
 
 
@@ -200,7 +205,7 @@ def merge_candidates(candidates: Mapping[str, Masks],
     """
     names = list(candidates)
     if not names:
-        raise ValueError("merge_candidates needs at least one candidate mask")
+        raise OptionError("merge_candidates needs at least one candidate mask")
     w = _alpha(weights, names)
     merged = merge_masks([candidates[n] for n in names], weights=w.tolist(), mode=mode,
                          scores=[scores[n] for n in names] if scores is not None else None)

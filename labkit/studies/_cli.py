@@ -23,7 +23,7 @@ Example:
     >>> check_output("results/run.txt")
     Traceback (most recent call last):
     ...
-    ValueError: --out must be a .csv file (the study's table), got results/run.txt
+    labkit.errors.OutputError: --out must be a .csv file (the study's table), got results/run.txt
 """
 from __future__ import annotations
 
@@ -36,14 +36,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 
+from ..errors import LabkitError, OutputError, one_line
+from ..outputs import check_output_path
 from ._ray import Cluster, ClusterError
 from ._runner import Study, run_units, unit_id
 
-__all__ = ["Option", "Preset", "StudyCommand", "add_study_flags", "add_cluster_flags", "cluster_from_args",
+__all__ = ["Option", "StudyParser", "Preset", "StudyCommand", "add_study_flags", "add_cluster_flags", "cluster_from_args",
            "check_output", "cli_errors", "settings_from_args", "run_parsed", "study_main"]
 
 
@@ -175,22 +177,17 @@ def check_output(path: str | os.PathLike[str], suffix: str = ".csv") -> Path:
     folder; an existing ``path`` must be a writable file (a rerun resumes it).
 
     Raises:
-        ValueError: wrong suffix, a folder where the file should be, or nowhere to write.
+        OutputError (a ValueError): wrong suffix, a folder where the file should be, or nowhere to write.
     """
     p = Path(path)
     if p.suffix != suffix:
-        raise ValueError(f"--out must be a {suffix} file (the study's table), got {path}")
+        raise OutputError(f"--out must be a {suffix} file (the study's table), got {path}")
     if p.exists():
         if not p.is_file():
-            raise ValueError(f"--out {path} exists and is not a file")
+            raise OutputError(f"--out {path} exists and is not a file; give a file name, e.g. {p / 'results.csv'}")
         if not os.access(p, os.W_OK):
-            raise ValueError(f"--out {path} is not writable")
-    parent = p.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"cannot write {path}: {parent} is not a writable folder")
-    return p
+            raise OutputError(f"--out {path} is not writable; change its permissions or pick another path")
+    return check_output_path(p, suffix=suffix, flag="--out")  # a temp file really written: found now, not at the end
 
 
 @contextmanager
@@ -198,9 +195,20 @@ def cli_errors(prog: str) -> Iterator[None]:
     """Bad input as one line ``<prog>: error: <message>`` on stderr and exit code 2, no traceback."""
     try:
         yield
-    except (ClusterError, ValueError, KeyError, OSError) as err:
-        print(f"{prog}: error: {str(err).strip(chr(39) + chr(34))}", file=sys.stderr)
+    except (ClusterError, LabkitError, ValueError, TypeError, KeyError) as err:
+        print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
         raise SystemExit(2) from None
+    except OSError as err:  # permissions, missing folders, a full disk
+        print(f"{prog}: error: {one_line(err)}; check the path, its permissions and the free space", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+class StudyParser(argparse.ArgumentParser):
+    """Flag errors as one line ``prog: error: ...`` and exit code 2 (argparse prints the usage too)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {one_line(Exception(message))} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def _command(cmd: StudyCommand, argv: Sequence[str]) -> str:
@@ -243,6 +251,6 @@ def run_parsed(cmd: StudyCommand, args: argparse.Namespace, argv: Sequence[str])
 def study_main(cmd: StudyCommand, argv: Sequence[str] | None = None) -> pd.DataFrame:
     """A study's whole ``main``: parse ``argv`` (default ``sys.argv[1:]``), run, print the verdict."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    ap = argparse.ArgumentParser(prog=f"python -m {cmd.module}", description=cmd.description)
+    ap = StudyParser(prog=f"python -m {cmd.module}", description=cmd.description)
     add_study_flags(cmd, ap)
     return run_parsed(cmd, ap.parse_args(argv), argv)

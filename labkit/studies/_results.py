@@ -9,7 +9,12 @@ threads) travels with the numbers, so a committed table can be re-made and check
     # settings: {"epochs": 30, ...}
     # versions: {"torch": "2.14.1", ...}
     # torch threads: 1
+    # digest: sha256:9f0c...
     run,seed,...
+
+The last header line is the sha256 of everything else in the file; :func:`read_table` checks it,
+so a table changed by hand or cut short by a copy is refused (tables from before the digest, which
+have none, are read as they are).
 
 Example:
     >>> import pandas as pd, tempfile, pathlib
@@ -20,6 +25,7 @@ Example:
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -28,12 +34,13 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ..io import atomic_write
+from ..io import ContainerError, atomic_write
 from ..runtime import versions
 
 __all__ = ["write_table", "read_table"]
 
 _JSON_KEYS = ("settings", "versions")
+_DIGEST = "# digest: "
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str], command: str, title: str) -> Path:
@@ -42,7 +49,23 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str], command: str, ti
             f"# settings: {json.dumps(df.attrs.get('settings', {}), sort_keys=True, default=str)}",
             f"# versions: {json.dumps({k: v for k, v in versions().items() if k != 'platform'}, sort_keys=True)}",
             f"# torch threads: {torch.get_num_threads()}"]
-    return atomic_write(path, "\n".join(head) + "\n" + df.to_csv(index=False))
+    head_text, body = "\n".join(head) + "\n", df.to_csv(index=False, lineterminator="\n")
+    digest = hashlib.sha256((head_text + body).encode("utf-8")).hexdigest()
+    return atomic_write(path, f"{head_text}{_DIGEST}sha256:{digest}\n{body}")
+
+
+def _check_digest(path: Path) -> None:
+    """Refuse a table whose ``# digest:`` line does not match the rest of the file (no line: not checked)."""
+    lines = path.read_bytes().decode("utf-8").splitlines(keepends=True)
+    said = [ln for ln in lines if ln.startswith(_DIGEST)]
+    if not said:
+        return
+    rest = "".join(ln for ln in lines if not ln.startswith(_DIGEST))
+    actual = hashlib.sha256(rest.encode("utf-8")).hexdigest()
+    if said[0][len(_DIGEST):].strip() != f"sha256:{actual}":
+        raise ContainerError(f"{path} is corrupted: its digest does not match its content, so it was changed after "
+                             f"it was written (an edit, a partial copy); rerun the study command with --fresh to "
+                             f"remake it, or restore it")
 
 
 def read_table(path: str | os.PathLike[str], **read_csv: Any) -> pd.DataFrame:
@@ -53,6 +76,7 @@ def read_table(path: str | os.PathLike[str], **read_csv: Any) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no results table at {path}; run the study (its notebook or CLI) to make it")
+    _check_digest(path)
     with path.open(encoding="utf-8") as fh:
         header = [ln[2:].rstrip("\n") for ln in fh if ln.startswith("# ")]
     df = pd.read_csv(path, comment="#", **read_csv)

@@ -48,6 +48,7 @@ from torch import Tensor, nn
 from torch.utils.data import Sampler
 
 from ..data import Split
+from ..errors import MismatchError
 from ..runtime import resolve_device, seed_everything, versions
 from .batching import epoch_order, first_input, loader_batches, tensor_batches, val_accuracy
 from .checkpoint import load_train_state, save_train_state
@@ -237,6 +238,10 @@ def _resume(run: _Run, ckpt: Path, record: dict[str, Any]) -> tuple[TrainHistory
         raise ValueError(f"{ckpt} was written by a run with different settings "
                          f"({', '.join(f'{k}: {saved.get(k)!r} -> {record[k]!r}' for k in diff)}); "
                          "use the same settings, another checkpoint path, or resume=False")
+    done = int(state.meta["epoch"])
+    if done > run.config.epochs:  # never claim fewer epochs than were trained (the run state is kept)
+        raise MismatchError(f"{ckpt} has {done} epochs done, more than epochs={run.config.epochs}; pass epochs={done} "
+                            f"or more, or another checkpoint path to start a new run")
     run.model.load_state_dict(state.model, strict=True)
     run.opt.load_state_dict(state.optimizer)
     history = TrainHistory.from_dict(state.meta["history"])

@@ -10,7 +10,6 @@ Example:
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from ...data import LabData, load_dataset
 from ...models import ASSETS_DIR, load_model, save_checkpoint, update_manifest
 from ...pruning import Masks
 from ...training import FitConfig, fit
-from .._cli import Option, StudyCommand, add_study_flags, run_parsed
+from .._cli import Option, StudyCommand, StudyParser, add_study_flags, run_parsed
 from .._results import read_table, write_table
 from .._runner import Study
 from .._verdict import Claim, paired_diffs, verdict_table
@@ -203,7 +202,7 @@ COMMAND = StudyCommand(
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m labkit.studies.transfer pretrain`` | ``run --out CSV [--smoke] [--seeds ..] [--epochs N]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    ap = argparse.ArgumentParser(prog="python -m labkit.studies.transfer", description=COMMAND.description)
+    ap = StudyParser(prog="python -m labkit.studies.transfer", description=COMMAND.description)
     sub = ap.add_subparsers(dest="cmd", required=True)
     pre = sub.add_parser("pretrain", help="train the source vgg_small on digits 0-4 and ship it")
     pre.add_argument("--epochs", type=int, default=20)
