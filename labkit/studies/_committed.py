@@ -71,8 +71,12 @@ def load_or_run(study: StudyModule, settings: Any, committed_path: str | os.Path
 def committed_verdicts(folder: str | os.PathLike[str]) -> pd.DataFrame:
     """Every method's PASS / FAIL table, recomputed from the committed full-run CSVs in ``folder``.
 
-    Columns ``method, criterion, claim, measured, verdict``; a study whose CSV is missing is
-    skipped (its study notebook makes it).
+    Columns ``method, kind, criterion, claim, measured, verdict``: ``kind`` is ``claim`` (an
+    empirical claim stated in advance) or ``check`` (a structural check or the proxy's headroom;
+    :func:`~labkit.studies._verdict.split_verdict`). Every table is judged by today's rule
+    (:func:`~labkit.studies._verdict.beats`), whatever its header format (1: the runs before
+    issue 17; 2: with wall time and git commit): claims whose runs a format-1 table lacks are
+    ``n/a``. A study whose CSV is missing is skipped (its study notebook makes it).
 
     Example:
         >>> v = committed_verdicts("notebooks/studies/results")   # doctest: +SKIP
@@ -84,7 +88,7 @@ def committed_verdicts(folder: str | os.PathLike[str]) -> pd.DataFrame:
         got = load_or_run(study, None, Path(folder) / f"{name}.csv", rerun=False)
         if got is not None:
             v = study.verdict(got.table)
-            parts.append(v[["criterion", "claim", "measured", "verdict"]].assign(method=method))
+            parts.append(v[["kind", "criterion", "claim", "measured", "verdict"]].assign(method=method))
     if not parts:
         raise FileNotFoundError(f"no study results (*.csv) in {folder}; run a study notebook or its CLI first")
-    return pd.concat(parts, ignore_index=True)[["method", "criterion", "claim", "measured", "verdict"]]
+    return pd.concat(parts, ignore_index=True)[["method", "kind", "criterion", "claim", "measured", "verdict"]]

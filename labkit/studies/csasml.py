@@ -51,10 +51,10 @@ from ..training.augment import RandomShift
 from ._cli import Option, Preset, StudyCommand, study_main
 from ._results import read_table, write_table
 from ._runner import Study
-from ._verdict import Check, Claim, paired_diffs, verdict_table
+from ._verdict import Check, Claim, headroom, paired_diffs, verdict_table
 
 __all__ = ["CSASMLSettings", "RUNS", "build_run", "study_units", "unit_rows", "STUDY", "run_study", "CLAIMS",
-           "verdict", "write_results", "read_results", "COMMAND", "main"]
+           "stated_claims", "verdict", "write_results", "read_results", "COMMAND", "main"]
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ def _run_row(settings: CSASMLSettings, seed: int, run: str, data: LabData,
     return {"run": run, "seed": seed, "what": RUNS[run].what, "options": json.dumps(RUNS[run].options, sort_keys=True),
             "params": params, "macs_analytic": macs_a, "macs_counted": macs_c,
             "test_acc": rep.overall, "test_balanced": rep.balanced,
-            "train_seconds": round(seconds, 2), "epochs": settings.epochs}
+            "train_seconds": round(seconds, 2), "epochs": settings.epochs, "n_test": len(data.test)}
 
 
 def study_units(settings: CSASMLSettings) -> list[dict[str, Any]]:
@@ -216,25 +216,36 @@ STUDY = Study("csasml", units=study_units, run=unit_rows, axes=("seeds", "runs")
 
 
 # --- claims ---------------------------------------------------------------------------------------
-def _acc_claim(criterion: str, text: str, a: str, b: str, threshold: float = 0.0, rule: str = "paired") -> Claim:
+def _acc_claim(criterion: str, text: str, a: str, b: str, threshold: float = 0.0, rule: str = "beats") -> Claim:
     """A claim on ``acc(a) − acc(b)`` in points, paired by seed."""
     return Claim(criterion, text, metric=f"{a} − {b}", threshold=threshold, rule=rule,
                  summary="{metric}: {mean:+.2f} ± {sd:.2f} pt", missing=f"needs runs {a} and {b}")
 
 
 CLAIMS: dict[str, Claim] = {c.criterion: c for c in (
-    Claim("lite MACs", "MACs(csasml_lite) <= 0.75 x MACs(baseline)", metric="MACs(csasml_lite) / MACs(baseline)",
-          threshold=0.75, rule="fact"),
-    _acc_claim("lite accuracy", "mean acc(csasml_lite) >= acc(baseline) − 0.3 pt", "csasml_lite", "baseline", -0.3),
-    _acc_claim("local branch", "acc(csasml_lite) − acc(no_le) >= 0 pt", "csasml_lite", "no_le"),
-    _acc_claim("multi-scale pooling", "acc(csasml_lite) − acc(single_scale) >= 0 pt", "csasml_lite", "single_scale"),
-    _acc_claim("plug-in", "SMM in resnet20 lowers MACs and loses <= 0.5 pt", "resnet20_smm", "resnet20", -0.5),
+    _acc_claim("lite accuracy", "acc(csasml_lite) − acc(baseline) beats −0.3 pt", "csasml_lite", "baseline", -0.3),
+    _acc_claim("local branch", "acc(csasml_lite) beats acc(no_le)", "csasml_lite", "no_le"),
+    _acc_claim("multi-scale pooling", "acc(csasml_lite) beats acc(single_scale)", "csasml_lite", "single_scale"),
+    _acc_claim("plug-in", "SMM in resnet20 lowers MACs and acc(resnet20_smm) − acc(resnet20) beats −0.5 pt",
+               "resnet20_smm", "resnet20", -0.5),
     _acc_claim("full MHSA ablation", "(no §2.5 rule) CSA vs full MHSA in the same backbone", "csasml_lite",
                "full_mhsa", rule="info"),
-    Claim("MACs formulas", "analytic MACs == FlopCounterMode MACs (every run)", rule="fact"),
     Claim("CIFAR-100 +1.8%", "thesis: +1.8% on CIFAR-100 at 25% less computation", rule="fact"),
+    Claim("lite MACs", "MACs(csasml_lite) <= 0.75 x MACs(baseline) (fixed architectures: a property, not a result)",
+          metric="MACs(csasml_lite) / MACs(baseline)", threshold=0.75, rule="fact", kind="check"),
+    Claim("stage-3 tokens", "stage 3 has >= 64 tokens, so cross-scale attention is exercised (issue 17)",
+          rule="fact", kind="check"),
+    Claim("MACs formulas", "analytic MACs == FlopCounterMode MACs (every run)", rule="fact", kind="check"),
 )}
-"""The §2.5 claims, in verdict order (accuracy differences in points, paired by seed)."""
+"""The §2.5 claims and checks (accuracy differences in points, paired by seed); claims come first in the table."""
+
+V1_TEST_ITEMS = 300
+"""Test items of the tables committed before issue 17 (30 per class; no ``n_test`` column)."""
+
+
+def stated_claims() -> list[Claim]:
+    """The study's claims and checks, for the rule tests."""
+    return list(CLAIMS.values())
 
 
 def _paired(df: pd.DataFrame, claim: Claim) -> np.ndarray:
@@ -265,9 +276,16 @@ def verdict(df: pd.DataFrame) -> pd.DataFrame:
     ratio = lite / base if base > 0 else np.nan
     r20, plug, fm = _macs(df, "resnet20"), _macs(df, "resnet20_smm"), _macs(df, "full_mhsa")
     agree = bool((df["macs_analytic"] == df["macs_counted"]).all())
+    size = int(df.attrs.get("settings", {}).get("image_size", 16))
+    tokens = (max(1, size // 4)) ** 2
+    dense = df.loc[df["run"] == "baseline", "test_acc"]
+    n_test = int(df["n_test"].iloc[0]) if "n_test" in df.columns and len(df) else V1_TEST_ITEMS
     checks: list[Check] = [
         c["lite MACs"].judge(f"{lite:,.0f} / {base:,.0f} = {ratio:.3f}x" if np.isfinite(ratio) else "needs runs",
                              bool(ratio <= 0.75) if np.isfinite(ratio) else None),
+        c["stage-3 tokens"].judge(f"{size}x{size} input: stage 3 is {size // 4}x{size // 4} = {tokens} tokens"
+                                  + (f"; CSA net / full-MHSA net MACs {lite / fm:.3f}x" if fm > 0 else ""), tokens >= 64),
+        headroom(float(dense.mean()) if len(dense) else float("nan"), n_test, "dense baseline test accuracy"),
         *(c[k].check(_paired(df, c[k])) for k in ("lite accuracy", "local branch", "multi-scale pooling")),
         c["plug-in"].check(_paired(df, c["plug-in"]), detail=f"; MACs {plug / r20:.3f}x" if r20 > 0 else "",
                            require=bool(plug < r20)),

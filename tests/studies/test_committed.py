@@ -37,7 +37,9 @@ def test_no_committed_tables_names_how_to_make_them(tmp_path):
 
 def test_committed_verdicts_cover_every_method_with_pass_or_fail():
     v = committed_verdicts(RESULTS)
-    assert list(v.columns) == ["method", "criterion", "claim", "measured", "verdict"]
+    assert list(v.columns) == ["method", "kind", "criterion", "claim", "measured", "verdict"]
+    assert set(v["kind"]) == {"claim", "check"}
+    assert (v[v["criterion"] == "proxy headroom"]["kind"] == "check").sum() == len(METHOD_STUDIES)
     assert list(dict.fromkeys(v["method"])) == list(METHOD_STUDIES)
     decided = v[v["verdict"].isin(["PASS", "FAIL"])]
     assert set(decided["method"]) == set(METHOD_STUDIES)  # every method has at least one checked claim

@@ -2,7 +2,7 @@
 
 Example:
     >>> LongTailSettings.smoke().sparsities, list(RUNS)
-    ((0.3, 0.5), ['A', 'B', 'C', 'D', 'E'])
+    ((0.3, 0.5), ['A', 'L', 'B', 'C', 'D', 'E'])
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from ...training.trainers import DEFAULT_TRAINERS, get_trainer
 __all__ = ["RUNS", "COLUMNS", "LongTailSettings", "load_unit_data", "settings_dict", "mix_seed"]
 
 RUNS: dict[str, str] = {
-    "A": "dense CE θ0 (full baseline)",
+    "A": "dense CE θ0 (full baseline, E0 epochs)",
+    "L": "dense CE θ0 trained E_aux + E_ft epochs more: as long as the method (matched baseline)",
     "B": "dense control: θ_k* fine-tuned with trainer k*, no mask",
     "C": "uniform magnitude mask on θ0, fine-tuned with CE",
     "D": "single-trainer mask M_k*, layered budgets, fine-tuned with k*",
@@ -26,11 +27,11 @@ RUNS: dict[str, str] = {
 """The runs of docs/methods.md §1.7."""
 
 COLUMNS = ["run", "sparsity", "seed", "permutation", "overall", "balanced", "many", "medium", "few",
-           "trainer", "achieved", "alpha", "seconds"]
+           "trainer", "achieved", "alpha", "seconds", "n_test"]
 """Columns of :func:`run_study`'s table. ``sparsity`` is the target (0 for the dense runs A, B);
 ``achieved`` the measured fraction of prunable weights removed; ``trainer`` the loss that
 fine-tuned the row's model; ``alpha`` the merge weights (JSON) for D / E; ``permutation`` −1
-means the dataset's own class order."""
+means the dataset's own class order; ``n_test`` the test items (the proxy's points per item)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class LongTailSettings:
     permutations: tuple[int, ...] | None = (0, 1, 2)  # class-order seeds; None = the dataset's order
     sparsities: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7)
     trainers: tuple[str, ...] = DEFAULT_TRAINERS
-    runs: tuple[str, ...] = ("A", "B", "C", "D", "E")
+    runs: tuple[str, ...] = ("A", "L", "B", "C", "D", "E")
     e0: int = 40
     e_aux: int = 10
     e_ft: int = 10
