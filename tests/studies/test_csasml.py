@@ -21,7 +21,7 @@ COLUMNS = ["run", "seed", "what", "options", "params", "macs_analytic", "macs_co
 
 def test_smoke_run_returns_the_table():
     s = CSASMLSettings(runs=("baseline", "csasml_lite"), seeds=(0, 1), epochs=1, train_fraction=0.05,
-                       batch_size=32, device="cpu")
+                       batch_size=32, device="cpu", image_size=16, test_per_class=20)
     models: dict = {}
     df = run_study(s, models=models)
     assert list(df.columns) == COLUMNS and len(df) == 4

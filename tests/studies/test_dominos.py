@@ -84,7 +84,7 @@ def test_verdict_applies_the_paired_rule_and_the_thresholds():
 
 
 def test_settings_and_errors():
-    assert set(DominosSettings().runs) == set(RUNS) and DominosSettings().targets == (0.4, 0.6)
+    assert set(DominosSettings().runs) == set(RUNS) and DominosSettings().targets == (0.4, 0.6, 0.7, 0.8)
     assert DominosSettings.smoke().seeds == (0,)
     with pytest.raises(KeyError, match="unknown"):
         run_study(DominosSettings(runs=("magnitude",)))

@@ -113,7 +113,8 @@ def test_soup_start_averages_the_candidates_by_alpha_and_runs_in_the_study():
     name = next(n for n, _ in start.named_parameters())
     expect = sum(a * c.model.get_parameter(name) for a, c in zip(alpha.values(), cands))
     torch.testing.assert_close(start.get_parameter(name), expect)
-    df = run_study(LongTailSettings(seeds=(0,), permutations=(0,), sparsities=(0.3,), e0=1, e_aux=1, e_ft=1,
+    df = run_study(LongTailSettings(model="tiny_cnn", dataset_options=(), seeds=(0,), permutations=(0,),
+                                    sparsities=(0.3,), e0=1, e_aux=1, e_ft=1,
                                     trainers=("ce", "balanced_softmax"), device="cpu", runs=("D", "E"),
                                     start="soup"))
     assert df.attrs["settings"]["start"] == "soup" and sorted(df["run"]) == ["D", "E"]
@@ -123,8 +124,9 @@ def test_soup_start_averages_the_candidates_by_alpha_and_runs_in_the_study():
 
 
 def test_smoke_study_gives_a_complete_finite_table():
-    s = LongTailSettings(seeds=(0, 1), permutations=(0,), sparsities=(0.3,), trainers=("ce", "balanced_softmax"),
-                         e0=1, e_aux=1, e_ft=1, device="cpu")
+    s = LongTailSettings(model="tiny_cnn", seeds=(0, 1), permutations=(0,), sparsities=(0.3,),
+                         trainers=("ce", "balanced_softmax"), e0=1, e_aux=1, e_ft=1, device="cpu",
+                         dataset_options=(("test_per_class", 20),))
     df = run_study(s)
     assert list(df.columns) == COLUMNS
     num = ["sparsity", "seed", "permutation", "overall", "balanced", "many", "medium", "few", "achieved", "seconds"]
@@ -132,8 +134,9 @@ def test_smoke_study_gives_a_complete_finite_table():
     assert df[["overall", "balanced", "many", "medium", "few"]].stack().between(0, 1).all()
     for seed in (0, 1):
         runs = df[df["seed"] == seed].set_index("run")
-        assert sorted(runs.index) == ["A", "B", "C", "D", "E"]
-        assert runs.loc[["A", "B"], "achieved"].tolist() == [0.0, 0.0]
+        assert sorted(runs.index) == ["A", "B", "C", "D", "E", "L"]
+        assert runs.loc[["A", "B", "L"], "achieved"].tolist() == [0.0, 0.0, 0.0]
+        assert runs.loc["L", "trainer"] == "ce" and runs["n_test"].eq(200).all()
         assert np.allclose(runs.loc[["C", "D", "E"], "achieved"], 0.3, atol=0.005)
         assert runs.loc["D", "trainer"] == runs.loc["E", "trainer"] == runs.loc["B", "trainer"]
         assert runs.loc["A", "trainer"] == runs.loc["C", "trainer"] == "ce"
@@ -141,14 +144,14 @@ def test_smoke_study_gives_a_complete_finite_table():
     assert df.attrs["settings"]["e0"] == 1
     v = verdict(df)
     assert list(v.columns) == VERDICT_COLUMNS
-    main = v.set_index("criterion").loc[["thesis claim (miniature)", "merging helps", "pruning itself helps the tail"]]
+    main = v.set_index("criterion").loc[["thesis claim (matched)", "merging helps", "pruning itself helps the tail"]]
     assert main["n_pairs"].tolist() == [2, 2, 2] and main["verdict"].isin(["PASS", "FAIL"]).all()
     assert np.isfinite(v[["mean_diff_pt", "std_diff_pt"]].to_numpy(float)).all()
 
 
 def test_pie_study_runs_populations_on_one_split():
-    s = LongTailSettings(seeds=(0,), permutations=(1,), trainers=("ce", "balanced_softmax"), e0=1, e_aux=1, e_ft=1,
-                         device="cpu")
+    s = LongTailSettings(model="tiny_cnn", dataset_options=(), seeds=(0,), permutations=(1,),
+                         trainers=("ce", "balanced_softmax"), e0=1, e_aux=1, e_ft=1, device="cpu")
     rep = pie_study(s, k=2, dense_run="A", pruned_run="C")
     assert (rep.k_dense, rep.k_pruned) == (2, 2) and len(rep.targets) == 300
     pc = rep.per_class

@@ -20,13 +20,16 @@ def test_calibration_split_is_seeded_and_inside_train() -> None:
 
 
 def test_tiny_study_table() -> None:
-    s = O.OptimizedSettings(sparsities=(0.9,), variants=("magnitude", "random", "ga"), seeds=(0,), dense_epochs=1,
-                            finetune_epochs=1, population=4, generations=2, elite=2, calibration=60)
+    s = O.OptimizedSettings(model="tiny_cnn", sparsities=(0.9,), variants=("magnitude", "random", "ga", "bn_recal",
+                                                                         "sgd_cal"),
+                            seeds=(0,), dense_epochs=1, finetune_epochs=1, population=4, generations=2, elite=2,
+                            calibration=60, cal_steps=2, test_per_class=20)
     keep: dict = {}
     df = O.run_study(s, progress=False, keep=keep)
     assert list(df.columns) == ["seed", "sparsity", "variant", "phase", "accuracy", "dense_accuracy", "cal_loss",
-                                "magnitude_cal_loss", "kept", "rescued", "prunable", "seconds"]
-    assert len(df) == 3 * 2 and set(df["phase"]) == {"one-shot", "fine-tuned"}
+                                "magnitude_cal_loss", "kept", "rescued", "prunable", "seconds", "n_test"]
+    assert len(df) == 3 * 2 + 2 and set(df["phase"]) == {"one-shot", "fine-tuned"}   # matched: one-shot only
+    assert set(df[df["variant"].isin(O.MATCHED)]["phase"]) == {"one-shot"} and df["n_test"].eq(200).all()
     assert np.isfinite(df.select_dtypes("number").to_numpy(float)).all()
     assert df["kept"].nunique() == 1, "every variant keeps the same number of weights"
     assert (df.loc[df["variant"] == "magnitude", "rescued"] == df.loc[df["variant"] == "ga", "rescued"].iloc[0]).all()

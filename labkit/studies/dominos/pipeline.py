@@ -70,7 +70,7 @@ def fpgm_scores(model: nn.Module, layers: list[str]) -> dict[str, torch.Tensor]:
     """
     out = {}
     for name in layers:
-        w = model.get_submodule(name).weight.detach().flatten(1).float()
+        w = model.get_parameter(name).detach().flatten(1).float()  # layers are weight names
         out[name] = torch.cdist(w, w).sum(1)
     return out
 
