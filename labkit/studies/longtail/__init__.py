@@ -90,7 +90,7 @@ def _report(args: argparse.Namespace, s: LongTailSettings, df: pd.DataFrame, com
              f"root):\n\n```\n{command}\n```\n",
              f"Settings: `{json.dumps(settings_dict(s), default=str)}`\n",
              f"Study time: {time.perf_counter() - started:.0f} s (table and verdict).\n",
-             "## Verdict (as measured)\n\n```\n" + v[["criterion", "measured", "verdict"]].to_string(index=False)
+             "## Verdict (as measured)\n\n```\n" + v[["kind", "criterion", "measured", "verdict"]].to_string(index=False)
              + "\n```\n"]
     if args.pie_k:
         rep = pie_study(s, k=args.pie_k)
