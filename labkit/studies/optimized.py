@@ -50,7 +50,8 @@ from ._runner import Study
 from ._verdict import Check, Claim, headroom, paired_diffs, verdict_table
 
 __all__ = ["OptimizedSettings", "VARIANTS", "COLUMNS", "calibration_split", "study_units", "unit_rows", "STUDY",
-           "run_study", "GA_SEARCH", "MATCHED", "claims", "stated_claims", "verdict", "write_results", "read_results", "COMMAND", "main"]
+           "run_study", "GA_SEARCH", "MATCHED", "claims", "stated_claims",
+           "verdict", "write_results", "read_results", "COMMAND", "main"]
 
 #: Variant name -> (rescue method, what it is); every variant keeps the same number of weights.
 VARIANTS: dict[str, tuple[str, str]] = {

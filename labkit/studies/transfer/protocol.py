@@ -148,9 +148,9 @@ def run_transfer(source: nn.Module, target: LabData, settings: TransferSettings,
 
     Returns:
         One row per run: ``criterion, family, ranking, arm, ratio, seed, accuracy`` (test),
-        ``val_accuracy``, ``params, MACs, filters_kept, filters_total, epochs, n_test``. Ratio 0 (no pruning) appears once per arm with
-        criterion ``"none"`` and ranking ``"none"``. Scratch arms are trained once per distinct
-        architecture (per-layer masks of every criterion share one).
+        ``val_accuracy``, ``params, MACs, filters_kept, filters_total, epochs, n_test``. Ratio 0
+        (no pruning) appears once per arm with criterion ``"none"`` and ranking ``"none"``. Scratch
+        arms are trained once per distinct architecture (per-layer masks of every criterion share one).
     """
     s = settings
     dev = resolve_device(s.device)
