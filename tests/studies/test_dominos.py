@@ -10,7 +10,7 @@ from labkit.studies.dominos import (RUNS, DominosSettings, importance_frame, rea
 
 COLUMNS = ["seed", "run", "target", "what", "structure", "macs", "params", "reduction", "removed_blocks",
            "n_removed", "shape_ok", "acc_pruned", "acc_ft", "acc_se", "acc_extra", "se_params", "se_macs",
-           "influence_seconds", "weibull_fits", "weibull_r2_defined", "weibull_r2_ge_09", "seconds"]
+           "influence_seconds", "weibull_fits", "weibull_r2_defined", "weibull_r2_ge_09", "seconds", "n_test"]
 
 
 @pytest.fixture(scope="module")
