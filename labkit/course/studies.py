@@ -129,8 +129,8 @@ def verdict_board(verdict: pd.DataFrame, *, rule: str = PAIRED_RULE, title: str 
     room = checks[checks["criterion"] == "proxy headroom"]
     headroom = (f"\n\n**Proxy headroom** ({room['verdict'].iloc[0]}): {room['measured'].iloc[0]} (wanted: dense "
                 "accuracy 0.70–0.92, ≥ 500 test items).") if len(room) else ""
-    parts = [mo.callout(mo.md(f"**{title}: {passed} of {claims} claims hold.**{headroom}\n\n{rule}"),  # type: ignore[arg-type]
-                        kind=kind),
+    parts = [mo.callout(mo.md(f"**{title}: {passed} of {claims} claims hold.**{headroom}\n\n{rule}"),
+                        kind=kind),  # type: ignore[arg-type]
              mo.Html(_table(_rows(claims_), "claim: what was tested", "data-labkit-study-verdict"))]
     if len(checks):
         parts += [mo.md("**Checks** (structural: they hold by construction or are unit-test material, and the "

@@ -24,7 +24,7 @@ def tiny():
 
 def test_tiny_run_returns_the_table(tiny, tmp_path):
     df, arts = tiny
-    assert list(df.columns) == COLUMNS and list(df["run"]) == ["dense", "l1", "rd_c2b"] and df["n_test"].eq(300).all()
+    assert list(df.columns) == COLUMNS and list(df["run"]) == ["dense", "l1", "rd_c2b"] and df["n_test"].eq(600).all()
     pruned = df[df["run"] != "dense"]
     assert (pruned["reduction"] >= 0.6).all() and pruned["shape_ok"].all()
     assert (pruned["macs"] < 0.41 * df.loc[0, "macs"]).all()          # counted MACs of the slimmed nets
