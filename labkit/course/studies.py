@@ -42,10 +42,11 @@ __all__ = ["PAIRED_RULE", "CommittedRun", "committed_run", "match_threads", "rer
 
 PAIRED_RULE = (
     "Each claim is tested on the same seeds for both arms (a *paired* comparison: same data split, "
-    "same start, only the tested choice differs). It **passes** when the mean of the paired "
-    "differences is above the claimed margin by more than one standard deviation of those differences, "
-    "or when every single pair goes the claimed way. Otherwise it **fails**. *INFO* rows are context, "
-    "not claims.")
+    "same start, only the tested choice differs). It **passes** only when the method *beats* the other "
+    "arm by more than the claimed margin: strictly in every seed, or with the paired 95 % interval of "
+    "the differences above the margin. A tie does not beat, and an all-zero difference (the arms not "
+    "told apart) **fails**. *INFO* rows are context, not claims; structural *checks* (properties that "
+    "hold by construction, and the proxy's headroom) are in their own table below the claims.")
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,16 @@ class CommittedRun:
         """One line for the notebook: the command, threads and time of the committed run."""
         t = f"{self.threads} thread{'s' if self.threads != 1 else ''}" if self.threads else "torch's default threads"
         took = f", {self.seconds / 60:.0f} min" if self.seconds else ""
-        return f"`{self.command}` ({t}{took})"
+        commit = self.table.attrs.get("git commit")
+        at = f", code at {commit[:12]}" if commit and commit != "unknown" else ""
+        return f"`{self.command}` ({t}{took}{at})"
 
 
 def committed_run(path: str | os.PathLike[str], study: StudyModule) -> CommittedRun | None:
     """The committed run at ``path`` (read by ``load_or_run(study, ...)``), or None if absent.
 
-    The time comes from the ``.md`` beside the CSV (its largest "... time: N s").
+    The time is the header's wall time (format 2) or else comes from the ``.md`` beside the CSV
+    (its largest "... time: N s").
     """
     got = load_or_run(study, None, path, rerun=False)
     if got is None or got.path is None:
@@ -77,23 +81,15 @@ def committed_run(path: str | os.PathLike[str], study: StudyModule) -> Committed
     m = re.search(r"--threads[ =](\d+)", got.command)
     md = got.path.with_suffix(".md")
     times = [float(t) for t in re.findall(r"time: (\d+(?:\.\d+)?) s", md.read_text())] if md.exists() else []
-    return CommittedRun(got.path, got.table, got.command, int(m.group(1)) if m else None, max(times) if times else None)
+    wall = got.table.attrs.get("wall time s")
+    seconds = float(wall) if wall else (max(times) if times else None)
+    return CommittedRun(got.path, got.table, got.command, int(m.group(1)) if m else None, seconds)
 
 
 _COLOURS = {"PASS": ("#1a7f37", "#dafbe1"), "FAIL": ("#cf222e", "#ffebe9"), "INFO": ("#57606a", "#f6f8fa")}
 
 
-def verdict_board(verdict: pd.DataFrame, *, rule: str = PAIRED_RULE, title: str = "Verdict") -> Any:
-    """The verdict as a marimo element: a summary callout, then one wrapped row per claim.
-
-    ``verdict`` has columns ``criterion, claim, measured, verdict`` (every study's ``verdict(df)``).
-    """
-    import marimo as mo
-
-    counts = verdict["verdict"].value_counts()
-    claims = int(counts.get("PASS", 0) + counts.get("FAIL", 0))
-    passed = int(counts.get("PASS", 0))
-    kind = "success" if passed == claims else ("danger" if passed == 0 else "warn")
+def _rows(verdict: pd.DataFrame) -> str:
     rows = []
     for r in verdict.itertuples():
         fg, bg = _COLOURS.get(str(r.verdict), _COLOURS["INFO"])
@@ -103,12 +99,44 @@ def verdict_board(verdict: pd.DataFrame, *, rule: str = PAIRED_RULE, title: str 
             f'<td style="vertical-align:top"><b>{html.escape(str(r.criterion))}</b><br>'
             f'<span style="opacity:.8">{html.escape(str(r.claim))}</span></td>'
             f'<td style="vertical-align:top">{html.escape(str(r.measured))}</td></tr>')
-    table = ('<table data-labkit-study-verdict style="width:100%;table-layout:fixed;border-collapse:collapse;'
-             'font-size:0.9em;overflow-wrap:anywhere"><colgroup><col style="width:4.5em"><col style="width:45%">'
-             '<col></colgroup><thead><tr><th></th><th style="text-align:left">claim: what was tested</th>'
-             '<th style="text-align:left">measured</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
-    head = mo.callout(mo.md(f"**{title}: {passed} of {claims} claims hold.**\n\n{rule}"), kind=kind)  # type: ignore[arg-type]
-    return mo.vstack([head, mo.Html(table)])
+    return "".join(rows)
+
+
+def _table(rows: str, what: str, attr: str) -> str:
+    return (f'<table {attr} style="width:100%;table-layout:fixed;border-collapse:collapse;'
+            'font-size:0.9em;overflow-wrap:anywhere"><colgroup><col style="width:4.5em"><col style="width:45%">'
+            f'<col></colgroup><thead><tr><th></th><th style="text-align:left">{what}</th>'
+            '<th style="text-align:left">measured</th></tr></thead><tbody>' + rows + "</tbody></table>")
+
+
+def verdict_board(verdict: pd.DataFrame, *, rule: str = PAIRED_RULE, title: str = "Verdict") -> Any:
+    """The verdict as a marimo element: a summary callout, the claims, then the checks.
+
+    ``verdict`` has columns ``criterion, claim, measured, verdict`` and (since issue 17) ``kind``
+    (every study's ``verdict(df)``). The callout counts the claims that hold and names the
+    proxy's headroom (the ``proxy headroom`` check: dense accuracy, test size, points per item);
+    the checks (structural, not results) are a second table.
+    """
+    import marimo as mo
+
+    from ..studies._verdict import split_verdict
+
+    claims_, checks = split_verdict(verdict)
+    counts = claims_["verdict"].value_counts()
+    claims = int(counts.get("PASS", 0) + counts.get("FAIL", 0))
+    passed = int(counts.get("PASS", 0))
+    kind = "success" if passed == claims else ("danger" if passed == 0 else "warn")
+    room = checks[checks["criterion"] == "proxy headroom"]
+    headroom = (f"\n\n**Proxy headroom** ({room['verdict'].iloc[0]}): {room['measured'].iloc[0]} (wanted: dense "
+                "accuracy 0.70–0.92, ≥ 500 test items).") if len(room) else ""
+    parts = [mo.callout(mo.md(f"**{title}: {passed} of {claims} claims hold.**{headroom}\n\n{rule}"),
+                        kind=kind),  # type: ignore[arg-type]
+             mo.Html(_table(_rows(claims_), "claim: what was tested", "data-labkit-study-verdict"))]
+    if len(checks):
+        parts += [mo.md("**Checks** (structural: they hold by construction or are unit-test material, and the "
+                        "proxy's headroom; not counted as results)"),
+                  mo.Html(_table(_rows(checks), "check", "data-labkit-study-checks"))]
+    return mo.vstack(parts)
 
 
 def rerun_command(command: str, out: str | os.PathLike[str], python: str = sys.executable) -> list[str]:

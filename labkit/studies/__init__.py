@@ -23,10 +23,10 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from ._committed import METHOD_STUDIES, Loaded, committed_verdicts, load_or_run
+from ._committed import METHOD_STUDIES, Loaded, committed_verdicts, load_or_run, verdict_markdown
 
 __all__ = ["csasml", "dominos", "longtail", "optimized", "transfer", "METHOD_STUDIES", "committed_verdicts",
-           "load_or_run", "Loaded"]
+           "verdict_markdown", "load_or_run", "Loaded"]
 _STUDIES = ("csasml", "dominos", "longtail", "optimized", "transfer")
 
 

@@ -16,6 +16,9 @@ What :func:`run_units` adds around the study's unit function:
   rest; a file made with other settings is refused (``--fresh`` replaces it);
 * **retry**: a unit that raises is run once more, then reported with its error, while every other
   unit's rows are kept (the CLI exits 1 and names it; rerunning retries just that unit);
+* **provenance**: the table's ``attrs["wall time s"]`` is the run's wall time (a resume adds to
+  the time already recorded), written to the header with the command, settings, versions,
+  threads and git commit (:func:`labkit.studies._results.write_table`);
 * **progress**: a tqdm bar with units done, running and failed, and the ETA;
 * **Ray** (``pip install 'labkit[dist]'``): ``--ray`` starts or joins a local Ray, ``--address
   auto|HOST:6379|ray://HOST:10001`` joins a cluster, ``--cpus-per-task`` / ``--gpus-per-task``
@@ -43,6 +46,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -162,7 +166,9 @@ def run_units(study: Study, settings: Any, *, out: str | os.PathLike[str] | None
     if write is None and out is not None:
         write = lambda df: write_table(df, out, command, title or f"labkit {study.name} study")  # noqa: E731
     rows: dict[str, list[dict[str, Any]]] = {}
+    started = time.perf_counter()
     old = _resume(out, read, digest, fresh) if out is not None else None
+    before = float(old.attrs.get("wall time s") or 0.0) if old is not None else 0.0  # a resumed run adds up
     if old is not None:
         for key, part in old.groupby(UNIT, sort=False):
             rows[str(key)] = part.to_dict("records")
@@ -177,6 +183,7 @@ def run_units(study: Study, settings: Any, *, out: str | os.PathLike[str] | None
         cols = [c for c in cols if c not in (UNIT, HASH)] + [UNIT, HASH]
         df = pd.DataFrame(recs, columns=cols) if recs else pd.DataFrame(columns=cols)
         df.attrs["settings"] = study.settings_dict(settings)
+        df.attrs["wall time s"] = before + time.perf_counter() - started
         return df
 
     def land(key: str, new: list[dict[str, Any]]) -> None:

@@ -51,24 +51,30 @@ from ..training.augment import RandomShift
 from ._cli import Option, Preset, StudyCommand, study_main
 from ._results import read_table, write_table
 from ._runner import Study
-from ._verdict import Check, Claim, paired_diffs, verdict_table
+from ._verdict import Check, Claim, headroom, paired_diffs, verdict_table
 
 __all__ = ["CSASMLSettings", "RUNS", "build_run", "study_units", "unit_rows", "STUDY", "run_study", "CLAIMS",
-           "verdict", "write_results", "read_results", "COMMAND", "main"]
+           "stated_claims", "verdict", "write_results", "read_results", "COMMAND", "main"]
 
 
 @dataclass(frozen=True)
 class CSASMLSettings:
-    """Settings of the §2.5 experiment (defaults = docs/methods.md §2.5; smoke: :meth:`smoke`)."""
+    """Settings of the §2.5 experiment (smoke: :meth:`smoke`; the pre-issue-17 proxy: :meth:`v1`).
+
+    Defaults (issue 17's proxy with headroom): 32x32 noisy digits, so stage 3 is an 8x8 map (64
+    tokens against 21 pooled: cross-scale attention really is cheaper than full attention),
+    600 balanced test items (one item = 0.17 pt), 5 seeds (each its own split, noise and init).
+    """
 
     runs: tuple[str, ...] = ("baseline", "csasml_lite", "no_le", "single_scale", "full_mhsa",
                              "resnet20", "resnet20_smm")
-    seeds: tuple[int, ...] = (0, 1, 2)        # >= 3 seeds for a verdict (docs/methods.md §0.1)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # >= 5 seeds, each a new split and init (issue 17)
     epochs: int = 30
     lr: float = 2e-3                          # AdamW, cosine schedule to 0
     weight_decay: float = 0.05                # [inferred]: §2.5 names AdamW but not its decay
     batch_size: int = 64
-    image_size: int = 16                      # digits upsampled 8 -> 16
+    image_size: int = 32                      # digits upsampled 8 -> 32: stage 3 has 8x8 = 64 tokens
+    test_per_class: int = 60                  # 600 test items
     noise: float = 0.2                        # Gaussian pixel noise std ...
     noise_splits: tuple[str, ...] = ("train", "val", "test")  # ... on every split (headroom)
     train_fraction: float = 0.5               # half of the training pool
@@ -80,7 +86,12 @@ class CSASMLSettings:
     @classmethod
     def smoke(cls) -> CSASMLSettings:
         """A tiny run for CI: every run and seed, 1 epoch on 10% of the pool (< 1 min on a CPU)."""
-        return cls(epochs=1, train_fraction=0.1, batch_size=32)
+        return cls(epochs=1, train_fraction=0.1, batch_size=32, image_size=16, test_per_class=30, seeds=(0, 1, 2))
+
+    @classmethod
+    def v1(cls) -> CSASMLSettings:
+        """The proxy of the run committed before issue 17: 16x16 (16 stage-3 tokens), 300 test items, 3 seeds."""
+        return cls(image_size=16, test_per_class=30, seeds=(0, 1, 2))
 
     @classmethod
     def cifar100(cls, root: str | None = None, **overrides: Any) -> CSASMLSettings:
@@ -99,7 +110,8 @@ class CSASMLSettings:
         """The data of one seed: noisy digits (§2.5) or ``load_dataset(dataset, **dataset_options)``."""
         if self.dataset == "digits":
             return load_dataset("digits", seed=seed, size=self.image_size, noise=self.noise,
-                                noise_splits=self.noise_splits, train_fraction=self.train_fraction)
+                                noise_splits=self.noise_splits, train_fraction=self.train_fraction,
+                                test_per_class=self.test_per_class)
         data = load_dataset(self.dataset, seed=seed, **dict(self.dataset_options))
         if tuple(data.input_shape[1:]) != (self.image_size, self.image_size):
             raise ValueError(f"{self.dataset} images are {tuple(data.input_shape[1:])}, but image_size is "
@@ -198,7 +210,7 @@ def _run_row(settings: CSASMLSettings, seed: int, run: str, data: LabData,
     return {"run": run, "seed": seed, "what": RUNS[run].what, "options": json.dumps(RUNS[run].options, sort_keys=True),
             "params": params, "macs_analytic": macs_a, "macs_counted": macs_c,
             "test_acc": rep.overall, "test_balanced": rep.balanced,
-            "train_seconds": round(seconds, 2), "epochs": settings.epochs}
+            "train_seconds": round(seconds, 2), "epochs": settings.epochs, "n_test": len(data.test)}
 
 
 def study_units(settings: CSASMLSettings) -> list[dict[str, Any]]:
@@ -216,25 +228,36 @@ STUDY = Study("csasml", units=study_units, run=unit_rows, axes=("seeds", "runs")
 
 
 # --- claims ---------------------------------------------------------------------------------------
-def _acc_claim(criterion: str, text: str, a: str, b: str, threshold: float = 0.0, rule: str = "paired") -> Claim:
+def _acc_claim(criterion: str, text: str, a: str, b: str, threshold: float = 0.0, rule: str = "beats") -> Claim:
     """A claim on ``acc(a) − acc(b)`` in points, paired by seed."""
     return Claim(criterion, text, metric=f"{a} − {b}", threshold=threshold, rule=rule,
                  summary="{metric}: {mean:+.2f} ± {sd:.2f} pt", missing=f"needs runs {a} and {b}")
 
 
 CLAIMS: dict[str, Claim] = {c.criterion: c for c in (
-    Claim("lite MACs", "MACs(csasml_lite) <= 0.75 x MACs(baseline)", metric="MACs(csasml_lite) / MACs(baseline)",
-          threshold=0.75, rule="fact"),
-    _acc_claim("lite accuracy", "mean acc(csasml_lite) >= acc(baseline) − 0.3 pt", "csasml_lite", "baseline", -0.3),
-    _acc_claim("local branch", "acc(csasml_lite) − acc(no_le) >= 0 pt", "csasml_lite", "no_le"),
-    _acc_claim("multi-scale pooling", "acc(csasml_lite) − acc(single_scale) >= 0 pt", "csasml_lite", "single_scale"),
-    _acc_claim("plug-in", "SMM in resnet20 lowers MACs and loses <= 0.5 pt", "resnet20_smm", "resnet20", -0.5),
+    _acc_claim("lite accuracy", "acc(csasml_lite) − acc(baseline) beats −0.3 pt", "csasml_lite", "baseline", -0.3),
+    _acc_claim("local branch", "acc(csasml_lite) beats acc(no_le)", "csasml_lite", "no_le"),
+    _acc_claim("multi-scale pooling", "acc(csasml_lite) beats acc(single_scale)", "csasml_lite", "single_scale"),
+    _acc_claim("plug-in", "SMM in resnet20 lowers MACs and acc(resnet20_smm) − acc(resnet20) beats −0.5 pt",
+               "resnet20_smm", "resnet20", -0.5),
     _acc_claim("full MHSA ablation", "(no §2.5 rule) CSA vs full MHSA in the same backbone", "csasml_lite",
                "full_mhsa", rule="info"),
-    Claim("MACs formulas", "analytic MACs == FlopCounterMode MACs (every run)", rule="fact"),
     Claim("CIFAR-100 +1.8%", "thesis: +1.8% on CIFAR-100 at 25% less computation", rule="fact"),
+    Claim("lite MACs", "MACs(csasml_lite) <= 0.75 x MACs(baseline) (fixed architectures: a property, not a result)",
+          metric="MACs(csasml_lite) / MACs(baseline)", threshold=0.75, rule="fact", kind="check"),
+    Claim("stage-3 tokens", "stage 3 has >= 64 tokens, so cross-scale attention is exercised (issue 17)",
+          rule="fact", kind="check"),
+    Claim("MACs formulas", "analytic MACs == FlopCounterMode MACs (every run)", rule="fact", kind="check"),
 )}
-"""The §2.5 claims, in verdict order (accuracy differences in points, paired by seed)."""
+"""The §2.5 claims and checks (accuracy differences in points, paired by seed); claims come first in the table."""
+
+V1_TEST_ITEMS = 300
+"""Test items of the tables committed before issue 17 (30 per class; no ``n_test`` column)."""
+
+
+def stated_claims() -> list[Claim]:
+    """The study's claims and checks, for the rule tests."""
+    return list(CLAIMS.values())
 
 
 def _paired(df: pd.DataFrame, claim: Claim) -> np.ndarray:
@@ -265,9 +288,16 @@ def verdict(df: pd.DataFrame) -> pd.DataFrame:
     ratio = lite / base if base > 0 else np.nan
     r20, plug, fm = _macs(df, "resnet20"), _macs(df, "resnet20_smm"), _macs(df, "full_mhsa")
     agree = bool((df["macs_analytic"] == df["macs_counted"]).all())
+    size = int(df.attrs.get("settings", {}).get("image_size", 16))
+    tokens = (max(1, size // 4)) ** 2
+    dense = df.loc[df["run"] == "baseline", "test_acc"]
+    n_test = int(df["n_test"].iloc[0]) if "n_test" in df.columns and len(df) else V1_TEST_ITEMS
     checks: list[Check] = [
         c["lite MACs"].judge(f"{lite:,.0f} / {base:,.0f} = {ratio:.3f}x" if np.isfinite(ratio) else "needs runs",
                              bool(ratio <= 0.75) if np.isfinite(ratio) else None),
+        c["stage-3 tokens"].judge(f"{size}x{size} input: stage 3 is {size // 4}x{size // 4} = {tokens} tokens"
+                                  + (f"; CSA net / full-MHSA net MACs {lite / fm:.3f}x" if fm > 0 else ""), tokens >= 64),
+        headroom(float(dense.mean()) if len(dense) else float("nan"), n_test, "dense baseline test accuracy"),
         *(c[k].check(_paired(df, c[k])) for k in ("lite accuracy", "local branch", "multi-scale pooling")),
         c["plug-in"].check(_paired(df, c["plug-in"]), detail=f"; MACs {plug / r20:.3f}x" if r20 > 0 else "",
                            require=bool(plug < r20)),

@@ -315,7 +315,7 @@ def _(load_or_run, mo, settings, study):
     _got = load_or_run(study, settings, mo.notebook_dir() / "results" / "longtail.csv", rerun=False)
     mo.stop(_got is None, mo.md("No committed full run yet: run `python -m labkit.studies.longtail --pie-k 5 --out "
                                 "notebooks/studies/results/longtail.csv`."))
-    mo.vstack([mo.md(f"`{_got.command}`"), study.verdict(_got.table)[["criterion", "claim", "measured", "verdict"]]])
+    mo.vstack([mo.md(f"`{_got.command}`"), study.verdict(_got.table)[["kind", "criterion", "claim", "measured", "verdict"]]])
     return
 
 
@@ -325,11 +325,12 @@ def _(mo):
     ## 8 · Verdict of this run
 
     PASS / FAIL per §1.7 criterion, computed as measured, on the tail (*few*) accuracy, paired by
-    (seed, class permutation). A criterion passes when the mean paired difference is positive and
-    exceeds one std of the differences, or has the claimed sign in every pair (docs/methods.md §0.1).
-    *Thesis claim*: E ≥ A. *Merging helps*: E ≥ D. *Pruning itself helps the tail*: E > B, the
-    stronger claim; without it a pass of the first row is the long-tail loss, not pruning. INFO rows
-    give the context. In smoke mode every number is noise.
+    (seed, class permutation). A claim passes when E beats the other run strictly in every pair, or
+    with the paired 95 % interval above zero; a tie does not beat and an all-zero difference fails.
+    *Thesis claim (matched)*: E beats L, the dense baseline trained as long as the method.
+    *Merging helps*: E beats D. *Pruning itself helps the tail*: E beats B; without it a pass of the
+    first row is the long-tail loss, not pruning. INFO rows give the context (E against the
+    unmatched A too); the proxy's headroom is a check. In smoke mode every number is noise.
     """)
     return
 

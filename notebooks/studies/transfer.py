@@ -264,10 +264,12 @@ def _(mo):
     mo.md(r"""
     ## 5 · Verdict (§4.5 pass rules, as measured)
 
-    Paired over seeds (docs/methods.md §0.1): a rule passes when the mean paired difference has the claimed
-    sign and exceeds one std of the differences, or has that sign in every seed; fewer than 3 seeds
-    cannot pass. "Best data-driven" picks the better of mean activation / APoZ (and its ranking) at
-    r = 0.4 by mean accuracy, then compares it per seed with unpruned transfer (threshold −2 pt).
+    Paired over seeds, by the one shared rule: a claim passes when it beats its margin strictly in
+    every seed or with the paired 95 % interval above it (a tie does not beat; an all-zero difference
+    fails); fewer than 3 seeds cannot pass. "Best data-driven" picks the better of mean activation /
+    APoZ (and its ranking) at r = 0.4 **on validation accuracy**, then compares its test accuracy per
+    seed with unpruned transfer (margin −2 pt). The source transferring at all and the proxy's
+    headroom are checks.
     INFO rows are reported without a pass rule. The thesis's own claim (VGG-16 on Flowers-102) needs
     the online path in the README and a machine with the data.
     """)

@@ -69,5 +69,5 @@ def test_labkit_study_runs_a_study_with_its_own_command(tmp_path: Path, capsys) 
     table = read_table(out)
     assert table.attrs["command"] == f"python -m labkit.studies.optimized {' '.join(argv)}"
     assert set(table["variant"]) == {"magnitude"} and len(table) == 2
-    assert "GA > magnitude" in capsys.readouterr().out  # the verdict is printed
+    assert "GA beats magnitude" in capsys.readouterr().out  # the verdict is printed
     assert labkit(["study", "optimized", "--smoke", "--out", str(tmp_path / "x.txt")]) == 2

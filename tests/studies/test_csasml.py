@@ -21,16 +21,17 @@ COLUMNS = ["run", "seed", "what", "options", "params", "macs_analytic", "macs_co
 
 def test_smoke_run_returns_the_table():
     s = CSASMLSettings(runs=("baseline", "csasml_lite"), seeds=(0, 1), epochs=1, train_fraction=0.05,
-                       batch_size=32, device="cpu")
+                       batch_size=32, device="cpu", image_size=16, test_per_class=20)
     models: dict = {}
     df = run_study(s, models=models)
-    assert list(df.columns) == COLUMNS and len(df) == 4
+    assert list(df.columns) == COLUMNS + ["n_test"] and len(df) == 4 and df["n_test"].eq(200).all()
     assert np.isfinite(df[["params", "macs_analytic", "macs_counted", "test_acc"]].to_numpy(float)).all()
     assert (df["macs_analytic"] == df["macs_counted"]).all()
     assert df["test_acc"].between(0, 1).all() and df.attrs["settings"]["epochs"] == 1
     v = verdict(df)
     assert list(v.columns) == VERDICT_COLUMNS
-    assert v.set_index("criterion").loc["lite MACs", "verdict"] == "PASS"
+    assert v.set_index("criterion").loc["lite MACs", ["kind", "verdict"]].tolist() == ["check", "PASS"]
+    assert v.set_index("criterion").loc["stage-3 tokens", "verdict"] == "FAIL"  # 16x16: a 4x4 stage-3 map
     assert v.set_index("criterion").loc["local branch", "verdict"] == "n/a"  # no_le was not run
     sample = attention_sample(models[("csasml_lite", 0)], torch.rand(1, 16, 16))
     assert sample.weights.shape == (6, 16, 5) and sample.scales == (1, 2)
@@ -47,8 +48,8 @@ def test_every_run_builds_and_its_macs_formulas_agree(run):
 
 
 def test_single_scale_uses_the_largest_default_scale():
-    assert build_run("single_scale").layer3[1].attn.scales == (2,)  # 16x16 input -> 4x4 map -> (1, 2)
-    assert build_run("single_scale", CSASMLSettings(image_size=32)).layer3[1].attn.scales == (4,)
+    assert build_run("single_scale", CSASMLSettings.v1()).layer3[1].attn.scales == (2,)  # 16x16 -> 4x4 map
+    assert build_run("single_scale").layer3[1].attn.scales == (4,)   # the v2 default: 32x32 -> 8x8 map
 
 
 def _table(acc: dict[str, list[float]], macs: dict[str, int]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from labkit.studies.dominos import (RUNS, DominosSettings, importance_frame, rea
 
 COLUMNS = ["seed", "run", "target", "what", "structure", "macs", "params", "reduction", "removed_blocks",
            "n_removed", "shape_ok", "acc_pruned", "acc_ft", "acc_se", "acc_extra", "se_params", "se_macs",
-           "influence_seconds", "weibull_fits", "weibull_r2_defined", "weibull_r2_ge_09", "seconds"]
+           "influence_seconds", "weibull_fits", "weibull_r2_defined", "weibull_r2_ge_09", "seconds", "n_test"]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def tiny():
 
 def test_tiny_run_returns_the_table(tiny, tmp_path):
     df, arts = tiny
-    assert list(df.columns) == COLUMNS and list(df["run"]) == ["dense", "l1", "rd_c2b"]
+    assert list(df.columns) == COLUMNS and list(df["run"]) == ["dense", "l1", "rd_c2b"] and df["n_test"].eq(600).all()
     pruned = df[df["run"] != "dense"]
     assert (pruned["reduction"] >= 0.6).all() and pruned["shape_ok"].all()
     assert (pruned["macs"] < 0.41 * df.loc[0, "macs"]).all()          # counted MACs of the slimmed nets
@@ -68,15 +68,17 @@ def test_verdict_applies_the_paired_rule_and_the_thresholds():
     df = _table({"l1": [0.90, 0.91, 0.92], "rd_c2b": [0.91, 0.91, 0.93]}, se=[0.95, 0.95, 0.95],
                 extra=[0.947, 0.949, 0.95], removed=[1, 2, 1])
     v = verdict(df).set_index("criterion")
-    assert v.loc["R·D+c2b vs L1 at -40%", "verdict"] == "PASS"            # +1, 0, +1: never below
-    assert v.loc["R·D+c2b vs L1 at -40%", "diffs_pt"] == "+1.00, +0.00, +1.00"
+    assert v.loc["R·D+c2b beats L1 at -40%", "verdict"] == "FAIL"         # +1, 0, +1: a tie does not beat
+    assert v.loc["R·D+c2b beats L1 at -40%", "diffs_pt"] == "+1.00, +0.00, +1.00"
+    assert v.loc["R·D+c2b beats FPGM at -40%", "verdict"] == "n/a"        # not run
+    assert v.loc["blocks removed at -60%", "kind"] == "check" and v.loc["proxy headroom", "kind"] == "check"
     assert v.loc["blocks removed at -60%", "verdict"] == "PASS"
     assert v.loc["SE vs extra epochs at -60%", "verdict"] == "FAIL"       # +0.3, +0.1, 0.0 vs the +0.2 bar
     assert v.loc["Weibull fits R² >= 0.9", "verdict"] == "PASS"           # 41/50 = 82%
     worse = _table({"l1": [0.92, 0.92, 0.92], "rd_c2b": [0.91, 0.93, 0.90]}, se=[0.95] * 3, extra=[0.94] * 3,
                    removed=[1, 0, 1])
     w = verdict(worse).set_index("criterion")
-    assert w.loc["R·D+c2b vs L1 at -60%", "verdict"] == "FAIL"
+    assert w.loc["R·D+c2b beats L1 at -60%", "verdict"] == "FAIL"
     assert w.loc["blocks removed at -60%", "verdict"] == "FAIL"           # seed 1 removed none
     assert w.loc["SE vs extra epochs at -40%", "verdict"] == "PASS"       # +1 pt in every seed
     with pytest.raises(ValueError, match="columns"):
@@ -84,7 +86,7 @@ def test_verdict_applies_the_paired_rule_and_the_thresholds():
 
 
 def test_settings_and_errors():
-    assert set(DominosSettings().runs) == set(RUNS) and DominosSettings().targets == (0.4, 0.6)
+    assert set(DominosSettings().runs) == set(RUNS) and DominosSettings().targets == (0.4, 0.6, 0.7, 0.8)
     assert DominosSettings.smoke().seeds == (0,)
     with pytest.raises(KeyError, match="unknown"):
         run_study(DominosSettings(runs=("magnitude",)))

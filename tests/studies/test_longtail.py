@@ -113,7 +113,8 @@ def test_soup_start_averages_the_candidates_by_alpha_and_runs_in_the_study():
     name = next(n for n, _ in start.named_parameters())
     expect = sum(a * c.model.get_parameter(name) for a, c in zip(alpha.values(), cands))
     torch.testing.assert_close(start.get_parameter(name), expect)
-    df = run_study(LongTailSettings(seeds=(0,), permutations=(0,), sparsities=(0.3,), e0=1, e_aux=1, e_ft=1,
+    df = run_study(LongTailSettings(model="tiny_cnn", dataset_options=(), seeds=(0,), permutations=(0,),
+                                    sparsities=(0.3,), e0=1, e_aux=1, e_ft=1,
                                     trainers=("ce", "balanced_softmax"), device="cpu", runs=("D", "E"),
                                     start="soup"))
     assert df.attrs["settings"]["start"] == "soup" and sorted(df["run"]) == ["D", "E"]
@@ -123,8 +124,9 @@ def test_soup_start_averages_the_candidates_by_alpha_and_runs_in_the_study():
 
 
 def test_smoke_study_gives_a_complete_finite_table():
-    s = LongTailSettings(seeds=(0, 1), permutations=(0,), sparsities=(0.3,), trainers=("ce", "balanced_softmax"),
-                         e0=1, e_aux=1, e_ft=1, device="cpu")
+    s = LongTailSettings(model="tiny_cnn", seeds=(0, 1), permutations=(0,), sparsities=(0.3,),
+                         trainers=("ce", "balanced_softmax"), e0=1, e_aux=1, e_ft=1, device="cpu",
+                         dataset_options=(("test_per_class", 20),))
     df = run_study(s)
     assert list(df.columns) == COLUMNS
     num = ["sparsity", "seed", "permutation", "overall", "balanced", "many", "medium", "few", "achieved", "seconds"]
@@ -132,8 +134,9 @@ def test_smoke_study_gives_a_complete_finite_table():
     assert df[["overall", "balanced", "many", "medium", "few"]].stack().between(0, 1).all()
     for seed in (0, 1):
         runs = df[df["seed"] == seed].set_index("run")
-        assert sorted(runs.index) == ["A", "B", "C", "D", "E"]
-        assert runs.loc[["A", "B"], "achieved"].tolist() == [0.0, 0.0]
+        assert sorted(runs.index) == ["A", "B", "C", "D", "E", "L"]
+        assert runs.loc[["A", "B", "L"], "achieved"].tolist() == [0.0, 0.0, 0.0]
+        assert runs.loc["L", "trainer"] == "ce" and runs["n_test"].eq(200).all()
         assert np.allclose(runs.loc[["C", "D", "E"], "achieved"], 0.3, atol=0.005)
         assert runs.loc["D", "trainer"] == runs.loc["E", "trainer"] == runs.loc["B", "trainer"]
         assert runs.loc["A", "trainer"] == runs.loc["C", "trainer"] == "ce"
@@ -141,14 +144,16 @@ def test_smoke_study_gives_a_complete_finite_table():
     assert df.attrs["settings"]["e0"] == 1
     v = verdict(df)
     assert list(v.columns) == VERDICT_COLUMNS
-    main = v.set_index("criterion").loc[["thesis claim (miniature)", "merging helps", "pruning itself helps the tail"]]
+    main = v.set_index("criterion").loc[["thesis claim (matched)", "merging helps", "pruning itself helps the tail"]]
     assert main["n_pairs"].tolist() == [2, 2, 2] and main["verdict"].isin(["PASS", "FAIL"]).all()
-    assert np.isfinite(v[["mean_diff_pt", "std_diff_pt"]].to_numpy(float)).all()
+    paired = v[v["n_pairs"] > 0]
+    assert np.isfinite(paired[["mean_diff_pt", "std_diff_pt"]].to_numpy(float)).all()
+    assert v.set_index("criterion").loc["proxy headroom", "measured"].endswith("200 test items, 0.50 pt per item")
 
 
 def test_pie_study_runs_populations_on_one_split():
-    s = LongTailSettings(seeds=(0,), permutations=(1,), trainers=("ce", "balanced_softmax"), e0=1, e_aux=1, e_ft=1,
-                         device="cpu")
+    s = LongTailSettings(model="tiny_cnn", dataset_options=(), seeds=(0,), permutations=(1,),
+                         trainers=("ce", "balanced_softmax"), e0=1, e_aux=1, e_ft=1, device="cpu")
     rep = pie_study(s, k=2, dense_run="A", pruned_run="C")
     assert (rep.k_dense, rep.k_pruned) == (2, 2) and len(rep.targets) == 300
     pc = rep.per_class
@@ -162,7 +167,7 @@ def _table(few: dict[str, list[float]], trainer_e: list[str] | None = None) -> p
     rows = []
     for run, vals in few.items():
         for unit, v in enumerate(vals):
-            rows.append({"run": run, "sparsity": 0.0 if run in "AB" else 0.3, "seed": unit, "permutation": 0,
+            rows.append({"run": run, "sparsity": 0.0 if run in "ABL" else 0.3, "seed": unit, "permutation": 0,
                          "few": v, "balanced": v, "trainer": "ldam_drw" if run in "BDE" else "ce"})
     df = pd.DataFrame(rows)
     if trainer_e is not None:  # a second B per unit, for another k* (another sparsity's best trainer)
@@ -173,18 +178,19 @@ def _table(few: dict[str, list[float]], trainer_e: list[str] | None = None) -> p
 
 def test_verdict_is_computed_as_measured():
     few = {"A": [0.40, 0.50, 0.45], "B": [0.80, 0.70, 0.75], "C": [0.30, 0.35, 0.30],
-           "D": [0.70, 0.71, 0.74], "E": [0.70, 0.72, 0.74]}
+           "D": [0.70, 0.71, 0.74], "E": [0.70, 0.72, 0.74], "L": [0.60, 0.50, 0.45]}
     t = _table(few)
     t["alpha"] = ["" if r != "E" else ('{"ce": 0.3, "ldam_drw": 0.7}' if i % 2 else '{"ce": 0.5, "ldam_drw": 0.5}')
                   for i, r in enumerate(t["run"])]
     v = verdict(t, sparsity=0.3).set_index("criterion")
     assert v.loc["merging helps", "measured"].endswith("in 1 of 3")  # only the 0.7 unit is dominated
-    assert v.loc["thesis claim (miniature)", "verdict"] == "PASS"     # +30, +22, +29 pt
-    assert v.loc["thesis claim (miniature)", "mean_diff_pt"] == pytest.approx(27.0)
-    assert v.loc["thesis claim (miniature)", "diffs_pt"] == "+30.00, +22.00, +29.00"
-    assert v.loc["thesis claim (miniature)", "metric"] == "few(E@0.3) − few(A)"
-    assert v.loc["thesis claim (miniature)", "measured"] == "few(E@0.3) − few(A): +27.00 ± 4.36 pt over 3 pairs"
-    assert v.loc["merging helps", "verdict"] == "PASS"                # 0, +1, 0: mean > 0, never below
+    assert v.loc["thesis claim (matched)", "verdict"] == "PASS"       # against L: +10, +22, +29 pt
+    assert v.loc["thesis claim (matched)", "metric"] == "few(E@0.3) − few(L)"
+    assert v.loc["E vs unmatched A", "verdict"] == "INFO"
+    assert v.loc["E vs unmatched A", "mean_diff_pt"] == pytest.approx(27.0)
+    assert v.loc["E vs unmatched A", "diffs_pt"] == "+30.00, +22.00, +29.00"
+    assert v.loc["E vs unmatched A", "measured"] == "few(E@0.3) − few(A): +27.00 ± 4.36 pt over 3 pairs"
+    assert v.loc["merging helps", "verdict"] == "FAIL"                # 0, +1, 0: ties do not beat
     assert v.loc["pruning itself helps the tail", "verdict"] == "FAIL"  # -10, +2, -1
     assert v.loc["long-tail loss alone", "verdict"] == "INFO"
     assert v.loc["long-tail loss alone", "mean_diff_pt"] == pytest.approx(30.0)
@@ -235,5 +241,5 @@ def test_the_same_study_runs_on_cifar100_lt_files(tmp_path, fake_cifar100):
                                      dataset_options=(("augment", True), ("root", str(tmp_path)),
                                                       ("val_per_class", 1)))
     df = run_study(s)
-    assert sorted(df["run"]) == ["A", "B", "C", "D", "E"] and (df["permutation"] == -1).all()
+    assert sorted(df["run"]) == ["A", "B", "C", "D", "E", "L"] and (df["permutation"] == -1).all()
     assert np.isfinite(df[["overall", "balanced", "achieved"]].to_numpy(float)).all()

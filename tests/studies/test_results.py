@@ -22,3 +22,25 @@ def test_table_round_trip_keeps_command_settings_and_versions(tmp_path):
 def test_missing_table_names_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="run the study"):
         read_table(tmp_path / "nope.csv")
+
+
+def test_git_commit_is_unknown_outside_a_git_checkout(monkeypatch):
+    import subprocess
+
+    from labkit.studies import _results
+
+    def no_git(*a, **k):
+        raise FileNotFoundError("git")
+
+    _results.git_commit.cache_clear()
+    monkeypatch.setattr(subprocess, "run", no_git)
+    try:
+        assert _results.git_commit() == "unknown"
+    finally:
+        _results.git_commit.cache_clear()
+    failing = lambda *a, **k: subprocess.CompletedProcess(a, 128, "", "not a git repository")  # noqa: E731
+    monkeypatch.setattr(subprocess, "run", failing)
+    try:
+        assert _results.git_commit() == "unknown"
+    finally:
+        _results.git_commit.cache_clear()

@@ -40,14 +40,14 @@ import pandas as pd
 
 from .._cli import Option, StudyCommand, study_main
 from .._results import read_table, write_table
-from .claims import claims, verdict
+from .claims import claims, stated_claims, verdict
 from .explore import importance_frame, rescore, stage_summary
 from .pipeline import STUDY, SeedArtifacts, prepare_seed, run_study, scores_for_seed, study_units, unit_rows
 from .settings import COLUMNS, RUNS, DominosSettings, Run
 
 __all__ = ["DominosSettings", "RUNS", "Run", "SeedArtifacts", "COLUMNS", "scores_for_seed", "prepare_seed",
            "run_study", "study_units", "unit_rows", "STUDY", "rescore", "importance_frame", "stage_summary", "claims",
-           "verdict", "write_results", "read_results", "COMMAND", "main"]
+           "stated_claims", "verdict", "write_results", "read_results", "COMMAND", "main"]
 
 
 def write_results(df: pd.DataFrame, path: str | os.PathLike[str], command: str) -> Path:

@@ -42,7 +42,7 @@ from ...training import FitConfig, fit
 from .._runner import Study
 from .settings import COLUMNS, RUNS, DominosSettings
 
-__all__ = ["SeedArtifacts", "scores_for_seed", "prepare_seed", "run_study", "study_units", "unit_rows", "STUDY"]
+__all__ = ["SeedArtifacts", "fpgm_scores", "scores_for_seed", "prepare_seed", "run_study", "study_units", "unit_rows", "STUDY"]
 
 
 @dataclass
@@ -59,12 +59,27 @@ class SeedArtifacts:
 
 def _data(settings: DominosSettings, seed: int) -> Any:
     return load_dataset("digits", seed=seed, size=settings.image_size, noise=settings.noise,
-                        noise_splits=settings.noise_splits, train_fraction=settings.train_fraction)
+                        noise_splits=settings.noise_splits, train_fraction=settings.train_fraction,
+                        test_per_class=settings.test_per_class)
 
 
-def scores_for_seed(model: nn.Module, calib: torch.Tensor, settings: DominosSettings,
-                    seed: int) -> tuple[dict[str, dict[str, torch.Tensor]], Any, dict[str, Any]]:
-    """All importances of §5.7 on one calibration batch: ``{"l1", "random", "R", "D", "I"}`` -> scores.
+def fpgm_scores(model: nn.Module, layers: list[str]) -> dict[str, torch.Tensor]:
+    """FPGM (He et al. 2019, arXiv 1811.00250): a filter's summed L2 distance to the layer's other filters.
+
+    A filter near the geometric median is replaceable by the others, so a small sum = prune first.
+    """
+    out = {}
+    for name in layers:
+        w = model.get_parameter(name).detach().flatten(1).float()  # layers are weight names
+        out[name] = torch.cdist(w, w).sum(1)
+    return out
+
+
+def scores_for_seed(model: nn.Module, calib: torch.Tensor, settings: DominosSettings, seed: int,
+                    labelled: Any = None) -> tuple[dict[str, dict[str, torch.Tensor]], Any, dict[str, Any]]:
+    """All importances of §5.7 on one calibration batch: ``{"l1", "random", "fpgm", "R", "D", "I"}`` -> scores.
+
+    ``labelled`` (a split of the calibration items with labels) adds ``"taylor"``.
 
     R and D are computed once and reused for R-only, D-only and I (so the variants differ only in
     how they combine the same measurements). Returns ``(scores, curves, fits)``.
@@ -74,7 +89,11 @@ def scores_for_seed(model: nn.Module, calib: torch.Tensor, settings: DominosSett
                                   max_items=settings.calib_items)
     D, curves, fits = domino_scores_and_curves(model, layers, calib, method=settings.method,
                                                horizon=settings.horizon, max_items=settings.calib_items_d)
+    extra = {"taylor": dict(score(model, "taylor", labelled, granularity="filter", layers=layers))} \
+        if labelled is not None else {}
     return {
+        **extra,
+        "fpgm": fpgm_scores(model, layers),
         "l1": dict(score(model, "magnitude", granularity="filter", layers=layers)),
         "random": dict(score(model, "random", granularity="filter", layers=layers, seed=seed)),
         "R": R,
@@ -110,7 +129,8 @@ def prepare_seed(settings: DominosSettings, seed: int) -> tuple[Any, SeedArtifac
     _train(dense, data.train, settings.epochs, settings.lr, settings, seed, dev)
     dense = dense.cpu().eval()
     calib = data.train.tensors()[0][: settings.calib_items]
-    sc, curves, fits = scores_for_seed(dense, calib, settings, seed)
+    labelled = data.train.subset(list(range(min(settings.calib_items, len(data.train)))))
+    sc, curves, fits = scores_for_seed(dense, calib, settings, seed, labelled)
     tab = influence_table(curves, fits)
     c = cost(dense, shape, latency=False)
     row = {"seed": seed, "run": "dense", "target": 0.0, "what": "unpruned ResNet-20", "structure": "",
@@ -119,7 +139,8 @@ def prepare_seed(settings: DominosSettings, seed: int) -> tuple[Any, SeedArtifac
            "acc_se": np.nan, "acc_extra": np.nan, "se_params": 0, "se_macs": 0,
            "influence_seconds": round(curves.seconds, 2), "weibull_fits": len(tab),
            "weibull_r2_defined": int(tab["r2"].notna().sum()),
-           "weibull_r2_ge_09": int((tab["r2"] >= 0.9).sum()), "seconds": round(time.perf_counter() - t0, 1)}
+           "weibull_r2_ge_09": int((tab["r2"] >= 0.9).sum()), "seconds": round(time.perf_counter() - t0, 1),
+           "n_test": len(data.test)}
     return data, SeedArtifacts(dense, sc, curves, fits), row
 
 
@@ -179,7 +200,7 @@ def _seed_rows(settings: DominosSettings, seed: int, artifacts: dict[int, SeedAr
                    "reduction": plan.reduction, "removed_blocks": " ".join(plan.removed_blocks),
                    "n_removed": len(plan.removed_blocks), "shape_ok": ok, "acc_se": np.nan, "acc_extra": np.nan,
                    "se_params": 0, "se_macs": 0, "influence_seconds": np.nan, "weibull_fits": np.nan,
-                   "weibull_r2_defined": np.nan, "weibull_r2_ge_09": np.nan}
+                   "weibull_r2_defined": np.nan, "weibull_r2_ge_09": np.nan, "n_test": len(data.test)}
             if not ok:
                 rows.append({**row, "macs": plan.macs_pruned, "params": np.nan, "acc_pruned": np.nan,
                              "acc_ft": np.nan, "seconds": round(time.perf_counter() - t1, 1)})

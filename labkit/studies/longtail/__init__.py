@@ -51,7 +51,7 @@ import pandas as pd
 from ...io import atomic_write
 from .._cli import Option, Preset, StudyCommand, study_main
 from .._results import read_table, write_table
-from .claims import Pair, claims, verdict
+from .claims import Pair, claims, stated_claims, verdict
 from .pipeline import (
     STUDY,
     TrainerMerge,
@@ -66,8 +66,8 @@ from .pipeline import (
 from .settings import COLUMNS, RUNS, LongTailSettings, load_unit_data, settings_dict
 
 __all__ = ["LongTailSettings", "RUNS", "COLUMNS", "load_unit_data", "TrainerMerge", "merge_trainers", "UnitResult",
-           "run_unit", "run_study", "study_units", "unit_rows", "STUDY", "pie_study", "Pair", "claims", "verdict",
-           "write_results", "read_results", "COMMAND", "main"]
+           "run_unit", "run_study", "study_units", "unit_rows", "STUDY", "pie_study", "Pair", "claims", "stated_claims",
+           "verdict", "write_results", "read_results", "COMMAND", "main"]
 
 
 def write_results(df: pd.DataFrame, path: str | os.PathLike[str], command: str) -> Path:
@@ -90,7 +90,7 @@ def _report(args: argparse.Namespace, s: LongTailSettings, df: pd.DataFrame, com
              f"root):\n\n```\n{command}\n```\n",
              f"Settings: `{json.dumps(settings_dict(s), default=str)}`\n",
              f"Study time: {time.perf_counter() - started:.0f} s (table and verdict).\n",
-             "## Verdict (as measured)\n\n```\n" + v[["criterion", "measured", "verdict"]].to_string(index=False)
+             "## Verdict (as measured)\n\n```\n" + v[["kind", "criterion", "measured", "verdict"]].to_string(index=False)
              + "\n```\n"]
     if args.pie_k:
         rep = pie_study(s, k=args.pie_k)

@@ -147,7 +147,7 @@ def run_unit(data: LabData, seed: int, settings: LongTailSettings, *, permutatio
                **{g: rep.by_group.get(g, float("nan")) for g in ("many", "medium", "few")},
                "trainer": trainer, "achieved": float(achieved),
                "alpha": json.dumps({k: round(v, 6) for k, v in alpha.items()}) if alpha else "",
-               "seconds": round(time.perf_counter() - t0, 2)}
+               "seconds": round(time.perf_counter() - t0, 2), "n_test": len(data.test)}
         out.rows.append(row)
         if keep:
             out.models[(run, float(s))] = model
@@ -161,6 +161,12 @@ def run_unit(data: LabData, seed: int, settings: LongTailSettings, *, permutatio
     theta0.eval()
     if "A" in settings.runs:
         record("A", 0.0, theta0, "ce", 0.0, t0)
+    if "L" in settings.runs:  # the matched dense baseline: as many epochs as θ0 + auxiliary + fine-tune
+        tl = time.perf_counter()
+        longer = copy.deepcopy(theta0)
+        fit(longer, data.train, FitConfig(epochs=settings.e_aux + settings.e_ft, loss="ce", seed=mix_seed(seed, 98),
+                                          device=dev, progress=progress, **settings.fit_kwargs("finetune")))
+        record("L", 0.0, longer.eval(), "ce", 0.0, tl)
 
     need_merge = {"B", "D", "E"} & set(settings.runs)  # only these need the auxiliary trainers
     calib = calibration_set(data.val, settings.calibration_per_class, seed) if settings.criterion == "taylor" else None
@@ -277,8 +283,8 @@ def pie_study(settings: LongTailSettings = LongTailSettings(), *, k: int = 5, se
     dense, pruned = [], []
     for i in range(k):
         u = run_unit(data, mix_seed(seed, 7000 + i), cfg, keep=True, progress=progress)
-        dense.append(u.models[(dense_run, 0.0 if dense_run in ("A", "B") else s)])
-        pruned.append(u.models[(pruned_run, 0.0 if pruned_run in ("A", "B") else s)])
+        dense.append(u.models[(dense_run, 0.0 if dense_run in ("A", "B", "L") else s)])
+        pruned.append(u.models[(pruned_run, 0.0 if pruned_run in ("A", "B", "L") else s)])
     dev = resolve_device(settings.device)
     return pie(predict_labels(dense, data.test, dev), predict_labels(pruned, data.test, dev), data.test.targets,
                class_counts=data.class_counts, groups=data.groups, classes=data.classes)

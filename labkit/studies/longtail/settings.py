@@ -2,7 +2,7 @@
 
 Example:
     >>> LongTailSettings.smoke().sparsities, list(RUNS)
-    ((0.3, 0.5), ['A', 'B', 'C', 'D', 'E'])
+    ((0.3, 0.5), ['A', 'L', 'B', 'C', 'D', 'E'])
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from ...training.trainers import DEFAULT_TRAINERS, get_trainer
 __all__ = ["RUNS", "COLUMNS", "LongTailSettings", "load_unit_data", "settings_dict", "mix_seed"]
 
 RUNS: dict[str, str] = {
-    "A": "dense CE θ0 (full baseline)",
+    "A": "dense CE θ0 (full baseline, E0 epochs)",
+    "L": "dense CE θ0 trained E_aux + E_ft epochs more: as long as the method (matched baseline)",
     "B": "dense control: θ_k* fine-tuned with trainer k*, no mask",
     "C": "uniform magnitude mask on θ0, fine-tuned with CE",
     "D": "single-trainer mask M_k*, layered budgets, fine-tuned with k*",
@@ -26,25 +27,32 @@ RUNS: dict[str, str] = {
 """The runs of docs/methods.md §1.7."""
 
 COLUMNS = ["run", "sparsity", "seed", "permutation", "overall", "balanced", "many", "medium", "few",
-           "trainer", "achieved", "alpha", "seconds"]
+           "trainer", "achieved", "alpha", "seconds", "n_test"]
 """Columns of :func:`run_study`'s table. ``sparsity`` is the target (0 for the dense runs A, B);
 ``achieved`` the measured fraction of prunable weights removed; ``trainer`` the loss that
 fine-tuned the row's model; ``alpha`` the merge weights (JSON) for D / E; ``permutation`` −1
-means the dataset's own class order."""
+means the dataset's own class order; ``n_test`` the test items (the proxy's points per item)."""
 
 
 @dataclass(frozen=True)
 class LongTailSettings:
-    """Settings of the §1.7 experiment; defaults = docs/methods.md §1.7 on digits-LT ([inferred] marked)."""
+    """Settings of the §1.7 experiment on digits-LT ([inferred] marked), as issue 17's proxy with headroom.
+
+    Defaults (the full run): ResNet-20 (19 prunable convs, so the layered profile has room),
+    600 balanced test items (60 per class: one item = 0.17 pt), 5 seeds, each its own split, init
+    and class order (``permutations=None``: digits-LT permutes the classes by the seed). Run L is
+    the dense baseline trained as long as the method. docs/methods.md §1.7's original proxy
+    (``tiny_cnn``, 300 test items, 3 seeds x 3 orders) is :meth:`v1`.
+    """
 
     dataset: str = "digits-lt"
-    model: str = "tiny_cnn"
+    model: str = "resnet20"
     imbalance: float = 20.0
-    seeds: tuple[int, ...] = (0, 1, 2)              # data split and training seed
-    permutations: tuple[int, ...] | None = (0, 1, 2)  # class-order seeds; None = the dataset's order
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)        # data split, class order and training seed
+    permutations: tuple[int, ...] | None = None     # class-order seeds; None = one order per seed
     sparsities: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7)
     trainers: tuple[str, ...] = DEFAULT_TRAINERS
-    runs: tuple[str, ...] = ("A", "B", "C", "D", "E")
+    runs: tuple[str, ...] = ("A", "L", "B", "C", "D", "E")
     e0: int = 40
     e_aux: int = 10
     e_ft: int = 10
@@ -67,7 +75,7 @@ class LongTailSettings:
     start: str = "best"                # E / D fine-tune from θ_k* ("best"), θ0 ("theta0") or an α-weighted soup
     exclude_first: bool = True         # docs/methods.md §0.1 prunable set (the classifier always stays dense)
     verdict_sparsity: float = 0.3
-    dataset_options: tuple[tuple[str, Any], ...] = ()
+    dataset_options: tuple[tuple[str, Any], ...] = (("test_per_class", 60),)
     device: str | None = None
 
     def __post_init__(self) -> None:
@@ -96,7 +104,14 @@ class LongTailSettings:
 
         The numbers are not meaningful; they only prove every path runs.
         """
-        return cls(seeds=(0, 1), permutations=(0,), sparsities=(0.3, 0.5), e0=4, e_aux=1, e_ft=1)
+        return cls(model="tiny_cnn", seeds=(0, 1), permutations=(0,), sparsities=(0.3, 0.5), e0=4, e_aux=1, e_ft=1,
+                   dataset_options=(("test_per_class", 30),))
+
+    @classmethod
+    def v1(cls) -> LongTailSettings:
+        """The proxy of the runs committed before issue 17: tiny_cnn, 300 test items, 3 seeds x 3 orders, no L."""
+        return cls(model="tiny_cnn", seeds=(0, 1, 2), permutations=(0, 1, 2), runs=("A", "B", "C", "D", "E"),
+                   dataset_options=())
 
     @classmethod
     def cifar100_lt(cls, root: str | None = None, **overrides: Any) -> LongTailSettings:

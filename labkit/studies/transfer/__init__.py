@@ -47,6 +47,7 @@ from .study import (
                     read_results,
                     run_study,
                     source_data,
+                    stated_claims,
                     study_units,
                     target_data,
                     unit_rows,
@@ -56,5 +57,5 @@ from .study import (
 
 __all__ = ["TransferSettings", "FAMILIES", "RANKINGS", "ARMS", "SOURCE", "conv_layers", "filter_scores",
            "select_filters", "kept_filters", "class_activations", "run_transfer", "source_data", "target_data",
-           "pretrain_source", "load_source", "run_study", "study_units", "unit_rows", "STUDY", "claims", "verdict",
-           "write_results", "read_results", "COMMAND", "main"]
+           "pretrain_source", "load_source", "run_study", "study_units", "unit_rows", "STUDY", "claims", "stated_claims",
+           "verdict", "write_results", "read_results", "COMMAND", "main"]

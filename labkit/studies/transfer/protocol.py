@@ -125,11 +125,13 @@ def _optimizer(model: nn.Module, s: TransferSettings) -> Any:
 
 
 def _train_eval(model: nn.Module, target: LabData, s: TransferSettings, epochs: int, seed: int,
-                dev: torch.device) -> float:
+                dev: torch.device) -> tuple[float, float]:
+    """``(test accuracy, validation accuracy)`` after fine-tuning (NaN without a val split)."""
     fit(model, target.train, FitConfig(epochs=epochs, optimizer=_optimizer(model, s), lr=s.lr,
                                        weight_decay=s.weight_decay, momentum=s.momentum, batch_size=s.batch_size,
                                        seed=seed, device=dev, progress=False))
-    return float(evaluate(model, target.test, n_boot=0).overall)
+    val = float(evaluate(model, target.val, n_boot=0).overall) if len(target.val) else float("nan")
+    return float(evaluate(model, target.test, n_boot=0).overall), val
 
 
 def run_transfer(source: nn.Module, target: LabData, settings: TransferSettings, seed: int = 0, *,
@@ -138,16 +140,17 @@ def run_transfer(source: nn.Module, target: LabData, settings: TransferSettings,
 
     Args:
         source: the source-pretrained model (not modified); its last linear is the head to replace.
-        target: the small target dataset (scores and fine-tuning use ``train``, accuracy ``test``).
+        target: the small target dataset (scores and fine-tuning use ``train``; ``val`` is what
+            a choice is made on, ``test`` what it is judged on).
         settings: which criteria, rankings, ratios, arms, and the fine-tune recipe.
         seed: seeds the new head, the scratch init, the random criterion and the batch order.
         keep: receives the filter masks by ``(criterion, ranking, ratio, seed)``.
 
     Returns:
-        One row per run: ``criterion, family, ranking, arm, ratio, seed, accuracy, params, MACs,
-        filters_kept, filters_total, epochs``. Ratio 0 (no pruning) appears once per arm with
-        criterion ``"none"`` and ranking ``"none"``. Scratch arms are trained once per distinct
-        architecture (per-layer masks of every criterion share one).
+        One row per run: ``criterion, family, ranking, arm, ratio, seed, accuracy`` (test),
+        ``val_accuracy``, ``params, MACs, filters_kept, filters_total, epochs, n_test``. Ratio 0
+        (no pruning) appears once per arm with criterion ``"none"`` and ranking ``"none"``. Scratch
+        arms are trained once per distinct architecture (per-layer masks of every criterion share one).
     """
     s = settings
     dev = resolve_device(s.device)
@@ -159,7 +162,7 @@ def run_transfer(source: nn.Module, target: LabData, settings: TransferSettings,
     example = target.train.subset([0, 1]).tensors()[0].to(dev)
     dense_macs = cost(base, shape, latency=False)["MACs"]
     rows: list[dict[str, Any]] = []
-    scratch: dict[tuple, float] = {}
+    scratch: dict[tuple, tuple[float, float]] = {}
     jobs = [("none", "none", 0.0)] if any(r == 0 for r in s.ratios) else []
     jobs += [(c, rk, r) for c in s.criteria for rk in s.rankings for r in s.ratios if r > 0]
     bar = None
@@ -185,19 +188,20 @@ def run_transfer(source: nn.Module, target: LabData, settings: TransferSettings,
         for arm in s.arms:
             if arm == "inherit":
                 epochs = s.epochs
-                acc = _train_eval(copy.deepcopy(pruned), target, s, epochs, seed, dev)
+                acc, val = _train_eval(copy.deepcopy(pruned), target, s, epochs, seed, dev)
             else:
                 factor = 1.0 if arm == "scratch-e" else min(s.scratch_b_cap, dense_macs / max(c["MACs"], 1))
                 epochs = int(round(s.epochs * factor))
                 key = (arch, arm)
                 if key not in scratch:
                     scratch[key] = _train_eval(reinit(pruned, seed), target, s, epochs, seed, dev)
-                acc = scratch[key]
-            rows.append({**info, "arm": arm, "accuracy": acc, "epochs": epochs})
+                acc, val = scratch[key]
+            rows.append({**info, "arm": arm, "accuracy": acc, "val_accuracy": val, "epochs": epochs,
+                         "n_test": len(target.test)})
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    cols = ["criterion", "family", "ranking", "arm", "ratio", "seed", "accuracy", "params", "MACs",
-            "filters_kept", "filters_total", "epochs"]
+    cols = ["criterion", "family", "ranking", "arm", "ratio", "seed", "accuracy", "val_accuracy", "params", "MACs",
+            "filters_kept", "filters_total", "epochs", "n_test"]
     return pd.DataFrame(rows, columns=cols)
