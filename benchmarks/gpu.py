@@ -87,7 +87,7 @@ def run(root: Path, device: str = "auto", rounds: int = 5, test_items: int | Non
     lab.prune(sparsity=0.5)  # scores and ranking once
     slider = []
     for s in moves:
-        p50, _ = _ms(lambda: lab.prune(sparsity=s), 1)
+        p50, _ = _ms(lambda s=s: lab.prune(sparsity=s), 1)
         slider.append(p50)
     return {"device": str(policy.device), "amp": policy.amp, "channels_last": policy.channels_last,
             "n_test": len(rep.targets), "eval_ms_p50": eval_p50, "eval_ms": eval_all,
