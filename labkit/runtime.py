@@ -163,9 +163,10 @@ class DevicePolicy:
         """Move ``model`` (in place) to the device, channels-last when the policy says; returns it."""
         if self.cudnn_benchmark:
             torch.backends.cudnn.benchmark = True
+        model.to(self.device)
         if self.channels_last:
-            return model.to(self.device, memory_format=torch.channels_last)
-        return model.to(self.device)
+            model.to(memory_format=torch.channels_last)
+        return model
 
     def batch(self, x: torch.Tensor) -> torch.Tensor:
         """Copy an input batch to the device (non-blocking, channels-last for images if the policy says)."""
