@@ -50,6 +50,17 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
                    help="seed of the held-out splits and the long-tail class order (default 0)")
 
 
+#: ``labkit train``'s settings without ``--recipe`` (each flag overrides one).
+_PLAIN: dict[str, Any] = {"epochs": 60, "lr": 1e-3, "optimizer": "adam", "weight_decay": 5e-4, "batch_size": 64,
+                          "schedule": "cosine", "loss": "ce"}
+
+
+def _recipes() -> list[str]:
+    from .training.recipes import list_recipes
+
+    return list_recipes()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="labkit", description="labkit: a pruning lab.")  # bad flags: one line, exit 2
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,19 +69,30 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a model on a dataset and write a checkpoint (atomic, resumable).")
     t.add_argument("--model", default="resnet20", help="model name (see `labkit list`)")
     _add_data_flags(t)
-    t.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
-    t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3, Adam)")
-    t.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="optimizer (default adam)")
-    t.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay (default 5e-4)")
-    t.add_argument("--batch-size", type=int, default=64,
-                   help="mini-batch size (default 64); under torchrun the global batch, split over the processes")
-    t.add_argument("--schedule", choices=["none", "cosine", "step"], default="cosine",
+    t.add_argument("--recipe", default=None, choices=_recipes(),
+                   help="a published recipe (labkit.training.list_recipes()): optimizer, lr schedule, batch, "
+                        "epochs, loss, crop + flip; the flags below override it. ldam-drw: Cao et al. 2019")
+    t.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {_PLAIN['epochs']})")
+    t.add_argument("--lr", type=float, default=None, help=f"learning rate (default {_PLAIN['lr']}, Adam)")
+    t.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help="optimizer (default adam)")
+    t.add_argument("--weight-decay", type=float, default=None, help=f"weight decay (default {_PLAIN['weight_decay']})")
+    t.add_argument("--batch-size", type=int, default=None,
+                   help=f"mini-batch size (default {_PLAIN['batch_size']}); under torchrun the global batch, "
+                        "split over the processes")
+    t.add_argument("--schedule", choices=["none", "cosine", "step", "warmup_step"], default=None,
                    help="learning-rate schedule (default cosine)")
-    t.add_argument("--loss", default="ce", help="training loss (see labkit.training.list_losses(); default ce)")
+    t.add_argument("--loss", default=None, help="training loss (see labkit.training.list_losses(); default ce)")
     t.add_argument("--seed", type=int, default=0, help="seed of initialisation and batch order (default 0)")
     t.add_argument("--device", default="auto", help="cuda, mps, cpu or auto (default: cuda, then mps, then cpu)")
+    t.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto",
+                   help="mixed precision (default auto: bf16 on CUDA, fp16 + loss scaling before Ampere; "
+                        "float32 on MPS and CPU)")
+    t.add_argument("--subset", type=int, default=None, metavar="N",
+                   help="smoke run: train, validate and test on N seeded items of each split (the loss keeps "
+                        "the full training class counts); the checkpoint records it")
     t.add_argument("--out", required=True, help="checkpoint path to write (.safetensors)")
-    t.add_argument("--resume", action="store_true", help="continue from the run state next to --out")
+    t.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from <out>.run.safetensors (same settings; written every epoch)")
     t.add_argument("--ship", action="store_true",
                    help="also record the file's sha256 in labkit/models/assets/manifest.json")
 
@@ -161,7 +183,7 @@ def _train(args: argparse.Namespace) -> int:
     from .models import load_model
     from .models.checkpoints import save_checkpoint, update_manifest
     from .runtime import resolve_device, seed_everything, versions
-    from .training import FitConfig, fit
+    from .training import FitConfig, fit, get_recipe
     from .training.distributed import close, init_from_env
 
     out = check_train_flags(args)  # every flag and the output path, before any work
@@ -171,23 +193,33 @@ def _train(args: argparse.Namespace) -> int:
     seed_everything(args.seed)
     model = load_model(args.model, dataset=args.dataset, pretrained=False,
                        num_classes=data.num_classes, in_channels=data.input_shape[0])
-    if args.resume:  # refuse another model or fewer epochs than done, keeping the run state
-        check_resume(out.with_suffix(".run.safetensors"), epochs=args.epochs, model=args.model,
-                     model_keys={k: tuple(v.shape) for k, v in model.state_dict().items()})
     device = ctx.device if ctx is not None else resolve_device(args.device)
-    config = {k: getattr(args, k) for k in
-              ("epochs", "lr", "optimizer", "weight_decay", "batch_size", "schedule", "loss", "seed")}
-    recipe = FitConfig(epochs=args.epochs, lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
-                       batch_size=args.batch_size, schedule=args.schedule, loss=args.loss,
-                       class_counts=data.class_counts, seed=args.seed, device=device)
-    hist = fit(model, data.train, recipe, val=data.val, checkpoint=out.with_suffix(".run.safetensors"),
+    flags = {k: getattr(args, k) for k in _PLAIN if getattr(args, k) is not None}
+    if args.recipe is not None:
+        rec = get_recipe(args.recipe)
+        recipe = rec.fit_config(data, seed=args.seed, device=device, amp=args.amp, **flags)
+        model = rec.prepare(model)
+    else:
+        recipe = FitConfig(**{**_PLAIN, **flags}, class_counts=data.class_counts, seed=args.seed, device=device,
+                           amp=args.amp)
+    if args.resume:  # refuse another model or fewer epochs than done, keeping the run state
+        check_resume(out.with_suffix(".run.safetensors"), epochs=recipe.epochs, model=args.model,
+                     model_keys={k: tuple(v.shape) for k, v in model.state_dict().items()})
+    config = {k: getattr(recipe, k) for k in _PLAIN} | {"seed": args.seed}
+    config.update({"recipe": args.recipe} if args.recipe else {})
+    splits = {n: _cut(getattr(data, n), args.subset, args.seed) for n in ("train", "val", "test")}
+    if len(splits["train"]) * math.prod(data.input_shape) < 2**28:  # < 1 GiB: batches index device tensors
+        splits["train"].tensors()
+    hist = fit(model, splits["train"], recipe, val=splits["val"], checkpoint=out.with_suffix(".run.safetensors"),
                resume=args.resume)
+    if args.recipe is not None:
+        model = rec.finish(model)  # a cosine head folds into nn.Linear: same predictions, loadable
     if ctx is not None:
         if not ctx.is_main:  # rank 0 evaluates and writes; the others hold the same weights
             close()
             return 0
         config["world_size"] = ctx.world  # batch_size stays the global batch
-    rep = evaluate(model, data.test, groups=data.groups, classes=data.classes,
+    rep = evaluate(model, splits["test"], groups=data.groups, classes=data.classes,
                    class_counts=data.class_counts, device=device)
     metrics: dict[str, float | None] = {"test_overall": rep.overall, "test_balanced": rep.balanced,
                **{f"test_{g}": v for g, v in rep.by_group.items()}}
@@ -196,6 +228,8 @@ def _train(args: argparse.Namespace) -> int:
     meta = {"model": args.model, "dataset": args.dataset, "dataset_kwargs": dkw,
             "num_classes": data.num_classes, "in_channels": data.input_shape[0],
             "input_shape": list(data.input_shape), "train": config, "metrics": metrics,
+            **({"recipe": rec.describe()} if args.recipe else {}),
+            **({"subset": args.subset} if args.subset else {}),
             "final_train_loss": float(hist.to_frame()["loss"].iloc[-1]),
             "train_loss": [float(v) for v in hist.loss],
             "command": "labkit " + " ".join(sys.argv[1:]), "versions": versions()}
@@ -208,6 +242,15 @@ def _train(args: argparse.Namespace) -> int:
     if ctx is not None:
         close()
     return 0
+
+
+def _cut(split: Any, n: int | None, seed: int) -> Any:
+    """``n`` seeded items of ``split`` (``--subset``; the split itself when ``n`` is None or larger)."""
+    if n is None or n >= len(split):
+        return split
+    import numpy as np
+
+    return split.subset(np.sort(np.random.default_rng(seed).permutation(len(split))[:n]))
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -111,7 +111,9 @@ def check_train_flags(args: argparse.Namespace) -> Path:
     for flag, value, low, example in (("--batch-size", args.batch_size, 1, "64"), ("--imbalance", args.imbalance, 1, "20"),
                                       ("--weight-decay", args.weight_decay, 0, "5e-4")):
         at_least(value, low, flag=flag, example=example)
-    if not args.lr > 0:
+    if args.subset is not None and args.subset < 1:
+        raise OptionError(f"--subset must be a positive number of items, got {args.subset}; e.g. --subset 512")
+    if args.lr is not None and not args.lr > 0:
         raise OptionError(f"--lr must be > 0, got {args.lr}; e.g. --lr 1e-3")
     check_device(args.device)
     return check_output_path(args.out, suffix=".safetensors", flag="--out")

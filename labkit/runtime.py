@@ -6,6 +6,10 @@ returns a ``torch.Generator`` for data order, so the same seed gives the same ma
 numbers on the CPU (GPU kernels may still be non-deterministic; see
 https://docs.pytorch.org/docs/stable/notes/randomness.html).
 
+``accelerate(device)`` is the one place that decides how a device is used (:class:`DevicePolicy`):
+mixed precision, memory format, pinned memory, non-blocking copies and cuDNN autotuning are on
+for CUDA and off elsewhere, so CPU results stay bitwise those of plain float32 code.
+
 Example:
     >>> g = seed_everything(0)
     >>> a = torch.rand(2, generator=g)
@@ -15,10 +19,12 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,7 +32,12 @@ import torch
 
 from ._version import __version__
 
-__all__ = ["default_device", "resolve_device", "seed_everything", "versions", "smoke_mode"]
+__all__ = ["default_device", "resolve_device", "seed_everything", "versions", "smoke_mode",
+           "DevicePolicy", "accelerate", "AMP_MODES"]
+
+#: What ``amp=`` accepts: ``"auto"`` (bf16 on CUDA when supported, else fp16; off on MPS and
+#: CPU), ``"off"`` (float32 everywhere), ``"bf16"`` or ``"fp16"``.
+AMP_MODES = ("auto", "off", "bf16", "fp16")
 
 
 def default_device() -> torch.device:
@@ -91,3 +102,110 @@ def smoke_mode(cli_args: Mapping[str, Any] | None = None, *, threads: int | None
     if on and threads is not None:
         torch.set_num_threads(threads)
     return on
+
+
+def _cuda_bf16() -> bool:
+    """Does the current CUDA device compute in bfloat16 (Ampere and later)? True without CUDA to ask."""
+    if not torch.cuda.is_available():
+        return True  # deciding for a device we cannot see: assume a datacenter GPU
+    return bool(torch.cuda.is_bf16_supported())
+
+
+@dataclass(frozen=True)
+class DevicePolicy:
+    """How to run on one device; made by :func:`accelerate`, the single place that decides it.
+
+    Attributes:
+        device: where the model and batches live.
+        amp_dtype: ``torch.bfloat16`` / ``torch.float16`` for mixed precision
+            (``torch.autocast``), ``None`` for plain float32.
+        channels_last: store 4-D tensors NHWC (what cuDNN's tensor-core convolutions want).
+        pin_memory: page-locked host batches, so host-to-device copies can overlap compute.
+        non_blocking: issue copies asynchronously (only useful with pinned memory on CUDA).
+        cudnn_benchmark: let cuDNN time its convolution algorithms once per input shape.
+
+    Example:
+        >>> p = accelerate(torch.device("cuda"))       # decided without a GPU: no CUDA call needed
+        >>> p.amp_dtype, p.channels_last, p.pin_memory, p.grad_scaling
+        (torch.bfloat16, True, True, False)
+        >>> accelerate(torch.device("cpu")).amp_dtype is None   # CPU: float32, bitwise as before
+        True
+    """
+
+    device: torch.device
+    amp_dtype: torch.dtype | None = None
+    channels_last: bool = False
+    pin_memory: bool = False
+    non_blocking: bool = False
+    cudnn_benchmark: bool = False
+
+    @property
+    def amp(self) -> str:
+        """The precision as a name: ``"off"``, ``"bf16"`` or ``"fp16"`` (what runs record)."""
+        return {None: "off", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype]
+
+    @property
+    def grad_scaling(self) -> bool:
+        """fp16 gradients underflow without loss scaling (``torch.amp.GradScaler``); bf16 do not."""
+        return self.amp_dtype == torch.float16
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """``torch.autocast`` at ``amp_dtype``, or a no-op context in float32."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """A ``GradScaler`` that is enabled only for fp16 (disabled, it passes values through)."""
+        return torch.amp.GradScaler(self.device.type, enabled=self.grad_scaling)
+
+    def module(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Move ``model`` (in place) to the device, channels-last when the policy says; returns it."""
+        if self.cudnn_benchmark:
+            torch.backends.cudnn.benchmark = True
+        model.to(self.device)
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        return model
+
+    def batch(self, x: torch.Tensor) -> torch.Tensor:
+        """Copy an input batch to the device (non-blocking, channels-last for images if the policy says)."""
+        if self.channels_last and x.ndim == 4:
+            return x.to(self.device, non_blocking=self.non_blocking, memory_format=torch.channels_last)
+        return x.to(self.device, non_blocking=self.non_blocking)
+
+
+def accelerate(device: str | torch.device | None = None, amp: str = "auto") -> DevicePolicy:
+    """Decide how to use ``device`` (``None``/``"auto"``: :func:`resolve_device`).
+
+    ================  =======================  =============  ==========  ===============
+    device            ``amp="auto"``           channels_last  pin_memory  cudnn.benchmark
+    ================  =======================  =============  ==========  ===============
+    ``cuda``          bf16 (fp16 + GradScaler  yes            yes         yes
+                      before Ampere)
+    ``mps``           off                      no             no          n/a
+    ``cpu``           off                      no             no          n/a
+    ================  =======================  =============  ==========  ===============
+
+    An explicit ``amp`` (``"off"``, ``"bf16"``, ``"fp16"``) overrides the automatic choice:
+    ``"bf16"`` runs on CUDA and CPU, ``"fp16"`` on CUDA and MPS. A ``torch.device`` is taken
+    as given (no availability check), so the decision is testable on any machine.
+
+    Raises:
+        ValueError: an unknown ``amp`` or one the device cannot run.
+    """
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    if amp not in AMP_MODES:
+        raise ValueError(f"amp must be one of {', '.join(AMP_MODES)}; got {amp!r}")
+    cuda = dev.type == "cuda"
+    dtype: torch.dtype | None
+    if amp == "auto":
+        dtype = (torch.bfloat16 if _cuda_bf16() else torch.float16) if cuda else None
+    else:
+        dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+        runs_on = {"bf16": ("cuda", "cpu"), "fp16": ("cuda", "mps")}.get(amp, (dev.type,))
+        if dev.type not in runs_on:
+            raise ValueError(f"amp={amp!r} does not run on {dev.type}; use amp='off' or 'auto' there, "
+                             f"or one of {', '.join(runs_on)}")
+    return DevicePolicy(dev, amp_dtype=dtype, channels_last=cuda, pin_memory=cuda, non_blocking=cuda,
+                        cudnn_benchmark=cuda)

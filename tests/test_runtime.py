@@ -69,3 +69,62 @@ def test_fit_and_evaluate_on_cuda():
     hist = lk.fit(model, data.train, lk.FitConfig(epochs=1, device="cuda", progress=False))
     assert next(model.parameters()).is_cuda and np.isfinite(hist.loss[-1])
     assert 0.0 <= lk.evaluate(model, data.test, device="cuda", n_boot=0).overall <= 1.0
+
+
+# --- the device policy: decided for every device type without needing that device -------------
+@pytest.mark.parametrize("bf16, dtype, scaled", [(True, torch.bfloat16, False), (False, torch.float16, True)])
+def test_cuda_gets_mixed_precision_channels_last_pinned_memory_and_autotuning(monkeypatch, bf16, dtype, scaled):
+    monkeypatch.setattr(runtime, "_cuda_bf16", lambda: bf16)  # Ampere and later: bf16; older: fp16 + scaler
+    p = runtime.accelerate(torch.device("cuda"))
+    assert (p.amp_dtype, p.grad_scaling) == (dtype, scaled)
+    assert p.channels_last and p.pin_memory and p.non_blocking and p.cudnn_benchmark
+
+
+@pytest.mark.parametrize("kind", ["cpu", "mps"])
+def test_cpu_and_mps_run_plain_float32_as_before(kind):
+    p = runtime.accelerate(torch.device(kind))
+    assert p == runtime.DevicePolicy(torch.device(kind))  # every acceleration off
+    assert p.amp == "off" and not p.grad_scaling
+
+
+def test_explicit_precision_overrides_auto_and_is_checked_against_the_device():
+    assert runtime.accelerate(torch.device("cuda"), amp="off").amp_dtype is None
+    assert runtime.accelerate(torch.device("cpu"), amp="bf16").amp == "bf16"
+    assert runtime.accelerate(torch.device("mps"), amp="fp16").grad_scaling
+    with pytest.raises(ValueError, match="does not run on cpu"):
+        runtime.accelerate(torch.device("cpu"), amp="fp16")
+    with pytest.raises(ValueError, match="auto, off, bf16, fp16"):
+        runtime.accelerate("cpu", amp="half")
+
+
+def test_the_cpu_policy_leaves_tensors_and_modules_as_plain_code_would():
+    p = runtime.accelerate("cpu")
+    x = torch.randn(2, 3, 4, 4)
+    net = p.module(torch.nn.Conv2d(3, 2, 3))
+    with p.autocast():
+        out = net(p.batch(x))
+    assert out.dtype == torch.float32 and out.is_contiguous() and torch.equal(out, net(x))
+
+
+def test_a_channels_last_policy_converts_images_but_not_flat_inputs():
+    p = runtime.DevicePolicy(torch.device("cpu"), channels_last=True)
+    assert p.batch(torch.randn(2, 3, 4, 4)).is_contiguous(memory_format=torch.channels_last)
+    assert p.batch(torch.randn(2, 5)).shape == (2, 5)
+    net = p.module(torch.nn.Conv2d(3, 2, 3))
+    assert net.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_bf16_autocast_runs_the_matmuls_in_bf16():
+    p = runtime.DevicePolicy(torch.device("cpu"), amp_dtype=torch.bfloat16)
+    with p.autocast():
+        assert torch.nn.Linear(4, 2)(torch.randn(3, 4)).dtype == torch.bfloat16
+    assert not p.grad_scaler().is_enabled()
+
+
+@pytest.mark.gpu
+def test_on_cuda_the_policy_moves_a_model_and_batch_and_autocasts():
+    p = runtime.accelerate("cuda")
+    net = p.module(torch.nn.Conv2d(3, 4, 3))
+    with p.autocast():
+        out = net(p.batch(torch.randn(8, 3, 16, 16).pin_memory()))
+    assert out.is_cuda and out.dtype == p.amp_dtype and torch.backends.cudnn.benchmark

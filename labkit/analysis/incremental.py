@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from ..models._base import stages as model_stages
 from ..pruning.apply import expand_masks
 from ..pruning.masks import Masks
+from ..runtime import accelerate
 
 __all__ = ["IncrementalForward"]
 
@@ -45,11 +46,15 @@ class IncrementalForward:
         channels_last: keep images and conv weights in NHWC order; on the CPU oneDNN's
             convolutions run about 1.5x faster that way for these small nets (measured by
             ``benchmarks/lab_latency.py``). Only the working copy changes layout.
+        amp: precision of the forward passes (:func:`labkit.runtime.accelerate` for ``x``'s
+            device): ``"auto"`` is bf16/fp16 autocast on CUDA and float32 elsewhere, so CPU
+            results are unchanged; the cached activations then hold that dtype.
     """
 
     def __init__(self, dense: nn.Module, x: Tensor, batch_size: int = 2048,
-                 channels_last: bool = True) -> None:
+                 channels_last: bool = True, amp: str = "auto") -> None:
         self.dense = dense
+        self.policy = accelerate(x.device, amp)
         self.work = copy.deepcopy(dense).eval()
         if channels_last and x.dim() == 4:
             self.work = self.work.to(memory_format=torch.channels_last)
@@ -70,10 +75,11 @@ class IncrementalForward:
     @torch.no_grad()
     def _forward_from(self, k: int) -> None:
         del self.acts[k + 1:]
-        for stage in self.stages[k:]:
-            h = self.acts[-1]
-            outs = [stage(h[i:i + self.batch_size]) for i in range(0, h.shape[0], self.batch_size)]
-            self.acts.append(torch.cat(outs))
+        with self.policy.autocast():
+            for stage in self.stages[k:]:
+                h = self.acts[-1]
+                outs = [stage(h[i:i + self.batch_size]) for i in range(0, h.shape[0], self.batch_size)]
+                self.acts.append(torch.cat(outs))
 
     @property
     def logits(self) -> Tensor:

@@ -87,10 +87,15 @@ class Split:
         return self._on_device[key]
 
     def loader(self, batch_size: int = 256, shuffle: bool = False,
-               generator: torch.Generator | None = None, num_workers: int = 0) -> DataLoader:
-        """A ``DataLoader`` over the split (seeded through ``generator`` when shuffling)."""
+               generator: torch.Generator | None = None, num_workers: int = 0,
+               pin_memory: bool = False) -> DataLoader:
+        """A ``DataLoader`` over the split (seeded through ``generator`` when shuffling).
+
+        ``pin_memory=True`` (CUDA: :attr:`labkit.runtime.DevicePolicy.pin_memory`) returns
+        page-locked batches, so a ``non_blocking`` copy to the GPU overlaps with compute.
+        """
         return DataLoader(self.dataset, batch_size=batch_size, shuffle=shuffle,
-                          generator=generator, num_workers=num_workers)
+                          generator=generator, num_workers=num_workers, pin_memory=pin_memory)
 
     def subset(self, indices: Sequence[int] | Tensor | np.ndarray) -> Split:
         """The items at ``indices`` (in-memory splits stay in memory)."""

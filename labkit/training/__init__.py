@@ -33,6 +33,10 @@ from .optim import get_schedule as get_schedule
 from .optim import list_optimizers as list_optimizers
 from .optim import list_schedules as list_schedules
 from .optim import make_optimizer as make_optimizer
+from .recipes import Recipe as Recipe
+from .recipes import get_recipe as get_recipe
+from .recipes import list_recipes as list_recipes
+from .recipes import register_recipe as register_recipe
 from .samplers import ClassBalancedSampler as ClassBalancedSampler
 
 __all__ = [
@@ -42,4 +46,5 @@ __all__ = [
     "LongTailLoss", "CrossEntropy", "CEDRW", "BalancedSoftmaxLoss", "LogitAdjustedLoss",
     "LDAMLoss", "LDAMDRWLoss", "NormedLinear", "with_normed_head", "ClassBalancedSampler",
     "TrainState", "save_train_state", "load_train_state",
+    "Recipe", "register_recipe", "list_recipes", "get_recipe",
 ]

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..data import Split
+from ..runtime import DevicePolicy
 from .distributed import shard
 from .samplers import ClassBalancedSampler
 
@@ -51,10 +52,14 @@ def tensor_batches(x: Tensor, y: Tensor, order: Tensor, batch_size: int,
 
 
 def loader_batches(dataset: Dataset, order: Tensor, batch_size: int, rank: int,
-                   world: int) -> Iterator[tuple[Any, Any, int]]:
-    """Like :func:`tensor_batches` for a dataset on disk (a ``DataLoader`` over this rank's slices)."""
+                   world: int, pin_memory: bool = False) -> Iterator[tuple[Any, Any, int]]:
+    """Like :func:`tensor_batches` for a dataset on disk (a ``DataLoader`` over this rank's slices).
+
+    ``pin_memory`` (CUDA) returns page-locked batches for non-blocking copies to the device.
+    """
     glob = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    loader = DataLoader(dataset, batch_sampler=[shard(g, rank, world).tolist() for g in glob])
+    loader = DataLoader(dataset, batch_sampler=[shard(g, rank, world).tolist() for g in glob],
+                        pin_memory=pin_memory)
     for (xb, yb), g in zip(loader, glob):
         yield xb, yb, len(g)
 
@@ -67,20 +72,26 @@ def first_input(split: Split) -> Tensor:
 
 
 @torch.no_grad()
-def val_accuracy(model: nn.Module, split: Split, device: torch.device, batch_size: int) -> tuple[float, float]:
-    """(accuracy, mean per-class accuracy) on ``split``; the model is left in the mode it had."""
+def val_accuracy(model: nn.Module, split: Split, device: torch.device | DevicePolicy,
+                 batch_size: int) -> tuple[float, float]:
+    """(accuracy, mean per-class accuracy) on ``split``; the model is left in the mode it had.
+
+    ``device`` may be a :class:`~labkit.runtime.DevicePolicy` (autocast, pinned, channels-last).
+    """
+    policy = device if isinstance(device, DevicePolicy) else DevicePolicy(device)
     was = model.training
     model.eval()
     preds, ys = [], []
-    if split.in_memory:
-        x, y = split.tensors(device)
-        for i in range(0, len(y), batch_size):
-            preds.append(model(x[i:i + batch_size]).argmax(1))
-        ys.append(y)
-    else:
-        for xb, yb in split.loader(batch_size):
-            preds.append(model(xb.to(device)).argmax(1))
-            ys.append(torch.as_tensor(yb).to(device))
+    with policy.autocast():
+        if split.in_memory:
+            x, y = split.tensors(policy.device)
+            for i in range(0, len(y), batch_size):
+                preds.append(model(policy.batch(x[i:i + batch_size])).argmax(1))
+            ys.append(y)
+        else:
+            for xb, yb in split.loader(batch_size, pin_memory=policy.pin_memory):
+                preds.append(model(policy.batch(xb)).argmax(1))
+                ys.append(torch.as_tensor(yb).to(policy.device))
     model.train(was)
     p, t = torch.cat(preds).cpu().numpy(), torch.cat(ys).cpu().numpy()
     hit = p == t

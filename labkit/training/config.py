@@ -32,6 +32,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Sampler
 
+from ..runtime import AMP_MODES
+
 __all__ = ["FitConfig", "LossSpec", "OptimizerSpec", "ScheduleSpec", "SamplerSpec"]
 
 #: A loss name (``list_losses()``), a loss module, or a factory ``f(class_counts) -> module``.
@@ -73,6 +75,9 @@ class FitConfig:
             the training split; pass ``data.class_counts`` to be explicit). Stored as a tuple.
         device: ``None`` picks ``cuda``, then ``mps``, then ``cpu``.
         progress: show a tqdm bar over epochs.
+        amp: mixed precision (:func:`labkit.runtime.accelerate`): ``"auto"`` trains under bf16
+            autocast on CUDA (fp16 with a ``GradScaler`` before Ampere) and in float32 on MPS
+            and the CPU (bitwise as before); ``"off"``, ``"bf16"`` or ``"fp16"`` to choose.
 
     Raises:
         ValueError: a negative ``epochs``, a ``batch_size`` below 1, a ``lr`` that is not
@@ -93,8 +98,11 @@ class FitConfig:
     class_counts: Sequence[int] | np.ndarray | None = None
     device: str | torch.device | None = None
     progress: bool = True
+    amp: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"amp must be one of {', '.join(AMP_MODES)}; got {self.amp!r}")
         if not isinstance(self.epochs, (int, np.integer)) or isinstance(self.epochs, bool) or self.epochs < 0:
             raise ValueError(f"epochs must be a non-negative int, got {self.epochs!r}")
         if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:

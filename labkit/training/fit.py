@@ -49,7 +49,7 @@ from torch.utils.data import Sampler
 
 from ..data import Split
 from ..errors import MismatchError
-from ..runtime import resolve_device, seed_everything, versions
+from ..runtime import DevicePolicy, accelerate, resolve_device, seed_everything, versions
 from .batching import epoch_order, first_input, loader_batches, tensor_batches, val_accuracy
 from .checkpoint import load_train_state, save_train_state
 from .config import FitConfig
@@ -102,9 +102,10 @@ def fit(model: nn.Module, train: Split, config: FitConfig, *, val: Split | None 
         raise ValueError("the training split is empty")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path> to resume from")
-    dev = resolve_device(config.device)
+    policy = accelerate(resolve_device(config.device), config.amp)  # AMP, channels_last, pinning: CUDA only
+    dev = policy.device
     seed_everything(config.seed)
-    model.to(dev)
+    policy.module(model)
     was_training = model.training
     num_classes = _probe_classes(model, train, dev)
     counts = np.asarray(config.class_counts if config.class_counts is not None else train.class_counts(num_classes))
@@ -117,8 +118,12 @@ def fit(model: nn.Module, train: Split, config: FitConfig, *, val: Split | None 
                          weight_decay=config.weight_decay, momentum=config.momentum)
     run = _Run(model, model, opt, [g["lr"] for g in opt.param_groups], get_schedule(config.schedule), criterion,
                masked, _make_sampler(config.sampler, train, config.seed), config, dev,
-               has_bn=any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()))
-    history = TrainHistory(config=config.record(counts=counts, masked=[n for n, _, _ in masked], n_train=len(train)))
+               has_bn=any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()),
+               policy=policy, scaler=policy.grad_scaler())
+    record = config.record(counts=counts, masked=[n for n, _, _ in masked], n_train=len(train))
+    if policy.amp != "off":  # float32 runs record nothing new, so their checkpoints still resume
+        record["amp"] = policy.amp
+    history = TrainHistory(config=record)
     ckpt = Path(checkpoint) if checkpoint is not None else None
     start = 0
     if resume and ckpt is not None and ckpt.exists():
@@ -135,7 +140,7 @@ def fit(model: nn.Module, train: Split, config: FitConfig, *, val: Split | None 
         for epoch in range(start, config.epochs):
             t0 = time.perf_counter()
             loss = _train_epoch(run, train, data, epoch)
-            acc, bal = val_accuracy(model, val, dev, 1024) if val is not None else (math.nan, math.nan)
+            acc, bal = val_accuracy(model, val, policy, 1024) if val is not None else (math.nan, math.nan)
             history.append(epoch, loss, opt.param_groups[0]["lr"], acc, bal, time.perf_counter() - t0)
             if ckpt is not None and run.rank == 0:  # one writer; every rank holds the same weights
                 save_train_state(ckpt, model, opt, {"epoch": epoch + 1, "config": history.config, "seed": config.seed,
@@ -189,6 +194,8 @@ class _Run:
     has_bn: bool = False
     rank: int = 0
     world: int = 1
+    policy: DevicePolicy | None = None
+    scaler: torch.amp.GradScaler | None = None
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -277,7 +284,8 @@ def _train_epoch(run: _Run, train: Split, data: tuple[Tensor, Tensor] | None, ep
     order = epoch_order(run.sampler, len(train), epoch, gen)
     batches: Iterator[tuple[Any, Any, int]] = (
         tensor_batches(data[0], data[1], order, cfg.batch_size, run.rank, run.world) if data is not None
-        else loader_batches(train.dataset, order, cfg.batch_size, run.rank, run.world))
+        else loader_batches(train.dataset, order, cfg.batch_size, run.rank, run.world,
+                            pin_memory=run.policy is not None and run.policy.pin_memory))
     run.model.train()
     total = 0.0
     seen: float = 0  # items; a float once summed over the ranks
@@ -295,17 +303,28 @@ def _train_epoch(run: _Run, train: Split, data: tuple[Tensor, Tensor] | None, ep
 def _step(run: _Run, xb: Any, yb: Any, n_global: int, epoch: int) -> tuple[float, int]:
     """One optimizer step on a batch; returns ``(loss, items)``. Masks are held before and after."""
     dev, cfg = run.device, run.config
+    policy = run.policy if run.policy is not None else DevicePolicy(dev)
     xb, yb = xb.to(dev, non_blocking=True), torch.as_tensor(yb).to(dev, non_blocking=True)
     if cfg.augment is not None:
         xb = cfg.augment(xb)
+    xb = policy.batch(xb)  # channels-last on CUDA; already on the device
     run.opt.zero_grad(set_to_none=True)
-    value = run.criterion(run.net(xb), yb)
+    with policy.autocast():  # bf16/fp16 on CUDA; a no-op in float32
+        value = run.criterion(run.net(xb), yb)
     if not torch.isfinite(value):
         raise FloatingPointError(f"the loss became {float(value.detach())} in epoch {epoch}; "
                                  f"lower lr (now {cfg.lr}) or check the inputs for NaN")
     # DDP averages the ranks' gradients: weigh each slice by its share of the global batch.
-    (value * (run.world * len(yb) / n_global) if run.world > 1 else value).backward()
-    mask_gradients(run.masked)
-    run.opt.step()
+    scaled = value * (run.world * len(yb) / n_global) if run.world > 1 else value
+    scaler = run.scaler
+    if scaler is not None and scaler.is_enabled():  # fp16: scale the loss, skip steps whose grads overflow
+        scaler.scale(scaled).backward()
+        mask_gradients(run.masked)
+        scaler.step(run.opt)
+        scaler.update()
+    else:
+        scaled.backward()
+        mask_gradients(run.masked)
+        run.opt.step()
     reapply(run.masked)
     return float(value.detach()), len(yb)

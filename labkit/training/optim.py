@@ -11,11 +11,15 @@ schedule    factor
 ``cosine``  ``½(1 + cos(π e / E))``, the closed form of ``CosineAnnealingLR(T_max=E)``
 ``step``    the LDAM-DRW recipe (Cao et al. 2019) scaled to ``E`` epochs: 1, then ×0.01
             from 80 % and ×0.0001 from 90 % of the epochs (epochs 160 / 180 of 200)
+``warmup_   ``step`` after a 5-epoch linear warm-up ``(e + 1) / 5``: the full LDAM-DRW
+step``      schedule (kaidic/LDAM-DRW ``adjust_learning_rate``)
 ==========  =====================================================================
 
 Example:
     >>> [round(get_schedule("cosine")(e, 4), 3) for e in range(4)]
     [1.0, 0.854, 0.5, 0.146]
+    >>> [get_schedule("warmup_step")(e, 200) for e in (0, 4, 5, 159, 160, 179, 180)]
+    [0.2, 1.0, 1.0, 1.0, 0.01, 0.01, 0.0001]
     >>> make_optimizer("sgd", nn.Linear(2, 2).parameters(), lr=0.1).defaults["momentum"]
     0.9
 """
@@ -69,6 +73,13 @@ def _step(epoch: int, total: int) -> float:
     if epoch >= int(0.8 * total):
         return 1e-2
     return 1.0
+
+
+@_SCHEDULES.register("warmup_step")
+def _warmup_step(epoch: int, total: int, warmup: int = 5) -> float:
+    if epoch < warmup:  # LDAM-DRW: lr * epoch / 5 for the 1-based epochs 1..5
+        return (epoch + 1) / warmup
+    return _step(epoch, total)
 
 
 def list_optimizers() -> list[str]:

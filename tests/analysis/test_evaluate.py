@@ -196,3 +196,29 @@ def test_evaluate_rejects_models_that_do_not_return_logits() -> None:
     x, y = torch.randn(4, 5), torch.tensor([0, 1, 0, 1])
     with pytest.raises(TypeError, match="logits"):
         evaluate(nn.Flatten(0), Split.from_tensors(x, y))
+
+
+def test_precision_follows_the_device_policy_float32_on_the_cpu_unless_asked() -> None:
+    x, y = torch.randn(300, 5), torch.arange(300) % 4
+    model, split = _Recorder(), Split.from_tensors(x, y)
+    auto = evaluate(model, split, n_boot=0)
+    assert torch.equal(auto.predictions, evaluate(model, split, n_boot=0, amp="off").predictions)
+    with torch.no_grad():
+        assert torch.equal(auto.predictions, model.net.eval()(x).argmax(1))  # float32: the plain forward
+    bf16 = evaluate(model, split, n_boot=0, amp="bf16")  # autocast on the CPU when asked
+    assert (bf16.predictions == auto.predictions).float().mean() > 0.9
+    with pytest.raises(ValueError, match="does not run on cpu"):
+        evaluate(model, split, amp="fp16")
+
+
+@pytest.mark.gpu
+def test_on_cuda_the_full_test_evaluation_autocasts_and_agrees_with_float32() -> None:
+    from labkit import load_model
+
+    torch.manual_seed(0)
+    net = load_model("resnet32", num_classes=100, in_channels=3).eval()
+    x, y = torch.randn(5000, 3, 32, 32), torch.arange(5000) % 100
+    streamed = Split(TensorDataset(x, y), y)  # pinned DataLoader batches, non-blocking, channels-last
+    fast = evaluate(net, streamed, device="cuda", n_boot=0)
+    exact = evaluate(net, Split.from_tensors(x, y), device="cuda", n_boot=0, amp="off")
+    assert (fast.predictions == exact.predictions).float().mean() > 0.95

@@ -62,3 +62,19 @@ def test_nothing_changed_runs_nothing_and_none_restores_dense(net):
     assert torch.equal(restored, dense_logits)
     # the dense reference itself was never written
     assert all(bool((p != 0).any()) for n, p in net.named_parameters() if n in m)
+
+
+def test_the_cached_passes_follow_the_device_policy(net):
+    x = torch.rand(16, 1, 16, 16)
+    assert IncrementalForward(net, x).policy.amp_dtype is None  # CPU: float32, results as above
+    inc = IncrementalForward(net, x, amp="bf16")
+    assert inc.logits.dtype == torch.bfloat16 and inc.run(None)[0].shape == (16, 10)
+
+
+@pytest.mark.gpu
+def test_on_cuda_the_dense_pass_runs_in_mixed_precision_and_agrees_with_the_cpu(net):
+    x = torch.rand(256, 1, 16, 16)
+    gpu = IncrementalForward(net.cuda(), x.cuda())
+    cpu = IncrementalForward(net.cpu(), x)
+    assert gpu.logits.dtype in (torch.bfloat16, torch.float16)
+    assert (gpu.logits.float().cpu().argmax(1) == cpu.logits.argmax(1)).float().mean() > 0.95

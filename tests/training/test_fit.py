@@ -341,3 +341,40 @@ def test_fit_config_is_a_frozen_recipe_with_normalised_values() -> None:
     assert dataclasses.replace(cfg, epochs=5).epochs == 5 and cfg.epochs == 3
     rec = cfg.record(counts=np.array([4, 5]), masked=["b.weight", "a.weight"], n_train=9)
     assert rec["masked"] == ["a.weight", "b.weight"] and rec["class_counts"] == [4, 5] and rec["optimizer"] == "adam"
+
+
+# --- mixed precision (labkit.runtime.accelerate): off on the CPU unless asked ----------------------------
+def test_on_the_cpu_auto_precision_is_float32_bitwise_and_records_nothing_new() -> None:
+    x, y = _data()
+    runs = []
+    for amp in ("auto", "off"):
+        net = _net(dropout=0.1)
+        runs.append((net, fit(net, Split.from_tensors(x, y), FitConfig(epochs=2, amp=amp, progress=False, device="cpu"))))
+    assert _same(runs[0][0], runs[1][0]) and "amp" not in runs[0][1].config
+
+
+def test_bf16_autocast_trains_on_the_cpu_keeps_masks_and_is_recorded() -> None:
+    x, y = _data()
+    net = _net()
+    masks = _masks(net)
+    hist = fit(net, Split.from_tensors(x, y), FitConfig(epochs=15, lr=1e-2, amp="bf16", progress=False, device="cpu"),
+               masks=masks)
+    assert hist.config["amp"] == "bf16" and net[0].weight.dtype == torch.float32  # autocast: fp32 master weights
+    assert _acc(net, x, y) > 0.9 and all((dict(net.named_parameters())[n][~m] == 0).all() for n, m in masks.items())
+
+
+def test_an_unknown_precision_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="auto, off, bf16, fp16"):
+        FitConfig(epochs=1, amp="half")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_on_cuda_mixed_precision_learns_and_keeps_masks(amp: str) -> None:
+    x, y = _data()
+    net = _net()
+    masks = _masks(net)
+    hist = fit(net, _streaming(x, y), FitConfig(epochs=15, lr=1e-2, amp=amp, progress=False, device="cuda"),
+               masks=masks)  # streaming: pinned DataLoader batches, non-blocking copies; fp16: GradScaler
+    assert hist.config["amp"] == amp and next(net.parameters()).is_cuda
+    assert _acc(net.cpu(), x, y) > 0.9 and all((dict(net.named_parameters())[n][~m] == 0).all() for n, m in masks.items())

@@ -12,7 +12,7 @@ from labkit.training.optim import get_schedule, list_optimizers, list_schedules,
 
 def test_names() -> None:
     assert list_optimizers() == ["adam", "adamw", "sgd"]
-    assert list_schedules() == ["cosine", "none", "step"]
+    assert list_schedules() == ["cosine", "none", "step", "warmup_step"]
 
 
 def test_cosine_matches_torchs_cosine_annealing() -> None:
