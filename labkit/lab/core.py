@@ -16,8 +16,9 @@ What the lab keeps so that a slider move costs milliseconds (docs/design.md §4)
   stage ``k`` re-runs stages ``k..end``;
 - the last ``trial_cache`` (64) trials by plan, so a slider moved back to a setting seen before
   answers from memory (its ``first_stage`` then says nothing was re-run);
-- a stratified *preview* of large test sets (``preview`` items, every class represented): live
-  views use it, :meth:`Lab.full_report` evaluates on everything.
+- a stratified *live set* of large test sets, sized by a latency budget (``budget_ms``, every
+  class represented; :mod:`labkit.lab.live`): live views use it, :meth:`Lab.refine` evaluates a
+  larger nested set on demand and :meth:`Lab.full_report` everything, with progress.
 
 Example:
     >>> lab = Lab("resnet20", "digits-lt")
@@ -42,14 +43,14 @@ from torch import Tensor, nn
 
 from ..analysis.cost import MaskedCost
 from ..analysis.cost import cost as measure_cost
-from ..analysis.evaluate import ClassReport, evaluate, evaluate_predictions
-from ..analysis.incremental import IncrementalForward
+from ..analysis.evaluate import ClassReport, evaluate_predictions
 from ..criteria import Scores, score
 from ..data import LabData, load_dataset
 from ..io import atomic_write
 from ..models import load_model, prunable_parameters
 from ..pruning import Masks, Ranking, apply_masks, compact, expand_masks, merge_candidates
 from ..runtime import resolve_device, seed_everything, versions
+from .live import LiveViews, live_set
 from .methods import MethodViews
 from .plan import Plan, Trial, make_plan
 
@@ -59,17 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["Lab"]
 
 
-def _stratified(targets: Tensor, n: int, seed: int) -> Tensor:
-    """About ``n`` indices with every class represented in proportion (at least one each)."""
-    g = torch.Generator().manual_seed(seed)
-    classes = torch.unique(targets)
-    per = max(1, n // len(classes))
-    idx = [torch.nonzero(targets == c).flatten() for c in classes]
-    picks = [i[torch.randperm(len(i), generator=g)[:per]] for i in idx]
-    return torch.sort(torch.cat(picks)).values
-
-
-class Lab(MethodViews):
+class Lab(LiveViews, MethodViews):
     """A dense model, its data and the caches that make re-pruning interactive.
 
     Args:
@@ -81,13 +72,16 @@ class Lab(MethodViews):
         device: ``None`` picks cuda, then mps, then cpu.
         seed: seeds scoring, random criteria and the preview.
         exclude_first, exclude_last: keep the first conv / last linear dense (docs/methods.md §0.1).
-        preview: live views evaluate at most this many test items (stratified); ``None`` = all.
+        preview: ``"auto"``: live views evaluate the stratified test items that fit ``budget_ms``
+            per slider move (sets of <= 500 items whole); an int: about that many; ``None``: all.
+        budget_ms: the forward-pass time a slider move may take under ``preview="auto"``.
     """
 
     def __init__(self, model: str | nn.Module = "resnet20", dataset: str | LabData = "digits-lt", *,
                  pretrained: bool = True, dataset_kwargs: Mapping[str, Any] | None = None,
                  device: str | torch.device | None = None, seed: int = 0, exclude_first: bool = True,
-                 exclude_last: bool = True, preview: int | None = 2000) -> None:
+                 exclude_last: bool = True, preview: int | str | None = "auto",
+                 budget_ms: float = 200.0) -> None:
         seed_everything(seed)
         self.seed = seed
         self.device = resolve_device(device)
@@ -113,13 +107,8 @@ class Lab(MethodViews):
         self._exclude = (exclude_first, exclude_last)
         self.input_shape = tuple(self.data.input_shape)
 
-        x, y = self.data.test.tensors()
-        self.preview = preview is not None and len(y) > preview
-        if preview is not None and self.preview:
-            keep = _stratified(y, preview, seed)
-            x, y = x[keep], y[keep]
-        self._y = y
-        self._inc = IncrementalForward(self.dense, x.to(self.device))
+        self._y, self._inc, self.live = live_set(self.dense, self.data, preview, budget_ms, seed, self.device)
+        self.preview = not self.live["whole"]
         self.dense_report = self._report(self._inc.logits)
         self._scores: dict[tuple, Scores] = {}
         self._rankings: dict[tuple, Ranking] = {}
@@ -334,12 +323,6 @@ class Lab(MethodViews):
     def pruned_model(self, trial: Trial) -> nn.Module:
         """A standalone copy of the dense model with the trial's masks applied."""
         return trial.model if trial.model is not None else apply_masks(self.dense, trial.masks)
-
-    def full_report(self, trial: Trial) -> ClassReport:
-        """Per-class report of ``trial`` on the whole test split (not only the preview)."""
-        return evaluate(self.pruned_model(trial), self.data.test, groups=self.data.groups,
-                        classes=self.data.classes, class_counts=self.data.class_counts,
-                        device=self.device, seed=self.seed)
 
     def compact(self, trial: Trial, batch_size: int = 64) -> tuple[nn.Module, pd.DataFrame]:
         """Physically remove the trial's pruned filters; return the small model and a cost table.
