@@ -44,7 +44,7 @@ from torch import Tensor, nn
 from ..analysis.cost import MaskedCost
 from ..analysis.cost import cost as measure_cost
 from ..analysis.evaluate import ClassReport, evaluate_predictions
-from ..criteria import Scores, score
+from ..criteria import Scores
 from ..data import LabData, load_dataset
 from ..io import atomic_write
 from ..models import load_model, prunable_parameters
@@ -136,13 +136,12 @@ class Lab(LiveViews, MethodViews):
         """Scores of the prunable layers, computed once per (criterion, granularity, options).
 
         Data-driven criteria (activations, gradients, attributions) see the balanced
-        validation split, never the test items the views report on.
+        validation split, never the test items the views report on; they show progress
+        (``lab.progress``, ``lab.on_progress``). :meth:`cache_scores` keeps scores on disk too.
         """
         key = self._key(criterion, granularity, options)
         if key not in self._scores:
-            opts = {"seed": self.seed, **options} if criterion == "random" else dict(options)
-            self._scores[key] = score(self.dense, criterion, data=self.data.val, granularity=granularity,
-                                      layers=self.layers, **opts)
+            self._scores[key] = self._score(criterion, granularity, options)
         return self._scores[key]
 
     def has_scores(self, criterion: str, granularity: str = "weight", **options: Any) -> bool:
@@ -187,7 +186,7 @@ class Lab(LiveViews, MethodViews):
         report = self._report(logits)
         ms = (time.perf_counter() - t0) * 1e3
         masks = masks if masks is not None else Masks({}, "weight")
-        alloc = {n: 1.0 - float(m.float().mean()) for n, m in masks.items()}
+        alloc = {n: 1.0 - int(m.count_nonzero()) / max(m.numel(), 1) for n, m in masks.items()}
         return Trial(plan or Plan(criterion="given", sparsity=masks.sparsity if len(masks) else 0.0),
                      masks, alloc, report, self.dense_report, self._cost(self._inc.work), first, ms, self.preview,
                      pred=logits.argmax(1).cpu())

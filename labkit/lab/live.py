@@ -20,6 +20,8 @@ Example:
 """
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ from torch import Tensor, nn
 
 from ..analysis.evaluate import ClassReport, evaluate_predictions
 from ..analysis.incremental import IncrementalForward
+from ..criteria import Scores, get_criterion, score
 from ..data import LabData
 from .budget import (
     Progress,
@@ -40,6 +43,7 @@ from .budget import (
     stratified,
     time_per_item,
 )
+from .cache import ScoreCache, data_digest, weights_digest
 from .plan import Trial
 
 __all__ = ["LiveViews", "live_set"]
@@ -99,7 +103,50 @@ class LiveViews:
     seed: int
     live: dict[str, Any]
     dense_report: ClassReport
+    layers: list[str]
     _refined: dict[int, tuple[Tensor, Tensor, Tensor]]  # per class -> (indices, labels, dense logits)
+    #: show a tqdm bar while a data-driven criterion scores (and in refine / full_report by default)
+    progress: bool = True
+    #: ``fn(task, done, total)`` a UI sets to draw the progress of scoring itself
+    on_progress: ProgressFn | None = None
+    _disk: ScoreCache | None = None
+    _digests: dict[str, str]
+
+    # -- scores: on-disk cache and progress ---------------------------------------------------------
+    def cache_scores(self, folder: str | os.PathLike[str] | None = None) -> ScoreCache:
+        """Keep scores on disk too (default folder :func:`labkit.lab.cache.default_cache_dir`).
+
+        Keyed by the dense weights, criterion, granularity, options, layers and (for data-driven
+        criteria) the validation data: reopening the lab on the same checkpoint skips scoring.
+        """
+        self._disk = ScoreCache(folder)
+        return self._disk
+
+    def _digest(self, what: str) -> str:
+        self._digests = getattr(self, "_digests", {})
+        if what not in self._digests:
+            self._digests[what] = weights_digest(self.dense) if what == "weights" else data_digest(*self.data.val.tensors())
+        return self._digests[what]
+
+    def _score(self, criterion: str, granularity: str, options: Mapping[str, Any]) -> Scores:
+        """Score with ``criterion`` (disk cache first; a progress bar / callback for data-driven ones)."""
+        opts = {"seed": self.seed, **options} if criterion == "random" else dict(options)
+        needs_data = get_criterion(criterion).needs_data
+        key = None
+        if self._disk is not None:
+            key = self._disk.key(self._digest("weights"), criterion, granularity, {**opts, "_layers": self.layers},
+                                 self._digest("data") if needs_data else None)
+            hit = self._disk.load(key)
+            if hit is not None:
+                return hit
+        data: Any = self.data.val
+        if needs_data and "target" not in opts:  # a class target filters tensors; no bar then
+            x, y = self.data.val.tensors()
+            data = Progress(x, y, f"labkit scores ({criterion})", 128, bar=self.progress, callback=self.on_progress)
+        s = score(self.dense, criterion, data=data, granularity=granularity, layers=self.layers, **opts)
+        if key is not None and self._disk is not None:
+            self._disk.save(key, s)
+        return s
 
     if TYPE_CHECKING:  # provided by Lab
         def pruned_model(self, trial: Trial) -> nn.Module: ...
