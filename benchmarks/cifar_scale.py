@@ -63,6 +63,11 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return (time.perf_counter() - t0) * 1e3, out
 
 
+def note(text: str) -> None:
+    """A figure as soon as it is measured (a run on a busy machine may be stopped half-way)."""
+    print(f"  [{time.strftime('%H:%M:%S')} load {load()}] {text}", flush=True)
+
+
 def load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -88,20 +93,25 @@ def main() -> None:
         labs, res = {}, {k: {} for k in settings}
         for name, kw in settings.items():
             res[name]["open"], labs[name] = timed(lambda kw=kw: lk.Lab(model, data, **kw))
+            note(f"{name}: opened in {res[name]['open']:.0f} ms ({len(labs[name].targets)} live items)")
         for name, lab in labs.items():
             res[name]["first"] = timed(lambda lab=lab: lab.prune(sparsity=0.5))[0]
+            note(f"{name}: first prune {res[name]['first']:.0f} ms")
         moves = [0.3, 0.4, 0.6, 0.7, 0.45, 0.55, 0.35, 0.65, 0.5, 0.25, 0.75][:max(args.moves, 1)]
         for name in res:
             res[name]["moves"] = []
         for s in moves:
             for name, lab in labs.items():
                 res[name]["moves"].append(timed(lambda lab=lab, s=s: lab.prune(sparsity=s))[0])
+                note(f"{name}: slider move to {s} in {res[name]['moves'][-1]:.0f} ms")
         for name, lab in labs.items():
             res[name]["filter"] = timed(lambda lab=lab: lab.prune(sparsity=0.3, granularity="filter"))[0]
+            note(f"{name}: filter granularity in {res[name]['filter']:.0f} ms")
         for name, lab in labs.items():
             if name == "old" and args.skip_old_taylor:
                 continue
             res[name]["taylor"] = timed(lambda lab=lab: lab.prune("taylor", sparsity=0.5))[0]
+            note(f"{name}: Taylor in {res[name]['taylor']:.0f} ms")
         new = labs["new"]
         t_full, rep = timed(lambda: new.full_report(new.prune(sparsity=0.5)))
 
@@ -122,7 +132,7 @@ def main() -> None:
     for label, key, target in rows:
         a, b = res["new"].get(key), res["old"].get(key)
         ratio = f"{b / a:.1f}x" if a and b else "-"
-        print(f"{label:<44}{a:>10.0f}{(f'{b:.0f}' if b else '-'):>10}{ratio:>9}"
+        print(f"{label:<44}{(f'{a:.0f}' if a else '-'):>10}{(f'{b:.0f}' if b else '-'):>10}{ratio:>9}"
               f"{(str(target) if target else ''):>9}")
     print(f"exact full report of the new lab ({len(rep.targets)} items, progress bar): {t_full / 1e3:.1f} s")
     print(f"load average {load()} at the end")
