@@ -82,7 +82,13 @@ def live_set(dense: nn.Module, data: LabData, preview: int | str | None, budget_
         per, keep = 1, stratified(targets, 1, seed)
         x, y = _items(data, keep)
         inc = IncrementalForward(dense, x.to(device))
-        ms_item = time_per_item(lambda: inc.run(None, full=True), len(y))
+
+        def dense_pass() -> None:
+            inc.run(None, full=True)
+            if device.type == "cuda":  # kernels run asynchronously: time them, not their launch
+                torch.cuda.synchronize(device)
+
+        ms_item = time_per_item(dense_pass, len(y))
         per = per_class_for(budget_ms, ms_item, n_cls)
         if per == 1:
             return y, inc, dict(describe(len(y), n_total, 1, ms_item, budget_ms))
