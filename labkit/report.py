@@ -110,7 +110,7 @@ def _measure(lab: Lab, criteria: Sequence[str], sparsities: Sequence[float], mod
     jobs = [(c, s) for c in criteria for s in sparsities]
     for c, s in tqdm(jobs, desc="labkit report", unit="point", disable=not progress):
         t = lab.prune(c, s, mode, granularity)
-        points.append(_Point(c, float(s), t, lab.full_report(t) if lab.preview else t.report))
+        points.append(_Point(c, float(s), t, lab.full_report(t, progress=False) if lab.preview else t.report))
     return points
 
 

@@ -42,9 +42,9 @@ __all__ = ["check_inputs", "check_data", "check_options", "check_dataset_name", 
 _WHERE = ("root", "download", "split_dir")
 
 
-def check_inputs(*, preview: Any, seed: Any, device: Any, dataset: Any) -> None:
+def check_inputs(*, preview: Any, seed: Any, device: Any, dataset: Any, budget_ms: Any = 200.0) -> None:
     """Everything the :class:`~labkit.lab.Lab` can check before loading: options and the dataset name."""
-    check_options(preview=preview, seed=seed, device=device)
+    check_options(preview=preview, seed=seed, device=device, budget_ms=budget_ms)
     check_dataset_name(dataset)
 
 
@@ -55,18 +55,22 @@ def check_data(model: nn.Module, data: LabData, meta: Mapping[str, Any], given: 
     check_model_fits(model, data, f"model {name!r}")
 
 
-def check_options(*, preview: Any, seed: Any, device: Any = None) -> None:
-    """Refuse a ``preview`` that is not ``None`` or an int >= 1, a ``seed`` that is not an int >= 0, and a
-    ``device`` torch does not know or this machine does not have."""
+def check_options(*, preview: Any, seed: Any, device: Any = None, budget_ms: Any = 200.0) -> None:
+    """Refuse a ``preview`` that is not ``"auto"``, ``None`` or an int >= 1, a ``budget_ms`` that is not a
+    positive number, a ``seed`` that is not an int >= 0, and a ``device`` torch does not know or this
+    machine does not have."""
     if device is not None and not isinstance(device, torch.device):
         try:
             resolve_device(device)
         except (RuntimeError, TypeError) as err:
             raise OptionError(f"device {device!r} cannot be used ({str(err).splitlines()[0][:120]}); valid: None or "
                               f"'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N', 'mps'") from None
-    if preview is not None and (isinstance(preview, bool) or not isinstance(preview, int) or preview < 1):
-        raise OptionError(f"preview must be None (evaluate every test item) or an int >= 1 (at most that many "
-                          f"test items, stratified), got {preview!r}; e.g. preview=2000")
+    if preview not in (None, "auto") and (isinstance(preview, bool) or not isinstance(preview, int) or preview < 1):
+        raise OptionError(f"preview must be 'auto' (sized by budget_ms), None (evaluate every test item) or an int "
+                          f">= 1 (at most that many test items, stratified), got {preview!r}; e.g. preview=2000")
+    if isinstance(budget_ms, bool) or not isinstance(budget_ms, (int, float)) or not budget_ms > 0:
+        raise OptionError(f"budget_ms must be a positive number of milliseconds per slider move, got {budget_ms!r}; "
+                          f"e.g. budget_ms=200")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise OptionError(f"seed must be an int >= 0, got {seed!r}; e.g. seed=0")
 

@@ -16,8 +16,9 @@ What the lab keeps so that a slider move costs milliseconds (docs/design.md §4)
   stage ``k`` re-runs stages ``k..end``;
 - the last ``trial_cache`` (64) trials by plan, so a slider moved back to a setting seen before
   answers from memory (its ``first_stage`` then says nothing was re-run);
-- a stratified *preview* of large test sets (``preview`` items, every class represented): live
-  views use it, :meth:`Lab.full_report` evaluates on everything.
+- a stratified *live set* of large test sets, sized by a latency budget (``budget_ms``, every
+  class represented; :mod:`labkit.lab.live`): live views use it, :meth:`Lab.refine` evaluates a
+  larger nested set on demand and :meth:`Lab.full_report` everything, with progress.
 
 Example:
     >>> lab = Lab("resnet20", "digits-lt")
@@ -42,15 +43,15 @@ from torch import Tensor, nn
 
 from ..analysis.cost import MaskedCost
 from ..analysis.cost import cost as measure_cost
-from ..analysis.evaluate import ClassReport, evaluate, evaluate_predictions
-from ..analysis.incremental import IncrementalForward
-from ..criteria import Scores, score
+from ..analysis.evaluate import ClassReport, evaluate_predictions
+from ..criteria import Scores
 from ..data import LabData, load_dataset
 from ..io import atomic_write
 from ..models import load_model, prunable_parameters
 from ..pruning import Masks, Ranking, apply_masks, compact, expand_masks, merge_candidates
 from ..runtime import resolve_device, seed_everything, versions
 from . import checks
+from .live import LiveViews, live_set
 from .methods import MethodViews
 from .plan import Plan, Trial, make_plan
 
@@ -60,17 +61,7 @@ if TYPE_CHECKING:
 __all__ = ["Lab"]
 
 
-def _stratified(targets: Tensor, n: int, seed: int) -> Tensor:
-    """About ``n`` indices with every class represented in proportion (at least one each)."""
-    g = torch.Generator().manual_seed(seed)
-    classes = torch.unique(targets)
-    per = max(1, n // len(classes))
-    idx = [torch.nonzero(targets == c).flatten() for c in classes]
-    picks = [i[torch.randperm(len(i), generator=g)[:per]] for i in idx]
-    return torch.sort(torch.cat(picks)).values
-
-
-class Lab(MethodViews):
+class Lab(LiveViews, MethodViews):
     """A dense model, its data and the caches that make re-pruning interactive.
 
     Args:
@@ -82,14 +73,18 @@ class Lab(MethodViews):
         device: ``None`` picks cuda, then mps, then cpu.
         seed: seeds scoring, random criteria and the preview.
         exclude_first, exclude_last: keep the first conv / last linear dense (docs/methods.md §0.1).
-        preview: live views evaluate at most this many test items (stratified); ``None`` = all.
+        preview: ``"auto"``: live views evaluate the stratified test items that fit ``budget_ms``
+            per slider move (sets of <= 500 items whole); an int: about that many; ``None``: all.
+        budget_ms: the forward-pass time a slider move may take under ``preview="auto"``.
     """
 
     def __init__(self, model: str | nn.Module = "resnet20", dataset: str | LabData = "digits-lt", *,
                  pretrained: bool = True, dataset_kwargs: Mapping[str, Any] | None = None,
                  device: str | torch.device | None = None, seed: int = 0, exclude_first: bool = True,
-                 exclude_last: bool = True, preview: int | None = 2000) -> None:
-        checks.check_inputs(preview=preview, seed=seed, device=device, dataset=dataset)  # see labkit/lab/checks.py
+                 exclude_last: bool = True, preview: int | str | None = "auto",
+                 budget_ms: float = 200.0) -> None:
+        checks.check_inputs(preview=preview, seed=seed, device=device, dataset=dataset,
+                            budget_ms=budget_ms)  # see labkit/lab/checks.py
         seed_everything(seed)
         self.seed = seed
         self.device = resolve_device(device)
@@ -117,13 +112,8 @@ class Lab(MethodViews):
         self._exclude = (exclude_first, exclude_last)
         self.input_shape = tuple(self.data.input_shape)
 
-        x, y = self.data.test.tensors()
-        self.preview = preview is not None and len(y) > preview
-        if preview is not None and self.preview:
-            keep = _stratified(y, preview, seed)
-            x, y = x[keep], y[keep]
-        self._y = y
-        self._inc = IncrementalForward(self.dense, x.to(self.device))
+        self._y, self._inc, self.live = live_set(self.dense, self.data, preview, budget_ms, seed, self.device)
+        self.preview = not self.live["whole"]
         self.dense_report = self._report(self._inc.logits)
         self._scores: dict[tuple, Scores] = {}
         self._rankings: dict[tuple, Ranking] = {}
@@ -151,13 +141,12 @@ class Lab(MethodViews):
         """Scores of the prunable layers, computed once per (criterion, granularity, options).
 
         Data-driven criteria (activations, gradients, attributions) see the balanced
-        validation split, never the test items the views report on.
+        validation split, never the test items the views report on; they show progress
+        (``lab.progress``, ``lab.on_progress``). :meth:`cache_scores` keeps scores on disk too.
         """
         key = self._key(criterion, granularity, options)
         if key not in self._scores:
-            opts = {"seed": self.seed, **options} if criterion == "random" else dict(options)
-            self._scores[key] = score(self.dense, criterion, data=self.data.val, granularity=granularity,
-                                      layers=self.layers, **opts)
+            self._scores[key] = self._score(criterion, granularity, options)
         return self._scores[key]
 
     def has_scores(self, criterion: str, granularity: str = "weight", **options: Any) -> bool:
@@ -202,7 +191,7 @@ class Lab(MethodViews):
         report = self._report(logits)
         ms = (time.perf_counter() - t0) * 1e3
         masks = masks if masks is not None else Masks({}, "weight")
-        alloc = {n: 1.0 - float(m.float().mean()) for n, m in masks.items()}
+        alloc = {n: 1.0 - int(m.count_nonzero()) / max(m.numel(), 1) for n, m in masks.items()}
         return Trial(plan or Plan(criterion="given", sparsity=masks.sparsity if len(masks) else 0.0),
                      masks, alloc, report, self.dense_report, self._cost(self._inc.work), first, ms, self.preview,
                      pred=logits.argmax(1).cpu())
@@ -338,12 +327,6 @@ class Lab(MethodViews):
     def pruned_model(self, trial: Trial) -> nn.Module:
         """A standalone copy of the dense model with the trial's masks applied."""
         return trial.model if trial.model is not None else apply_masks(self.dense, trial.masks)
-
-    def full_report(self, trial: Trial) -> ClassReport:
-        """Per-class report of ``trial`` on the whole test split (not only the preview)."""
-        return evaluate(self.pruned_model(trial), self.data.test, groups=self.data.groups,
-                        classes=self.data.classes, class_counts=self.data.class_counts,
-                        device=self.device, seed=self.seed)
 
     def compact(self, trial: Trial, batch_size: int = 64) -> tuple[nn.Module, pd.DataFrame]:
         """Physically remove the trial's pruned filters; return the small model and a cost table.

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 from . import charts as charts  # Altair charts for the live lab (altair imported on first use)
+from . import classes as classes  # many-class views: sortable table, worst classes named, spread
 from ._style import GROUP_COLORS as GROUP_COLORS
 from ._style import METRIC_COLORS as METRIC_COLORS
 from ._style import new_figure as new_figure

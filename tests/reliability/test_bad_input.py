@@ -49,6 +49,8 @@ API: list[tuple[str, Callable[[dict[str, Any]], Any], type[Exception], str]] = [
     ("lab-preview-0", lambda f: lk.Lab(f["tiny"], f["digits"], preview=0), OptionError, "preview=2000"),
     ("lab-preview-negative", lambda f: lk.Lab(f["tiny"], f["digits"], preview=-5), OptionError, "int >= 1"),
     ("lab-preview-float", lambda f: lk.Lab(f["tiny"], f["digits"], preview=0.5), OptionError, "int >= 1"),
+    ("lab-preview-word", lambda f: lk.Lab(f["tiny"], f["digits"], preview="all"), OptionError, "'auto'"),
+    ("lab-budget-zero", lambda f: lk.Lab(f["tiny"], f["digits"], budget_ms=0), OptionError, "budget_ms=200"),
     ("lab-seed-negative", lambda f: lk.Lab(f["tiny"], f["digits"], seed=-1), OptionError, "seed=0"),
     ("lab-device-tpu", lambda f: lk.Lab(f["tiny"], f["digits"], device="tpu"), OptionError, "'cuda:N'"),
     ("lab-model-number", lambda f: lk.Lab(42, f["digits"]), OptionError, "registered name"),
