@@ -150,6 +150,10 @@ def marimo_server(notebook: Path, *notebook_args: str, timeout: float = 180,
                   env: dict[str, str] | None = None) -> Iterator[str]:
     """Serve ``notebook`` with ``marimo run`` on 127.0.0.1 with a random token; yield its URL.
 
+    ``notebook`` may be a folder: one server then runs every notebook in it, each opened at
+    ``f"{url}&file={name}"`` (see :func:`notebook_url`); a test module with several notebooks
+    pays for one server start, and its kernels share the imports (torch, labkit) already made.
+
     The token stays on, as in production (docs/design.md §6): the URL carries it as
     ``?access_token=...``. The server is polled on ``/health`` and stopped afterwards.
     ``env`` overrides the notebook environment (e.g. ``{"LABKIT_SMOKE": "0"}`` to open a
@@ -223,6 +227,11 @@ def smoke_export(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], E
 def notebook_checks() -> dict[Path, list[str]]:
     """:func:`check_notebooks` over every marimo notebook of the repository, run once."""
     return check_notebooks(marimo_notebooks())
+
+
+def notebook_url(url: str, name: str) -> str:
+    """The page of notebook ``name`` (a file name in the served folder) on a folder server's ``url``."""
+    return f"{url}&file={name}"
 
 
 @pytest.fixture
