@@ -73,7 +73,7 @@ def full_screenshot(page, path: Path) -> None:
     height = page.evaluate("Math.max(...Array.from(document.querySelectorAll('*')).map(e => e.scrollHeight))")
     page.set_viewport_size({"width": 1280, "height": min(int(height) + 100, 16000)})
     page.wait_for_timeout(500)
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=True, timeout=WAIT)  # a 16000-px page on a loaded box
     page.set_viewport_size(size)
 
 
