@@ -13,6 +13,7 @@ environment (a Jupyter notebook has no command line).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import socket
@@ -20,7 +21,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -74,6 +76,52 @@ def tail(text: str, n: int = 40) -> str:
     return "\n".join(text.strip().splitlines()[-n:])
 
 
+@dataclass(frozen=True)
+class Export:
+    """One ``marimo export html`` run: its exit code, its output, and the page it wrote."""
+    code: int
+    output: str
+    page: Path
+
+
+def export_html(notebook: Path, out: Path, *notebook_args: str, timeout: float = 600) -> Export:
+    """``marimo export html NOTEBOOK -o OUT --no-sandbox --force --no-include-code -- <notebook_args>``.
+
+    Every cell runs headless; a cell that raises makes the command exit non-zero. The code is
+    left out of the page, as ``labkit export-lab`` leaves it out, so the page can be frozen too.
+    """
+    cmd = ["export", "html", str(notebook), "-o", str(out), "--no-sandbox", "--force", "--no-include-code"]
+    r = run_marimo(*cmd, *(["--", *notebook_args] if notebook_args else []), timeout=timeout)
+    return Export(r.returncode, r.stdout + r.stderr, out)
+
+
+def check_notebooks(paths: Sequence[Path], timeout: float = 300) -> dict[Path, list[str]]:
+    """``marimo check --strict`` on all ``paths`` in one process: the problems found in each file.
+
+    One process instead of one per notebook (each start imports marimo). The JSON report names
+    the file of every diagnostic; a failure that names no file (marimo crashed, unreadable
+    output) is charged to every path, so it can never pass unnoticed. Clean = no diagnostic at
+    all: with ``--strict`` warnings count.
+    """
+    files = [Path(p).resolve() for p in paths]
+    r = run_marimo("check", "--strict", "--format", "json", *map(str, files), timeout=timeout)
+    found: dict[Path, list[str]] = {f: [] for f in files}
+    try:
+        issues = json.loads(r.stdout)["issues"]
+    except (ValueError, KeyError, TypeError):
+        issues = None
+    unplaced = []
+    for issue in issues or []:
+        where = Path(issue["filename"]).resolve() if issue.get("filename") else None
+        line = f"{issue.get('severity')}[{issue.get('name')}] {issue.get('message')} (line {issue.get('line')})"
+        (found[where] if where in found else unplaced).append(line)
+    if issues is None or unplaced or (r.returncode != 0 and not any(found.values())):
+        why = f"marimo check exited {r.returncode}; {unplaced or 'no per-file diagnostic'}:\n{tail(r.stdout + r.stderr)}"
+        for f in files:
+            found[f].append(why)
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -101,6 +149,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def marimo_server(notebook: Path, *notebook_args: str, timeout: float = 180,
                   env: dict[str, str] | None = None) -> Iterator[str]:
     """Serve ``notebook`` with ``marimo run`` on 127.0.0.1 with a random token; yield its URL.
+
+    ``notebook`` may be a folder: one server then runs every notebook in it, each opened at
+    ``f"{url}&file={name}"`` (see :func:`notebook_url`); a test module with several notebooks
+    pays for one server start, and its kernels share the imports (torch, labkit) already made.
 
     The token stays on, as in production (docs/design.md §6): the URL carries it as
     ``?access_token=...``. The server is polled on ``/health`` and stopped afterwards.
@@ -142,10 +194,44 @@ def marimo_server(notebook: Path, *notebook_args: str, timeout: float = 180,
     log.unlink(missing_ok=True)  # kept only when something above raised
 
 
-@pytest.fixture
-def marimo_cli():
-    """``marimo_cli("check", path)`` runs the marimo CLI of this venv; returns the CompletedProcess."""
-    return run_marimo
+@pytest.fixture(scope="session")
+def smoke_export(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Export]:
+    """``smoke_export(notebook)``: the notebook's ``export_html(..., "--smoke")``, run once per test run.
+
+    A smoke run of a notebook takes a minute; test_notebooks (every notebook exports) and
+    test_export (the lab's page, frozen, opens offline) look at the same run. Under pytest-xdist
+    the workers share it through a folder of the run and a file lock: the first asker exports,
+    the others read its result.
+    """
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    folder = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "smoke-exports"
+    folder.mkdir(exist_ok=True)
+
+    def get(notebook: Path) -> Export:
+        notebook = notebook.resolve()
+        page = folder / "-".join(notebook.relative_to(REPO).with_suffix(".html").parts)
+        done = page.with_suffix(".json")
+        with FileLock(f"{page}.lock"):
+            if not done.exists():
+                run = export_html(notebook, page, "--smoke")
+                done.write_text(json.dumps({"code": run.code, "output": run.output}))
+            result = json.loads(done.read_text())
+        return Export(result["code"], result["output"], page)
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def notebook_checks() -> dict[Path, list[str]]:
+    """:func:`check_notebooks` over every marimo notebook of the repository, run once."""
+    return check_notebooks(marimo_notebooks())
+
+
+def notebook_url(url: str, name: str) -> str:
+    """The page of notebook ``name`` (a file name in the served folder) on a folder server's ``url``."""
+    return f"{url}&file={name}"
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import marimo_server, notebook_url
+
 expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)").expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -154,36 +156,43 @@ def _drive_global_sparsity(page, url: str, screenshot: Path, timeout_ms: int) ->
     return text_before, readout.inner_text()
 
 
-def test_browser_harness_with_tiny_app(tmp_path, marimo_app, page, artifacts):
-    """The harness itself: token URL, keyboard on a debounced labkit slider, text and figure update."""
-    app = tmp_path / "tiny_app.py"
-    app.write_text(TINY_APP)
-    with marimo_app(app) as url:
-        before, _ = _drive_global_sparsity(page, url, artifacts / "browser-harness.png", 60_000)
-        assert before == "sparsity: 0.50"
-        page.get_by_text("sparsity: 0.65").wait_for()  # three steps of 0.05, none lost to debouncing
-        assert page.get_by_role("slider", name="global sparsity").get_attribute("aria-valuemax") == "0.9"
+@pytest.fixture(scope="module")
+def apps_url(tmp_path_factory):
+    """One ``marimo run`` of a folder with the tiny app and the overlap app for this module's tests
+    (each page gets its own session); open one with ``notebook_url(apps_url, "tiny_app.py")``."""
+    folder = tmp_path_factory.mktemp("apps")
+    (folder / "tiny_app.py").write_text(TINY_APP)
+    (folder / "overlap_app.py").write_text(OVERLAP_APP)
+    with marimo_server(folder) as url:
+        yield url
 
 
-def test_browser_harness_refuses_a_missing_token(tmp_path, marimo_app, page):
+@pytest.fixture
+def tiny_app_url(apps_url):
+    return notebook_url(apps_url, "tiny_app.py")
+
+
+def test_browser_harness_refuses_a_missing_token(tiny_app_url, page):
     """The server really is token-protected: without the token marimo sends us to its login page."""
-    app = tmp_path / "tiny_app.py"
-    app.write_text(TINY_APP)
-    with marimo_app(app) as url:
-        page.goto(url.split("?")[0])
-        assert "/auth/login" in page.url
-        assert page.get_by_role("slider").count() == 0
+    page.goto(tiny_app_url.split("?")[0])
+    assert "/auth/login" in page.url
+    assert page.get_by_role("slider").count() == 0
 
 
-def test_overlap_widget_click_selects_a_pair(tmp_path, marimo_app, page, artifacts):
+def test_browser_harness_with_tiny_app(tiny_app_url, page, artifacts):
+    """The harness itself: token URL, keyboard on a debounced labkit slider, text and figure update."""
+    before, _ = _drive_global_sparsity(page, tiny_app_url, artifacts / "browser-harness.png", 180_000)  # a cold kernel on a loaded box
+    assert before == "sparsity: 0.50"
+    page.get_by_text("sparsity: 0.65").wait_for()  # three steps of 0.05, none lost to debouncing
+    assert page.get_by_role("slider", name="global sparsity").get_attribute("aria-valuemax") == "0.9"
+
+
+def test_overlap_widget_click_selects_a_pair(apps_url, page, artifacts):
     """overlap.js in a real browser: a click on a cell reaches Python and re-runs the reader cell."""
-    app = tmp_path / "overlap_app.py"
-    app.write_text(OVERLAP_APP)
-    with marimo_app(app) as url:
-        page.goto(url)
-        page.get_by_text("picked: none").wait_for()
-        cell = page.get_by_role("gridcell", name="taylor vs apoz: 0.60")
-        cell.click()
-        page.get_by_text("picked: taylor / apoz").wait_for()
-        page.get_by_text("selected: taylor vs apoz = 0.600").wait_for()
-        page.screenshot(path=str(artifacts / "overlap-widget.png"), full_page=True)
+    page.goto(notebook_url(apps_url, "overlap_app.py"))
+    page.get_by_text("picked: none").wait_for()
+    cell = page.get_by_role("gridcell", name="taylor vs apoz: 0.60")
+    cell.click()
+    page.get_by_text("picked: taylor / apoz").wait_for()
+    page.get_by_text("selected: taylor vs apoz = 0.600").wait_for()
+    page.screenshot(path=str(artifacts / "overlap-widget.png"), full_page=True)

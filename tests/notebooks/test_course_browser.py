@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .conftest import marimo_server, notebook_url
 
 pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
 
@@ -126,52 +129,65 @@ def _has(text: str, token: str) -> bool:
     return re.search(rf"(?<![\d.,]){re.escape(token)}(?![\d,]|\.\d)", text) is not None
 
 
+def _kind(notebook: Path) -> str:
+    """The solution served in ``notebook``'s stub: the reference (01, 03, 05) or a wrong one (02, 04, 06)."""
+    return "reference" if int(notebook.stem[:2]) % 2 else "wrong"
+
+
+@pytest.fixture(scope="module")
+def course_url(tmp_path_factory) -> Iterator[str]:
+    """One ``marimo run --smoke`` of a folder holding every course notebook with its stub filled
+    (:func:`with_solution`): one server start for the module, each test opens its own notebook."""
+    folder = tmp_path_factory.mktemp("course")
+    for notebook in COURSE:
+        (folder / notebook.name).write_text(with_solution(notebook.read_text(), _kind(notebook)))
+    with marimo_server(folder, "--smoke", timeout=300) as url:
+        yield url
+
+
 @pytest.mark.parametrize("notebook", COURSE, ids=[p.stem[:2] for p in COURSE])
-def test_course_notebook_no_answer_before_its_commit(notebook: Path, tmp_path, marimo_app, page, artifacts) -> None:
-    kind = "reference" if int(notebook.stem[:2]) % 2 else "wrong"
-    served = tmp_path / notebook.name
-    served.write_text(with_solution(notebook.read_text(), kind))
+def test_course_notebook_no_answer_before_its_commit(notebook: Path, course_url, page, artifacts) -> None:
+    kind = _kind(notebook)
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text))
     shot = artifacts / f"course-{notebook.stem}.png"
     t0 = time.monotonic()
-    with marimo_app(served, "--smoke", timeout=300) as url:
-        try:
-            page.goto(url)
-            _settled(page, 300_000)
-            loaded = time.monotonic() - t0
-            buttons = page.get_by_role("button", name="Commit prediction")
-            verdicts = page.locator("[data-labkit-verdict]")
-            n = buttons.count()
-            assert n >= 4 and verdicts.count() == n, f"{n} questions but {verdicts.count()} verdicts on the page"
-            assert all(verdicts.nth(i).get_attribute("data-labkit-verdict") == "pending" for i in range(n))
-            for i in range(n):
-                assert "What to remember" not in page_text(page), "summary visible before every commit"
-                form = page.locator("form").filter(has=page.get_by_role("button", name="Commit prediction")).nth(i)
-                _pick_an_option(form)
-                before = page_text(page, skip_verdicts=True)
-                buttons.nth(i).click()
-                verdict = page.locator("[data-labkit-verdict]").nth(i)
-                verdict.and_(page.locator('[data-labkit-verdict]:not([data-labkit-verdict="pending"])')).wait_for(
-                    timeout=120_000)
-                secrets = [s for s in (verdict.get_attribute("data-secrets") or "").split("|") if s]
-                leaked = [s for s in secrets if _has(before, s)]
-                assert not leaked, f"question {i + 1}: its answer {leaked} was on the page before the commit"
-                after = page_text(page)
-                assert all(_has(after, s) for s in secrets), f"question {i + 1}: the reveal is missing {secrets}"
-                assert re.search(r"\b(Right|Not quite)\.", verdict.evaluate(f"e => ({DEEP_TEXT})(e, false)"))
-            page.get_by_role("heading", name="What to remember").wait_for(timeout=120_000)
-            page.locator(f'[data-labkit-scoreboard="{n}/{n}"]').wait_for(timeout=60_000)
-            for ex in page.locator("[data-labkit-exercise]").all():
-                want = "passed" if kind == "reference" else "failed"
-                assert ex.get_attribute("data-state") == want, ex.inner_text()
-            broken = page.evaluate("() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
-                                   ".map(i => i.src.slice(0, 60))")
-            assert not broken, f"images that do not decode: {broken}"
-            errors = [m for m in console if "An internal error occurred" in m or '"type":"exception"' in m]
-            assert not errors and page.get_by_text("An internal error occurred").count() == 0, errors
-        except Exception:
-            tall_screenshot(page, shot.with_name(f"{shot.stem}-failed.png"))
-            raise
-        tall_screenshot(page, shot)
-        print(f"{notebook.stem}: settled in {loaded:.0f} s, {n} questions walked in {time.monotonic() - t0 - loaded:.0f} s")
+    try:
+        page.goto(notebook_url(course_url, notebook.name))
+        _settled(page, 300_000)
+        loaded = time.monotonic() - t0
+        buttons = page.get_by_role("button", name="Commit prediction")
+        verdicts = page.locator("[data-labkit-verdict]")
+        n = buttons.count()
+        assert n >= 4 and verdicts.count() == n, f"{n} questions but {verdicts.count()} verdicts on the page"
+        assert all(verdicts.nth(i).get_attribute("data-labkit-verdict") == "pending" for i in range(n))
+        for i in range(n):
+            assert "What to remember" not in page_text(page), "summary visible before every commit"
+            form = page.locator("form").filter(has=page.get_by_role("button", name="Commit prediction")).nth(i)
+            _pick_an_option(form)
+            before = page_text(page, skip_verdicts=True)
+            buttons.nth(i).click()
+            verdict = page.locator("[data-labkit-verdict]").nth(i)
+            verdict.and_(page.locator('[data-labkit-verdict]:not([data-labkit-verdict="pending"])')).wait_for(
+                timeout=120_000)
+            secrets = [s for s in (verdict.get_attribute("data-secrets") or "").split("|") if s]
+            leaked = [s for s in secrets if _has(before, s)]
+            assert not leaked, f"question {i + 1}: its answer {leaked} was on the page before the commit"
+            after = page_text(page)
+            assert all(_has(after, s) for s in secrets), f"question {i + 1}: the reveal is missing {secrets}"
+            assert re.search(r"\b(Right|Not quite)\.", verdict.evaluate(f"e => ({DEEP_TEXT})(e, false)"))
+        page.get_by_role("heading", name="What to remember").wait_for(timeout=120_000)
+        page.locator(f'[data-labkit-scoreboard="{n}/{n}"]').wait_for(timeout=60_000)
+        for ex in page.locator("[data-labkit-exercise]").all():
+            want = "passed" if kind == "reference" else "failed"
+            assert ex.get_attribute("data-state") == want, ex.inner_text()
+        broken = page.evaluate("() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
+                               ".map(i => i.src.slice(0, 60))")
+        assert not broken, f"images that do not decode: {broken}"
+        errors = [m for m in console if "An internal error occurred" in m or '"type":"exception"' in m]
+        assert not errors and page.get_by_text("An internal error occurred").count() == 0, errors
+    except Exception:
+        tall_screenshot(page, shot.with_name(f"{shot.stem}-failed.png"))
+        raise
+    tall_screenshot(page, shot)
+    print(f"{notebook.stem}: settled in {loaded:.0f} s, {n} questions walked in {time.monotonic() - t0 - loaded:.0f} s")

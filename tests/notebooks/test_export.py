@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from labkit.cli import main
-from labkit.export import CSP, export_notebook
+from labkit.export import CSP, freeze_marimo_html
 
 from .conftest import ARTIFACTS, REPO
 
@@ -140,10 +140,15 @@ def test_notebook_arguments_only_after_export_lab(capsys):
 
 
 @pytest.mark.slow
-def test_the_lab_exports_and_opens_offline(browser, tmp_path):
+def test_the_lab_exports_and_opens_offline(browser, tmp_path, smoke_export):
+    """``labkit export-lab`` on the lab is ``marimo export html --no-include-code -- --smoke`` (the smoke
+    run test_notebooks checks too: run once) then :func:`freeze_marimo_html`; the small notebook
+    above goes through the whole command."""
+    run = smoke_export(REPO / "notebooks" / "lab.py")
+    assert run.code == 0, run.output[-3000:]
     out = tmp_path / "lab.html"
-    export_notebook(REPO / "notebooks" / "lab.py", out, args=["--smoke"],
-                    screenshot=ARTIFACTS / "export-lab-rendered.png", timeout=1500)
+    freeze_marimo_html(run.page, out, label="lab.py", args=["--smoke"],
+                       screenshot=ARTIFACTS / "export-lab-rendered.png", timeout=1500)
     page, refused, errors = open_offline(browser, out, "export-lab-offline.png")
     check_page(page, out, refused, errors, min_images=5)
     body = page.evaluate("() => document.body.innerText")

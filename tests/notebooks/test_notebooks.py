@@ -6,6 +6,7 @@ each check can fail (a notebook test that cannot fail would pass vacuously).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -15,49 +16,21 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import check_notebooks, export_html, tail
+
 # `marimo_notebook` and `jupyter_notebook` are parametrized by conftest.pytest_generate_tests.
 
 
-def tail(text: str, n: int = 40) -> str:
-    return "\n".join(text.strip().splitlines()[-n:])
-
-
-@pytest.fixture
-def export_html(marimo_cli) -> Callable[..., tuple[int, str]]:
-    """``export_html(nb, out, *args)`` = ``marimo export html nb -o out --no-sandbox -- <args>``."""
-
-    def run(notebook: Path, out: Path, *args: str) -> tuple[int, str]:
-        cmd = ["export", "html", str(notebook), "-o", str(out), "--no-sandbox", "--force"]
-        r = marimo_cli(*cmd, *(["--", *args] if args else []))
-        return r.returncode, r.stdout + r.stderr
-
-    return run
-
-
-@pytest.fixture
-def check(marimo_cli) -> Callable[[Path], tuple[int, str]]:
-    """``marimo check --strict``: warnings count as failures, so "clean" means no diagnostics."""
-
-    def run(notebook: Path) -> tuple[int, str]:
-        r = marimo_cli("check", "--strict", str(notebook), timeout=120)
-        return r.returncode, r.stdout + r.stderr
-
-    return run
-
-
-# ---------------------------------------------------------------- marimo notebooks
-
 @pytest.mark.slow
-def test_marimo_notebook_exports_in_smoke_mode(marimo_notebook: Path, tmp_path: Path, export_html) -> None:
-    out = tmp_path / f"{marimo_notebook.stem}.html"
-    code, output = export_html(marimo_notebook, out, "--smoke")
-    assert code == 0, f"marimo export html failed for {marimo_notebook} (a cell raised?):\n{tail(output)}"
-    assert out.stat().st_size > 1000
+def test_marimo_notebook_exports_in_smoke_mode(marimo_notebook: Path, smoke_export) -> None:
+    run = smoke_export(marimo_notebook)  # shared with test_export, which freezes the lab's page
+    assert run.code == 0, f"marimo export html failed for {marimo_notebook} (a cell raised?):\n{tail(run.output)}"
+    assert run.page.stat().st_size > 1000
 
 
-def test_marimo_notebook_check_is_clean(marimo_notebook: Path, check) -> None:
-    code, output = check(marimo_notebook)
-    assert code == 0, f"marimo check --strict {marimo_notebook}:\n{tail(output)}"
+def test_marimo_notebook_check_is_clean(marimo_notebook: Path, notebook_checks) -> None:
+    problems = notebook_checks[marimo_notebook.resolve()]  # one `marimo check --strict` for all of them
+    assert not problems, f"marimo check --strict {marimo_notebook}:\n" + "\n".join(problems)
 
 
 BROKEN_MARIMO = '''import marimo
@@ -85,28 +58,28 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
-def test_export_harness_fails_on_a_cell_error_and_passes_smoke(tmp_path: Path, export_html) -> None:
+def test_export_harness_fails_on_a_cell_error_and_passes_smoke(tmp_path: Path) -> None:
     """The notebook above raises only when it receives --smoke: so a zero exit without the flag
     and a non-zero exit with it prove both that errors fail the export and that the flag arrives."""
     nb = tmp_path / "smoke_probe.py"
     nb.write_text(BROKEN_MARIMO)
-    code, output = export_html(nb, tmp_path / "plain.html")
-    assert code == 0, tail(output)
-    code, output = export_html(nb, tmp_path / "smoke.html", "--smoke")
-    assert code != 0, "a cell error must make `marimo export html` exit non-zero"
+    run = export_html(nb, tmp_path / "plain.html")
+    assert run.code == 0, tail(run.output)
+    run = export_html(nb, tmp_path / "smoke.html", "--smoke")
+    assert run.code != 0, "a cell error must make `marimo export html` exit non-zero"
 
 
 @pytest.mark.slow
-def test_check_harness_flags_a_redefined_name(tmp_path: Path, check) -> None:
+def test_check_harness_flags_a_redefined_name_in_its_own_file(tmp_path: Path) -> None:
+    """Checked together, as the notebooks are: the clean file stays clean, the broken one is flagged."""
     clean = tmp_path / "clean.py"
     clean.write_text(BROKEN_MARIMO)  # fails only at run time with --smoke; statically clean
-    code, output = check(clean)
-    assert code == 0, tail(output)
     nb = tmp_path / "redefined.py"
     nb.write_text(BROKEN_MARIMO.replace("    assert not smoke", "    smoke = 1\n    assert not smoke")
                   .replace("def _(smoke):", "def _():"))
-    code, output = check(nb)
-    assert code != 0 and "multiple-definitions" in output
+    found = check_notebooks([clean, nb])
+    assert found[clean.resolve()] == []
+    assert len(found[nb.resolve()]) == 1 and "multiple-definitions" in found[nb.resolve()][0], found
 
 
 # ---------------------------------------------------------------- Jupyter notebooks
@@ -150,49 +123,81 @@ def jupyter_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield "python3"
 
 
-def execute(notebook: Path, kernel: str) -> object:
-    """Run every cell of ``notebook`` in a fresh kernel from its own folder; raise on a cell error."""
-    return execute_in(notebook, kernel, notebook.parent)
+class KernelRun:
+    """A notebook run through, cell by cell, in a kernel that stays up: more code can run after Run All.
+
+    ``KernelRun(notebook, kernel, stack, LABKIT_SMOKE="1")`` starts a fresh kernel whose working
+    directory is the notebook's folder and whose environment adds the keywords; the kernel stops
+    when ``stack`` closes.
+    """
+
+    def __init__(self, notebook: Path, kernel: str, stack: contextlib.ExitStack, **env: str) -> None:
+        import nbformat
+        from nbclient import NotebookClient
+
+        self.nb = nbformat.read(notebook, as_version=4)
+        self.client = NotebookClient(self.nb, timeout=600, kernel_name=kernel,
+                                     resources={"metadata": {"path": str(notebook.parent)}})
+        stack.enter_context(self.client.setup_kernel(env={**os.environ, **env}))
+
+    def run_all(self) -> KernelRun:
+        """Run every cell in order; raise ``CellExecutionError`` at the first cell that fails."""
+        for index, cell in enumerate(self.nb.cells):
+            self.client.execute_cell(cell, index)
+        return self
+
+    def run(self, source: str) -> str:
+        """Run ``source`` as one more cell in the same kernel (raise on error); return what it printed."""
+        import nbformat
+
+        cell = nbformat.v4.new_code_cell(source)
+        self.nb.cells.append(cell)
+        self.client.execute_cell(cell, len(self.nb.cells) - 1)
+        return "".join(o.get("text", "") for o in cell.outputs)
 
 
-def execute_in(notebook: Path, kernel: str, folder: Path) -> object:
-    """Run every cell of ``notebook`` in a fresh kernel whose working directory is ``folder``."""
-    import nbformat
-    from nbclient import NotebookClient
+@pytest.fixture(scope="module")
+def run_all(jupyter_kernel: str) -> Iterator[Callable[[Path], KernelRun]]:
+    """``run_all(notebook)``: the notebook's cells run in order in smoke mode (``LABKIT_SMOKE=1``, which
+    the kernel inherits: a notebook has no command line), once per module. The kernel stays up
+    until the module ends, so a later test can click the app's buttons after this Run All
+    instead of running the notebook again. A run that failed fails every test that asks for it."""
+    runs: dict[Path, KernelRun | BaseException] = {}
+    with contextlib.ExitStack() as kernels:
+        def get(notebook: Path) -> KernelRun:
+            notebook = notebook.resolve()
+            if notebook not in runs:
+                try:
+                    runs[notebook] = KernelRun(notebook, jupyter_kernel, kernels, LABKIT_SMOKE="1").run_all()
+                except Exception as e:  # noqa: BLE001 - raised again for every test that asks
+                    runs[notebook] = e
+            run = runs[notebook]
+            if isinstance(run, BaseException):
+                raise run
+            return run
 
-    nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name=kernel, resources={"metadata": {"path": str(folder)}}).execute()
-    return nb
+        yield get
+
+
+LAB_IPYNB = Path(__file__).resolve().parents[2] / "notebooks" / "jupyter" / "lab.ipynb"
 
 
 @pytest.mark.slow
-def test_jupyter_notebook_executes(jupyter_notebook: Path, jupyter_kernel: str,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LABKIT_SMOKE", "1")  # the kernel inherits it; a notebook has no command line
-    execute(jupyter_notebook, jupyter_kernel)
+def test_jupyter_notebook_executes(jupyter_notebook: Path, run_all) -> None:
+    run_all(jupyter_notebook)
 
 
 @pytest.mark.slow
-def test_jupyter_lab_buttons_fine_tune_save_and_report(jupyter_kernel: str, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jupyter_lab_buttons_fine_tune_save_and_report(run_all, tmp_path: Path) -> None:
     """The JupyterLab twin's action buttons (``lk.app(lab)``'s last section), clicked in the kernel after Run All."""
-    import nbformat
-
-    monkeypatch.setenv("LABKIT_SMOKE", "1")
-    lab_nb = Path(__file__).resolve().parents[2] / "notebooks" / "jupyter" / "lab.ipynb"
-    nb = nbformat.read(lab_nb, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(f"""
+    printed = run_all(LAB_IPYNB).run(f"""
 actions = app.sections["actions"]
 actions.folder.value = {str(tmp_path)!r}
 actions.epochs.value = 2
 for name in ("finetune", "save", "report"):
     actions.buttons[name].click()
     print(name, "->", actions.result.value)
-"""))
-    copy = tmp_path / "lab.ipynb"
-    nbformat.write(nb, copy)
-    nb = execute_in(copy, jupyter_kernel, lab_nb.parent)
-    printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+""")
     assert "finetune -> after 2 epochs: balanced" in printed, printed
     assert "save -> saved masks and plan" in printed and (tmp_path / "magnitude-global-0.50" / "plan.json").exists()
     assert "report -> wrote" in printed and (tmp_path / "report.html").exists()
@@ -208,17 +213,18 @@ def _write_ipynb(path: Path, *sources: str) -> Path:
 
 
 @pytest.mark.slow
-def test_jupyter_harness_runs_this_venv_and_fails_on_error(tmp_path: Path, jupyter_kernel: str,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jupyter_harness_runs_this_venv_and_fails_on_error(tmp_path: Path, jupyter_kernel: str) -> None:
+    """One kernel: the first cell runs in this venv with smoke mode on, the second raises and must fail the run."""
     from nbclient.exceptions import CellExecutionError
 
-    monkeypatch.setenv("LABKIT_SMOKE", "1")
-    ok = _write_ipynb(tmp_path / "ok.ipynb", "import os, sys, labkit\nprint(sys.prefix, os.environ['LABKIT_SMOKE'])")
-    nb = execute(ok, jupyter_kernel)
-    assert nb.cells[0].outputs[0]["text"].split() == [sys.prefix, "1"]
-    bad = _write_ipynb(tmp_path / "bad.ipynb", "raise ValueError('broken on purpose')")
-    with pytest.raises(CellExecutionError, match="broken on purpose"):
-        execute(bad, jupyter_kernel)
+    nb = _write_ipynb(tmp_path / "probe.ipynb", "import os, sys, labkit\nprint(sys.prefix, os.environ['LABKIT_SMOKE'])",
+                      "raise ValueError('broken on purpose')", "print('not reached')")
+    with contextlib.ExitStack() as stack:
+        run = KernelRun(nb, jupyter_kernel, stack, LABKIT_SMOKE="1")
+        with pytest.raises(CellExecutionError, match="broken on purpose"):
+            run.run_all()
+    assert run.nb.cells[0].outputs[0]["text"].split() == [sys.prefix, "1"]
+    assert run.nb.cells[2].outputs == []  # the run stopped at the error
 
 
 def test_private_kernelspec_points_at_this_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
