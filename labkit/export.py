@@ -35,6 +35,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,28 @@ def _render_offline(page_html: Path, static: Path, timeout: float, screenshot: P
         return pool.submit(_render_offline_here, page_html, static, timeout, screenshot).result()
 
 
+_DRAWN_JS = """() => [document.querySelectorAll('.marimo-cell').length, document.images.length,
+  document.querySelectorAll('svg, canvas').length, [...document.images].every(i => i.complete),
+  document.body.innerText.length]"""
+
+
+def _wait_drawn(page: Any, timeout: float, still_s: float = 2.0) -> None:
+    """Wait until the page has drawn its outputs: images loaded and nothing new for ``still_s``.
+
+    "Every image has loaded" alone is true before the outputs exist (no images yet), and a busy
+    machine snapshots an empty page; so the count of cells, images, charts and text must also
+    stay the same for ``still_s`` seconds.
+    """
+    deadline, last, since = time.monotonic() + timeout, None, time.monotonic()
+    while time.monotonic() < deadline:
+        now = page.evaluate(_DRAWN_JS)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif now[3] and now[0] > 0 and time.monotonic() - since >= still_s:
+            return
+        page.wait_for_timeout(250)
+
+
 def _render_offline_here(page_html: Path, static: Path, timeout: float,
                          screenshot: Path | None) -> tuple[dict[str, Any], list[str]]:
     try:
@@ -252,9 +275,8 @@ def _render_offline_here(page_html: Path, static: Path, timeout: float,
             page.set_default_timeout(timeout * 1000)
             page.route("**/*", route)
             page.goto(page_html.as_uri(), wait_until="networkidle")
-            page.wait_for_function("() => document.querySelector('#App, #root') && "
-                                   "[...document.images].every(i => i.complete)")
-            page.wait_for_timeout(800)  # late layout (fonts, tables) settles
+            page.wait_for_function("() => document.querySelector('#App, #root')")
+            _wait_drawn(page, timeout)
             page.evaluate(_DROP_JS)
             try:  # the cells are normally shown by now; the snapshot reveals them regardless
                 page.wait_for_function("() => [...document.querySelectorAll('.marimo-cell')]"
