@@ -32,7 +32,7 @@ import torch
 
 from ._version import __version__
 
-__all__ = ["default_device", "resolve_device", "seed_everything", "versions", "smoke_mode",
+__all__ = ["default_device", "resolve_device", "seed_everything", "versions", "smoke_mode", "leave_a_core",
            "DevicePolicy", "accelerate", "AMP_MODES"]
 
 #: What ``amp=`` accepts: ``"auto"`` (bf16 on CUDA when supported, else fp16; off on MPS and
@@ -102,6 +102,28 @@ def smoke_mode(cli_args: Mapping[str, Any] | None = None, *, threads: int | None
     if on and threads is not None:
         torch.set_num_threads(threads)
     return on
+
+
+def leave_a_core(reserve: int = 1) -> int:
+    """Give torch every CPU core but ``reserve``: what a live page needs; returns the thread count.
+
+    In the lab, a slider step runs the model while the browser draws the previous result and the
+    marimo server relays messages. With all cores busy in torch's thread pool, its threads wait on
+    each other (2 threads were 5-20x slower than 1 for small ops on a busy 2-core machine) and the
+    page settles later. Leaving one core free measured faster on 2 cores: first view 280 ms vs
+    408 ms, page still 498 ms vs 621 ms (``benchmarks/lab_page.py --variant`` A/B, README §Speed).
+    An explicit ``OMP_NUM_THREADS`` (or ``LABKIT_THREADS``) wins; GPUs are not affected.
+
+    Example:
+        >>> before = torch.get_num_threads()
+        >>> 1 <= leave_a_core() <= max(1, os.cpu_count() or 1)
+        True
+        >>> torch.set_num_threads(before)
+    """
+    explicit = os.environ.get("LABKIT_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    n = int(explicit) if explicit and explicit.isdigit() and int(explicit) > 0 else max(1, (os.cpu_count() or 1) - reserve)
+    torch.set_num_threads(n)
+    return n
 
 
 def _cuda_bf16() -> bool:

@@ -32,11 +32,13 @@ def _():
     from labkit.views import charts
     from labkit.models.checkpoints import shipped_checkpoints
     from labkit.report import write_report
-    from labkit.runtime import smoke_mode
+    from labkit.runtime import leave_a_core, smoke_mode
     from labkit.ui import marimo as mui
     from labkit.ui import lab_spec
 
     smoke = smoke_mode(mo.cli_args())
+    if not smoke:  # a live page: torch leaves one core to the browser and the server (labkit.runtime.leave_a_core)
+        leave_a_core()
     return (Path, charts, lab_spec, launch, lk, mo, mui, np, pd, shipped_checkpoints, smoke, views,
             write_report)
 
