@@ -90,7 +90,8 @@ def _(launch, launch_args, lk, mo, model_pick):
     mo.md(f"**{lab.model_name}** on **{lab.data.name}** · device `{lab.device}` · "
           f"{len(lab.layers)} prunable layers · {lab.dense_cost['params']:,} parameters · "
           f"{lab.dense_cost['MACs'] / 1e6:.2f} M MACs per image · {len(lab.targets):,} test images"
-          f"{' (stratified preview)' if lab.preview else ''} · dense balanced accuracy "
+          f"{f' live, a stratified sample of {len(lab.data.test):,} sized to keep a slider move fast' if lab.preview else ''}"
+          " · dense balanced accuracy "
           f"**{lab.dense_report.balanced:.3f}**"
           + ("" if launch_args is None else f" · opened with `{' '.join(launch_args.argv())}`"))
     return (lab,)
@@ -155,11 +156,13 @@ def _(lab, mo, trial):
     mo.stop(trial is None)
     _r, _c = trial.report, trial.cost
     _groups = " · ".join(f"{g} {v:.3f}" for g, v in _r.by_group.items())
+    _iv = lab.live_interval(trial)["balanced"] if lab.preview else None  # what the whole test split may say
+    _whole = f" (whole test split, 95 %: {_iv[0]:.3f}–{_iv[1]:.3f})" if _iv else ""
     _mode = ("per-layer targets" if trial.plan.mode == "per-layer" else f"target {trial.plan.sparsity:.2f}, "
              f"{trial.plan.mode} allocation")
     mo.md(f"""
     **sparsity: {trial.masks.sparsity:.2f}** of the prunable {trial.plan.granularity}s ({_mode}) ·
-    balanced accuracy **{_r.balanced:.3f}** (dense {lab.dense_report.balanced:.3f}) · {_groups} ·
+    balanced accuracy **{_r.balanced:.3f}**{_whole} (dense {lab.dense_report.balanced:.3f}) · {_groups} ·
     nonzero parameters {_c['nonzero_params']:,} / {_c['params']:,}
     ({_c['params'] / max(_c['nonzero_params'], 1):.2f}× fewer) ·
     nonzero MACs {_c['nonzero_MACs'] / 1e6:.2f} M / {_c['MACs'] / 1e6:.2f} M ·
@@ -180,6 +183,18 @@ def _(charts, lab, mo, trial):
 def per_class_view(mo, per_class_pick):
     mo.vstack([mo.md("### Per-class accuracy (head classes left, tail right; hover for dense and the 95 % "
                      "interval, click a bar for its confusions)"), per_class_pick])
+    return
+
+
+@app.cell
+def _(charts, lab, mo, trial, views):
+    mo.stop(trial is None or lab.data.num_classes <= 20)
+    # many classes (CIFAR-100, ImageNet-LT): the worst classes by name, every class as a tick, a sortable table
+    _pc, _dense = trial.report.per_class, lab.dense_report.per_class
+    mo.accordion({f"{lab.data.num_classes} classes: the worst ones, the spread, the full table": mo.vstack([
+        mo.hstack([charts.live(views.classes.worst_classes_chart(_pc, _dense)),
+                   charts.live(views.classes.class_spread_chart(_pc, _dense))], justify="start"),
+        mo.ui.table(views.classes.class_table(_pc, _dense).round(3), selection=None, page_size=20)])})
     return
 
 

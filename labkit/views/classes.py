@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ._style import GROUP_COLORS, GROUPS, require_columns
-from .charts import _alt, _svg
+from .charts import SVG, UNIT, _alt, _chart, _f, _n
 
 __all__ = ["class_spread_chart", "class_table", "worst_classes_chart"]
 
@@ -73,19 +73,19 @@ def worst_classes_chart(per_class: pd.DataFrame, dense: pd.DataFrame | None = No
     df = class_table(per_class, dense).dropna(subset=["change" if dense is not None else "accuracy"]).head(k)
     df = df.assign(rank=np.arange(len(df)))
     value = "change" if dense is not None else "accuracy"
-    tooltip = [alt.Tooltip("name:N", title="class"), alt.Tooltip("group:N"), alt.Tooltip("accuracy:Q", format=".3f")]
+    tooltip = [_n("name", title="class"), _n("group"), _f("accuracy", format=".3f")]
     extra = (("dense", ".3f"), ("change", "+.3f"), ("ci_low", ".3f"), ("ci_high", ".3f"), ("n_train", "d"),
              ("n_test", "d"))
-    tooltip += [alt.Tooltip(f"{c}:Q", format=f) for c, f in extra if c in df]
-    x = (alt.X("change:Q", title="accuracy change vs dense", axis=alt.Axis(format="+.0%"))
-         if value == "change" else alt.X("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="test accuracy"))
+    tooltip += [_f(c, format=f) for c, f in extra if c in df]
+    x = (_f("change", title="accuracy change vs dense", axis={"format": "+.0%"})
+         if value == "change" else _f("accuracy", scale=UNIT, title="test accuracy"))
     pick = alt.selection_point(fields=["class"], name="pick_class")
     title = f"the {len(df)} classes that lost most" if value == "change" else f"the {len(df)} lowest classes"
-    return _svg(alt.Chart(df, width=width, height=height or 18 * max(len(df), 1) + 10, title=title)
-                .mark_bar().add_params(pick)
-                .encode(y=alt.Y("name:N", sort=alt.SortField("rank"), title=None, axis=alt.Axis(labelLimit=160)),
-                        x=x, color=alt.Color("group:N", scale=alt.Scale(**_GROUP_SCALE), title="group"),
-                        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)), tooltip=tooltip))
+    return _chart(df, "bar", {
+        "y": _n("name", sort={"field": "rank"}, title=None, axis={"labelLimit": 160}), "x": x,
+        "color": _n("group", scale=_GROUP_SCALE, title="group"),
+        "opacity": {"condition": {"param": "pick_class", "value": 1.0}, "value": 0.45}, "tooltip": tooltip},
+        params=[pick.param], width=width, height=height or 18 * max(len(df), 1) + 10, title=title, **SVG)
 
 
 def class_spread_chart(per_class: pd.DataFrame, dense: pd.DataFrame | None = None, *, width: int = 420,
@@ -99,14 +99,13 @@ def class_spread_chart(per_class: pd.DataFrame, dense: pd.DataFrame | None = Non
     df = class_table(per_class, dense)
     value = "change" if dense is not None else "accuracy"
     df = df.assign(value=df[value], group=df["group"].fillna("none"))
-    x = (alt.X("value:Q", title="accuracy change vs dense", axis=alt.Axis(format="+.0%")) if value == "change"
-         else alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), title="test accuracy"))
+    x = (_f("value", title="accuracy change vs dense", axis={"format": "+.0%"}) if value == "change"
+         else _f("value", scale=UNIT, title="test accuracy"))
     order = [g for g in GROUPS if g in set(df["group"])] + sorted(set(df["group"]) - set(GROUPS))
-    tooltip = [alt.Tooltip("name:N", title="class"), alt.Tooltip("group:N"), alt.Tooltip("value:Q", format=".3f",
-                                                                                          title=value)]
+    tooltip = [_n("name", title="class"), _n("group"), _f("value", format=".3f", title=value)]
     pick = alt.selection_point(fields=["class"], name="pick_class")
-    return _svg(alt.Chart(df, width=width, height=height)
-                .mark_tick(thickness=1.5, size=max(6, height // (len(order) + 1) - 6)).add_params(pick)
-                .encode(x=x, y=alt.Y("group:N", sort=order, title=None),
-                        color=alt.Color("group:N", scale=alt.Scale(**_GROUP_SCALE), legend=None),
-                        opacity=alt.condition(pick, alt.value(0.9), alt.value(0.35)), tooltip=tooltip))
+    mark = {"type": "tick", "thickness": 1.5, "size": max(6, height // (len(order) + 1) - 6)}
+    return _chart(df, mark, {
+        "x": x, "y": _n("group", sort=order, title=None), "color": _n("group", scale=_GROUP_SCALE, legend=None),
+        "opacity": {"condition": {"param": "pick_class", "value": 0.9}, "value": 0.35}, "tooltip": tooltip},
+        params=[pick.param], width=width, height=height, **SVG)
