@@ -237,12 +237,12 @@ def test_private_kernelspec_points_at_this_venv(tmp_path: Path, monkeypatch: pyt
 
 
 @pytest.mark.slow
-def test_lab_opens_on_the_model_and_dataset_given_after_dashes(tmp_path: Path, export_html) -> None:
+def test_lab_opens_on_the_model_and_dataset_given_after_dashes(tmp_path: Path) -> None:
     """`marimo export notebooks/lab.py -- --model M --dataset D` (what `labkit lab` passes) opens the lab on them."""
     lab = Path(__file__).resolve().parents[2] / "notebooks" / "lab.py"
     out = tmp_path / "lab.html"
-    code, output = export_html(lab, out, "--smoke", "--model", "resnet20", "--dataset", "digits-lt", "--data-seed", "0")
-    assert code == 0, f"the lab failed with --model/--dataset (a cell raised?):\n{tail(output)}"
+    run = export_html(lab, out, "--smoke", "--model", "resnet20", "--dataset", "digits-lt", "--data-seed", "0")
+    assert run.code == 0, f"the lab failed with --model/--dataset (a cell raised?):\n{tail(run.output)}"
     page = out.read_text()
     # the header cell prints the arguments it was opened with; no cell stopped on bad arguments
     assert "--model resnet20 --dataset digits-lt --data-seed 0 --smoke" in page, "the header does not name the arguments"
