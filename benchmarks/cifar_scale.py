@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import statistics
 import tempfile
 import time
@@ -38,23 +37,7 @@ import numpy as np
 import torch
 
 import labkit as lk
-
-
-def fabricate(root: Path, seed: int = 0) -> Path:
-    """Write CIFAR-100 pickles at full size with random pixels under ``root``; return ``root``."""
-    folder = root / "cifar-100-python"
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for name, n in (("train", 50_000), ("test", 10_000)):
-        y = np.repeat(np.arange(100), n // 100)
-        rng.shuffle(y)
-        x = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
-        with open(folder / name, "wb") as f:
-            pickle.dump({"data": x, "fine_labels": y.tolist(), "coarse_labels": (y // 5).tolist()}, f)
-    with open(folder / "meta", "wb") as f:
-        pickle.dump({"fine_label_names": [f"class_{i:02d}" for i in range(100)],
-                     "coarse_label_names": [f"super_{i:02d}" for i in range(20)]}, f)
-    return root
+from labkit.data.fabricate import fabricate_cifar100
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -82,7 +65,7 @@ def main() -> None:
     print(f"labkit at CIFAR-100 scale · torch {torch.__version__} · {torch.get_num_threads()} threads · "
           f"load average {load()} at the start")
     with tempfile.TemporaryDirectory() as tmp:
-        t_fab, root = timed(lambda: args.root or fabricate(Path(tmp)))
+        t_fab, root = timed(lambda: args.root or fabricate_cifar100(Path(tmp)))
         t_data, data = timed(lambda: lk.load_dataset("cifar100-lt", root=root, imbalance=100))
         print(f"fabricated root {t_fab / 1e3:.1f} s · load_dataset {t_data / 1e3:.1f} s · "
               f"{len(data.train)} train / {len(data.val)} val / {len(data.test)} test images")

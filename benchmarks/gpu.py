@@ -22,7 +22,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import pickle
 import statistics
 import tempfile
 import time
@@ -32,22 +31,8 @@ import numpy as np
 import torch
 
 import labkit as lk
+from labkit.data.fabricate import fabricate_cifar100
 from labkit.runtime import accelerate
-
-
-def fabricate_cifar100(root: Path, train_per_class: int = 500, test_per_class: int = 100, seed: int = 0) -> Path:
-    """Write CIFAR-100's python files under ``root`` (uint8 rows, fine + coarse labels); return ``root``."""
-    folder = root / "cifar-100-python"
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for name, per in (("train", train_per_class), ("test", test_per_class)):
-        fine = rng.permutation(np.repeat(np.arange(100), per))
-        with open(folder / name, "wb") as f:
-            pickle.dump({b"fine_labels": fine.tolist(), b"coarse_labels": (fine // 5).tolist(),
-                         b"data": rng.integers(0, 256, (len(fine), 3072), dtype=np.uint8)}, f, protocol=2)
-    with open(folder / "meta", "wb") as f:
-        pickle.dump({b"fine_label_names": [f"class{i}".encode() for i in range(100)]}, f, protocol=2)
-    return root
 
 
 def _ms(fn, rounds: int) -> tuple[float, list[float]]:

@@ -19,15 +19,14 @@ import argparse
 import math
 import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import LabkitError, MismatchError, OptionError, one_line
+from .errors import MismatchError, OptionError, cli_errors, one_line
 
 __all__ = ["OneLineParser", "number_list", "at_least", "check_device", "check_resume", "check_train_flags",
-           "cli_errors", "run_cli"]
+           "run_cli"]
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 
@@ -119,23 +118,10 @@ def check_train_flags(args: argparse.Namespace) -> Path:
     return check_output_path(args.out, suffix=".safetensors", flag="--out")
 
 
-@contextmanager
-def cli_errors(prog: str) -> Iterator[None]:
-    """Any labkit error, bad value or OS error inside as one line ``<prog>: error: ...`` and ``SystemExit(2)``."""
-    try:
-        yield
-    except (LabkitError, ValueError, TypeError, KeyError, RuntimeError) as err:
-        print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except OSError as err:  # permissions, missing folders, a full disk
-        print(f"{prog}: error: {one_line(err)}; check the path, its permissions and the free space", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 def run_cli(prog: str, handler: Callable[[], int]) -> int:
     """``handler()``'s exit code, or 2 after one line on stderr for bad input (see :func:`cli_errors`)."""
     try:
-        with cli_errors(prog):
+        with cli_errors(prog, also=(RuntimeError,)):
             return handler()
     except SystemExit as done:
         if isinstance(done.code, str):  # raise SystemExit("message"): one line, code 2

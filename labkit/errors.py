@@ -31,7 +31,11 @@ Example:
 """
 from __future__ import annotations
 
-__all__ = ["LabkitError", "OptionError", "DataError", "DataNotFoundError", "MismatchError", "WeightsError",
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["cli_errors", "LabkitError", "OptionError", "DataError", "DataNotFoundError", "MismatchError", "WeightsError",
            "OutputError", "UnknownNameError", "one_line"]
 
 
@@ -79,3 +83,22 @@ def one_line(err: BaseException) -> str:
     if isinstance(err, OSError) and err.strerror and err.filename is not None:
         text = f"{err.strerror}: {err.filename}"
     return " ".join(text.split())
+
+
+@contextmanager
+def cli_errors(prog: str, also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Bad input inside as one line ``<prog>: error: <message>`` on stderr and ``SystemExit(2)``, no traceback.
+
+    Catches labkit's errors, the built-in value errors and ``also`` (e.g. a cluster error), and OS
+    errors (permissions, missing folders, a full disk) with a hint; anything else is a bug and keeps
+    its traceback.
+    """
+    caught: tuple[type[BaseException], ...] = (LabkitError, ValueError, TypeError, KeyError, *also)
+    try:
+        yield
+    except caught as err:
+        print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as err:  # permissions, missing folders, a full disk
+        print(f"{prog}: error: {one_line(err)}; check the path, its permissions and the free space", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -32,21 +32,20 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pandas as pd
 
-from ..errors import LabkitError, OutputError, one_line
+from ..errors import OutputError, cli_errors, one_line
 from ..outputs import check_output_path
 from ._ray import Cluster, ClusterError
 from ._runner import Study, run_units, unit_id
 
 __all__ = ["Option", "StudyParser", "Preset", "StudyCommand", "add_study_flags", "add_cluster_flags", "cluster_from_args",
-           "check_output", "cli_errors", "settings_from_args", "run_parsed", "study_main"]
+           "check_output", "settings_from_args", "run_parsed", "study_main"]
 
 
 @dataclass(frozen=True)
@@ -190,19 +189,6 @@ def check_output(path: str | os.PathLike[str], suffix: str = ".csv") -> Path:
     return check_output_path(p, suffix=suffix, flag="--out")  # a temp file really written: found now, not at the end
 
 
-@contextmanager
-def cli_errors(prog: str) -> Iterator[None]:
-    """Bad input as one line ``<prog>: error: <message>`` on stderr and exit code 2, no traceback."""
-    try:
-        yield
-    except (ClusterError, LabkitError, ValueError, TypeError, KeyError) as err:
-        print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except OSError as err:  # permissions, missing folders, a full disk
-        print(f"{prog}: error: {one_line(err)}; check the path, its permissions and the free space", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 class StudyParser(argparse.ArgumentParser):
     """Flag errors as one line ``prog: error: ...`` and exit code 2 (argparse prints the usage too)."""
 
@@ -222,7 +208,7 @@ def run_parsed(cmd: StudyCommand, args: argparse.Namespace, argv: Sequence[str])
     """
     prog, started = cmd.module, time.perf_counter()
     command = _command(cmd, argv)
-    with cli_errors(prog):
+    with cli_errors(prog, also=(ClusterError,)):
         settings = settings_from_args(cmd, args)
         out = check_output(args.out)
         cluster = cluster_from_args(args)
