@@ -172,6 +172,29 @@ def _(lab, mo, trial):
 
 
 @app.cell
+def _(lab, mo):
+    full_button = mo.ui.run_button(label=f"exact numbers on all {len(lab.data.test):,} test images")
+    full_button if lab.preview else None  # only a live sample is evaluated per slider move
+    return (full_button,)
+
+
+@app.cell
+def _(full_button, lab, mo, trial):
+    mo.stop(not full_button.value or trial is None or not lab.preview)
+    _seen = [0]
+    with mo.status.progress_bar(total=len(lab.data.test), title="evaluating the whole test split",
+                                completion_title="evaluated") as _bar:
+        def _tick(_task, done, _total):
+            _bar.update(increment=done - _seen[0])
+            _seen[0] = done
+
+        _full = lab.full_report(trial, progress=False, callback=_tick)
+    mo.md(f"**whole test split** ({len(lab.data.test):,} images), this setting: balanced **{_full.balanced:.3f}** · "
+          f"overall {_full.overall:.3f} · " + " · ".join(f"{g} {v:.3f}" for g, v in _full.by_group.items()))
+    return
+
+
+@app.cell
 def _(charts, lab, mo, trial):
     mo.stop(trial is None)
     per_class_pick = mo.ui.altair_chart(charts.per_class_chart(trial.report.per_class, dense=lab.dense_report.per_class),
