@@ -152,10 +152,10 @@ def _(granularity_note, lab, mo, needs_data, settings):
 
 
 @app.cell
-def _(lab, mo, trial):
+def _(lab, mo, trial, views):
     mo.stop(trial is None)
     _r, _c = trial.report, trial.cost
-    _groups = " · ".join(f"{g} {v:.3f}" for g, v in _r.by_group.items())
+    _groups = views.group_line(_r.by_group)
     _iv = lab.live_interval(trial)["balanced"] if lab.preview else None  # what the whole test split may say
     _whole = f" (whole test split, 95 %: {_iv[0]:.3f}–{_iv[1]:.3f})" if _iv else ""
     _mode = ("per-layer targets" if trial.plan.mode == "per-layer" else f"target {trial.plan.sparsity:.2f}, "
@@ -179,7 +179,7 @@ def _(lab, mo):
 
 
 @app.cell
-def _(full_button, lab, mo, trial):
+def _(full_button, lab, mo, trial, views):
     mo.stop(not full_button.value or trial is None or not lab.preview)
     _seen = [0]
     with mo.status.progress_bar(total=len(lab.data.test), title="evaluating the whole test split",
@@ -190,7 +190,7 @@ def _(full_button, lab, mo, trial):
 
         _full = lab.full_report(trial, progress=False, callback=_tick)
     mo.md(f"**whole test split** ({len(lab.data.test):,} images), this setting: balanced **{_full.balanced:.3f}** · "
-          f"overall {_full.overall:.3f} · " + " · ".join(f"{g} {v:.3f}" for g, v in _full.by_group.items()))
+          f"overall {_full.overall:.3f} · " + views.group_line(_full.by_group))
     return
 
 
@@ -671,7 +671,7 @@ def _(mo):
 
 
 @app.cell
-def _(ft_button, ft_epochs, lab, mo, trial):
+def _(ft_button, ft_epochs, lab, mo, trial, views):
     mo.stop(not ft_button.value or trial is None,
             mo.md("_Press **fine-tune** to train the pruned model with its masks fixed (10 epochs take a few "
                   "seconds on the embedded default)._"))
@@ -680,7 +680,7 @@ def _(ft_button, ft_epochs, lab, mo, trial):
                              callback=lambda _e, _h, _m: _bar.update(subtitle=f"train loss {_h.loss[-1]:.3f}"))
     mo.md(f"after {ft_epochs.value} epochs: balanced **{tuned.report.balanced:.3f}** "
           f"(one-shot {trial.report.balanced:.3f}, dense {lab.dense_report.balanced:.3f}) · " +
-          " · ".join(f"{g} {v:.3f}" for g, v in tuned.report.by_group.items()))
+          views.group_line(tuned.report.by_group))
     return
 
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from ..views import group_line
 from . import jupyter as ju
 from .jupyter_panels import DPI, Panel, busy_html, error_html, note_html, table_html, warnings_html
 from .lab_spec import NORMALIZE_HELP, criteria_for, lab_controls
@@ -235,7 +236,7 @@ class LabApp(W.VBox):
 
     def _readout(self, t: Trial) -> str:
         r, c, lab = t.report, t.cost, self.lab
-        groups = " · ".join(f"{g} {v:.3f}" for g, v in r.by_group.items())
+        groups = group_line(r.by_group)
         where = "per-layer sliders" if t.plan.mode == "per-layer" else f"{t.plan.mode} allocation"
         return (f"<div class='labkit-readout'><b>sparsity: {t.masks.sparsity:.2f}</b> of the prunable "
                 f"{t.plan.granularity}s ({where}) · balanced accuracy <b>{r.balanced:.3f}</b> (dense "

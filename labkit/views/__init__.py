@@ -15,6 +15,7 @@ from . import charts as charts  # Altair charts for the live lab (altair importe
 from . import classes as classes  # many-class views: sortable table, worst classes named, spread
 from ._style import GROUP_COLORS as GROUP_COLORS
 from ._style import METRIC_COLORS as METRIC_COLORS
+from ._style import group_line as group_line
 from ._style import new_figure as new_figure
 from .accuracy import accuracy_vs_sparsity as accuracy_vs_sparsity
 from .accuracy import group_accuracy as group_accuracy

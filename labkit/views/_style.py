@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import io
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import matplotlib
@@ -47,6 +47,7 @@ __all__ = [
     "require_columns",
     "short_layer",
     "human",
+    "group_line",
     "label_ticks",
 ]
 
@@ -175,6 +176,19 @@ def short_layer(name: str) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def group_line(by_group: Mapping[str, float], digits: int = 3) -> str:
+    """``"many 0.911 · medium 0.850 · few 0.744"``; a group with no class (NaN) reads "no class".
+
+    A long-tailed dataset with few images per class can have no *many* class at all; its
+    accuracy is undefined, and "nan" in a readout looks like a bug.
+
+    Example:
+        >>> group_line({"many": float("nan"), "few": 0.25})
+        'many: no class · few 0.250'
+    """
+    return " · ".join(f"{g}: no class" if v is None or v != v else f"{g} {v:.{digits}f}" for g, v in by_group.items())
 
 
 def human(x: float) -> str:

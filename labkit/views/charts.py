@@ -179,8 +179,11 @@ def per_class_chart(per_class: pd.DataFrame, dense: pd.DataFrame | None = None, 
                         "ci_low", "ci_high") if c in df]
     pick = alt.selection_point(fields=["class"], name="pick_class")  # a click selects one class
     encoding = {
-        "x": _n("name", sort={"field": "rank"}, title="class (most training images left)",
-                axis={"labelAngle": 0 if len(df) <= 20 else -60, "labelLimit": 80}),
+        "x": _n("name", sort={"field": "rank"}, title=f"{len(df)} {'bins of classes' if 'bin' in df else 'classes'}"
+                f" (most training images left{'' if len(df) <= 40 else '; hover a bar for its name'})",
+                # more than 40 names cannot be read under one chart: the tooltip names each bar
+                axis={"labelAngle": 0 if len(df) <= 20 else -60, "labelLimit": 80, "labels": len(df) <= 40,
+                      "ticks": len(df) <= 40}),
         "y": _f("accuracy", scale=UNIT, title="test accuracy"),
         "color": _n("group", scale=_GROUP_SCALE, title="group"),
         "opacity": {"condition": {"param": "pick_class", "value": 1.0}, "value": 0.45},
