@@ -96,6 +96,7 @@ class StudyCommand:
         flags: adds flags that are not settings (e.g. longtail's ``--pie-k``).
         after: ``after(args, settings, table, command, started)`` once the table is complete (e.g.
             longtail's ``.md`` report); ``started`` is the ``time.perf_counter()`` of the start.
+        check: ``check(settings)`` raises on settings that would fail mid-run (run before any unit).
     """
 
     module: str
@@ -108,6 +109,7 @@ class StudyCommand:
     presets: tuple[Preset, ...] = ()
     flags: Callable[[argparse.ArgumentParser], None] | None = None
     after: Callable[[argparse.Namespace, Any, pd.DataFrame, str, float], None] | None = None
+    check: Callable[[Any], None] | None = None
 
     @property
     def description(self) -> str:
@@ -210,6 +212,8 @@ def run_parsed(cmd: StudyCommand, args: argparse.Namespace, argv: Sequence[str])
     command = _command(cmd, argv)
     with cli_errors(prog, also=(ClusterError,)):
         settings = settings_from_args(cmd, args)
+        if cmd.check is not None:
+            cmd.check(settings)
         out = check_output(args.out)
         cluster = cluster_from_args(args)
         if args.threads:

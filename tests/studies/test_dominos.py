@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from labkit.errors import OptionError
+
 from labkit.studies.dominos import (RUNS, DominosSettings, importance_frame, read_results, rescore, run_study, stage_summary,
                                     verdict, write_results)
 
@@ -86,7 +88,7 @@ def test_verdict_applies_the_paired_rule_and_the_thresholds():
 
 
 def test_settings_and_errors():
-    assert set(DominosSettings().runs) == set(RUNS) and DominosSettings().targets == (0.4, 0.6, 0.7, 0.8)
+    assert set(DominosSettings().runs) == set(RUNS) and DominosSettings().targets == (0.4, 0.6, 0.7, 0.75)
     assert DominosSettings.smoke().seeds == (0,)
     with pytest.raises(KeyError, match="unknown"):
         run_study(DominosSettings(runs=("magnitude",)))
@@ -108,3 +110,18 @@ def test_rescore_reproduces_the_run_and_changes_with_its_options(tiny):
     assert fits[n].horizon == 2 and not np.allclose(short["D"][n].numpy(), art.scores["D"][n].numpy())
     with pytest.raises(ValueError, match="horizon"):
         rescore(art, horizon=0)
+
+
+def test_an_unreachable_target_is_refused_before_any_unit_runs(tmp_path, capsys):
+    """-80 % MACs is out of reach for the no-block-rule run (floor 0.2): exit 2 at once, nothing written."""
+    from labkit.studies.dominos import check_settings, main
+
+    check_settings(DominosSettings())  # the defaults are all reachable
+    with pytest.raises(OptionError, match=r"80% .*rd_internal.*at most 76"):
+        check_settings(DominosSettings(targets=(0.4, 0.8)))
+    out = tmp_path / "d.csv"
+    with pytest.raises(SystemExit) as e:
+        main(["--smoke", "--targets", "0.8", "--out", str(out)])
+    assert e.value.code == 2 and not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot be run by" in err[0]

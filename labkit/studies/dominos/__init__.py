@@ -42,11 +42,12 @@ from .._cli import Option, StudyCommand, study_main
 from .._results import read_table, write_table
 from .claims import claims, stated_claims, verdict
 from .explore import importance_frame, rescore, stage_summary
-from .pipeline import STUDY, SeedArtifacts, prepare_seed, run_study, scores_for_seed, study_units, unit_rows
+from .pipeline import STUDY, SeedArtifacts, check_settings, prepare_seed, run_study, scores_for_seed, study_units, unit_rows
 from .settings import COLUMNS, RUNS, DominosSettings, Run
 
 __all__ = ["DominosSettings", "RUNS", "Run", "SeedArtifacts", "COLUMNS", "scores_for_seed", "prepare_seed",
-           "run_study", "study_units", "unit_rows", "STUDY", "rescore", "importance_frame", "stage_summary", "claims",
+           "run_study", "check_settings", "study_units", "unit_rows", "STUDY", "rescore", "importance_frame",
+           "stage_summary", "claims",
            "stated_claims", "verdict", "write_results", "read_results", "COMMAND", "main"]
 
 
@@ -67,7 +68,9 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
 COMMAND = StudyCommand(
     "labkit.studies.dominos", STUDY, DominosSettings, write=write_results, read=read_results, verdict=verdict,
     options=(Option("--epochs", help="dense epochs (default 30)"), Option("--finetune-epochs", help="default 15"),
-             Option("--attention-epochs", help="default 10"), Option("--runs", str, many=True, choices=list(RUNS))))
+             Option("--attention-epochs", help="default 10"), Option("--runs", str, many=True, choices=list(RUNS)),
+             Option("--targets", float, many=True, help="MACs reductions (default 0.4 0.6 0.7 0.75)")),
+    check=check_settings)
 """The study's command line (:mod:`labkit.studies._cli`)."""
 
 

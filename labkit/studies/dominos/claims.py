@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._verdict import Check, Claim, headroom, paired_diffs, verdict_table
+from .settings import DominosSettings
 
 __all__ = ["WEIBULL", "INFLUENCE_TIME", "ABLATIONS", "BASELINES", "claims", "stated_claims", "verdict"]
 
@@ -54,7 +55,7 @@ def claims(t: float) -> dict[str, Claim]:
 
 def stated_claims() -> list[Claim]:
     """The claims and checks at the default targets, for the rule tests."""
-    return [WEIBULL, INFLUENCE_TIME] + [c for t in (0.4, 0.6, 0.7, 0.8) for c in claims(t).values()]
+    return [WEIBULL, INFLUENCE_TIME] + [c for t in DominosSettings().targets for c in claims(t).values()]
 
 
 def _diff(df: pd.DataFrame, a: str, b: str, target: float, col_a: str = "acc_ft", col_b: str = "acc_ft") -> np.ndarray:

@@ -34,6 +34,7 @@ from ...criteria.dominos import (
 )
 from ...data import load_dataset
 from ...data.batches import Batches
+from ...errors import OptionError
 from ...models import load_model
 from ...models.se import add_se, se_overhead
 from ...pruning.blocks import BlockPlan, residual_blocks, select_blocks, slim
@@ -144,6 +145,31 @@ def prepare_seed(settings: DominosSettings, seed: int) -> tuple[Any, SeedArtifac
     return data, SeedArtifacts(dense, sc, curves, fits), row
 
 
+def check_settings(settings: DominosSettings) -> None:
+    """Refuse settings that would fail mid-run: every MACs target must be reachable by every run.
+
+    MACs depend on the architecture, not the weights, so an untrained ResNet-20 of the study's
+    shape answers this in milliseconds, before any unit trains (the CLI then exits 2).
+
+    Raises:
+        OptionError: a target outside (0, 1), or one a run's structure cannot reach under ``floor``.
+    """
+    bad = [t for t in settings.targets if not 0 < t < 1]
+    if bad:
+        raise OptionError(f"targets are MACs reductions in (0, 1), e.g. 0.4 for -40%; got {bad}")
+    model = load_model("resnet20", num_classes=10, in_channels=1)
+    shape = (1, settings.image_size, settings.image_size)
+    ones = {b.conv1: torch.ones(b.c_mid) for b in residual_blocks(model)}
+    ones |= {b.conv2: torch.ones(b.c_out) for b in residual_blocks(model)}
+    for structure in sorted({RUNS[r].structure for r in settings.runs}):
+        for target in settings.targets:
+            try:
+                select_blocks(model, ones, target, input_shape=shape, floor=settings.floor, structure=structure)
+            except ValueError as e:
+                runs = [r for r in settings.runs if RUNS[r].structure == structure]
+                raise OptionError(f"target {target:.0%} cannot be run by {runs}: {e}") from None
+
+
 def run_study(settings: DominosSettings = DominosSettings(), *, progress: bool = False,
               artifacts: dict[int, SeedArtifacts] | None = None) -> pd.DataFrame:
     """Run §5.7 for every seed; one row per (seed, run, target), plus one ``dense`` row per seed.
@@ -160,9 +186,7 @@ def run_study(settings: DominosSettings = DominosSettings(), *, progress: bool =
         raise KeyError(f"unknown or not-run run(s) {unknown}; runs: {', '.join(RUNS)}")
     if not settings.seeds:
         raise ValueError("settings.seeds is empty; give at least one seed (three for a verdict)")
-    bad = [t for t in settings.targets if not 0 < t < 1]
-    if bad:
-        raise ValueError(f"targets are MACs reductions in (0, 1), e.g. 0.4 for -40%; got {bad}")
+    check_settings(settings)
     rows: list[dict[str, Any]] = []
     for seed in settings.seeds:
         rows += _seed_rows(settings, seed, artifacts, progress)

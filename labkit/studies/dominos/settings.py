@@ -39,7 +39,9 @@ class DominosSettings:
 
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)   # >= 5 seeds, each a new split and init (issue 17)
     runs: tuple[str, ...] = tuple(RUNS)
-    targets: tuple[float, ...] = (0.4, 0.6, 0.7, 0.8)  # MACs reductions (issue 17: -70/-80 % too)
+    # MACs reductions. Issue 17 asks for -70/-80 %; -80 % is out of reach for the no-block-rule run
+    # (rd_internal: at most -76.7 % with floor 0.2 on ResNet-20), so the deepest target is -75 %.
+    targets: tuple[float, ...] = (0.4, 0.6, 0.7, 0.75)
     epochs: int = 30                           # dense: SGD 0.1, cosine
     lr: float = 0.1
     weight_decay: float = 5e-4                 # [inferred]: the usual CIFAR-ResNet value; §5.7 names none
