@@ -55,6 +55,11 @@ class TransferSettings:
     target_classes: tuple[int, ...] = (5, 6, 7, 8, 9)
     shots: int = 15
     image_size: int = 32
+    # Gaussian pixel noise (std) on the target's train / val / test images: the clean-digits source
+    # meets a noisy target. Issue 17's headroom: on clean digits unpruned transfer reached 0.93 and
+    # 15-shot training from scratch nearly matched it; at 0.5 transfer lands near 0.87 and clearly
+    # beats scratch (the "source transfers" check). 0.0 is the table committed before issue 17.
+    noise: float = 0.5
     test_per_class: int | None = None          # None: every unused 5-9 image (§4.5); smoke caps it
     device: str | None = None
 
@@ -68,4 +73,5 @@ class TransferSettings:
     def thesis(cls) -> TransferSettings:
         """The §4.3 recipe for ImageNet VGG-16: SGD 0.9, lr 1e-3 / head 1e-2, wd 5e-4, all 13 convs."""
         return cls(criteria=("mean_activation", "apoz", "min_weight", "avg_weight", "taylor", "random"),
-                   optimizer="sgd", lr=1e-3, head_lr=1e-2, weight_decay=5e-4, exclude_first=False, seeds=(0,))
+                   optimizer="sgd", lr=1e-3, head_lr=1e-2, weight_decay=5e-4, exclude_first=False, seeds=(0,),
+                   noise=0.0)

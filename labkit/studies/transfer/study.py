@@ -47,9 +47,11 @@ def source_data(seed: int = 0) -> LabData:
 
 def target_data(settings: TransferSettings, seed: int) -> LabData:
     """Digits 5-9, ``shots`` training images per class (resampled by ``seed``), the rest as test
-    (or its first ``settings.test_per_class`` images per class, for quick runs)."""
+    (or its first ``settings.test_per_class`` images per class, for quick runs), every split with
+    Gaussian pixel noise of std ``settings.noise``."""
     data = load_dataset("digits", seed=seed, classes=list(settings.target_classes), shots=settings.shots,
-                        test_per_class=None, size=settings.image_size)
+                        test_per_class=None, size=settings.image_size, noise=settings.noise,
+                        noise_splits=("train", "val", "test"))
     if settings.test_per_class is not None:
         y = data.test.targets.numpy()
         idx = np.concatenate([np.flatnonzero(y == c)[:settings.test_per_class] for c in np.unique(y)])
