@@ -111,7 +111,7 @@ def _check_digest(path: Path) -> None:
 def read_table(path: str | os.PathLike[str], **read_csv: Any) -> pd.DataFrame:
     """Load a table saved by :func:`write_table` (format 1 or 2); the header goes to ``df.attrs``.
 
-    ``command``, ``settings``, ``versions``, ``torch threads``, ``wall time s`` (float or None),
+    ``title`` (the first line), ``command``, ``settings``, ``versions``, ``torch threads``, ``wall time s`` (float or None),
     ``git commit`` and ``format`` (1 when the header has no format line). ``read_csv`` keywords
     pass to :func:`pandas.read_csv` (e.g. ``dtype``).
     """
@@ -123,6 +123,9 @@ def read_table(path: str | os.PathLike[str], **read_csv: Any) -> pd.DataFrame:
         header = [ln[2:].rstrip("\n") for ln in fh if ln.startswith("# ")]
     df = pd.read_csv(path, comment="#", **read_csv)
     df.attrs["format"] = 1
+    known = (*_JSON_KEYS, "command", "git commit", "format", "torch threads", "wall time s", "digest")
+    if header and header[0].partition(": ")[0] not in known:
+        df.attrs["title"] = header[0]
     for line in header:
         key, _, value = line.partition(": ")
         if key in _JSON_KEYS:

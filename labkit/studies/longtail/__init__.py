@@ -40,9 +40,7 @@ CIFAR-100-LT with ResNet-32 (needs the data and, in practice, a GPU):
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,6 +48,7 @@ import pandas as pd
 
 from ...io import atomic_write
 from .._cli import Option, Preset, StudyCommand, study_main
+from .._report import study_markdown
 from .._results import read_table, write_table
 from .claims import Pair, claims, stated_claims, verdict
 from .pipeline import (
@@ -63,7 +62,7 @@ from .pipeline import (
     study_units,
     unit_rows,
 )
-from .settings import COLUMNS, RUNS, LongTailSettings, load_unit_data, settings_dict
+from .settings import COLUMNS, RUNS, LongTailSettings, load_unit_data
 
 __all__ = ["LongTailSettings", "RUNS", "COLUMNS", "load_unit_data", "TrainerMerge", "merge_trainers", "UnitResult",
            "run_unit", "run_study", "study_units", "unit_rows", "STUDY", "pie_study", "Pair", "claims", "stated_claims",
@@ -84,22 +83,16 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def _report(args: argparse.Namespace, s: LongTailSettings, df: pd.DataFrame, command: str, started: float) -> None:
-    """The ``.md`` beside the CSV: the command, the settings, the verdict and (with ``--pie-k``) the PIEs."""
-    v = verdict(df)
-    parts = [f"# Long-tail pruning study ({'smoke' if args.smoke else 'full'} run)\n\nCommand (from the repository "
-             f"root):\n\n```\n{command}\n```\n",
-             f"Settings: `{json.dumps(settings_dict(s), default=str)}`\n",
-             f"Study time: {time.perf_counter() - started:.0f} s (table and verdict).\n",
-             "## Verdict (as measured)\n\n```\n" + v[["kind", "criterion", "measured", "verdict"]].to_string(index=False)
-             + "\n```\n"]
+    """The ``.md`` beside the CSV (:func:`labkit.studies._report.study_markdown`), plus the PIEs with ``--pie-k``."""
+    out = Path(args.out)
+    md = study_markdown("longtail", read_results(out), csv=out)
     if args.pie_k:
         rep = pie_study(s, k=args.pie_k)
-        parts.append(f"## PIEs (K = {args.pie_k}, B vs E at s = {s.verdict_sparsity:g}, seed {s.seeds[0]}, "
-                     f"permutation {(s.permutations or [-1])[0]})\n\nOverall PIE rate {rep.rate:.3f}; by group "
-                     f"{ {g: round(r, 3) for g, r in rep.by_group().items()} }.\n\n```\n"
-                     + rep.per_class.sort_values("n_train", ascending=False).to_string(index=False) + "\n```\n")
-    parts.append(f"Total time: {time.perf_counter() - started:.0f} s.\n")
-    atomic_write(Path(args.out).with_suffix(".md"), "\n".join(parts))
+        md += (f"\n## PIEs (K = {args.pie_k}, B vs E at s = {s.verdict_sparsity:g}, seed {s.seeds[0]}, "
+               f"permutation {(s.permutations or [-1])[0]})\n\nOverall PIE rate {rep.rate:.3f}; by group "
+               f"{ {g: round(r, 3) for g, r in rep.by_group().items()} }.\n\n```\n"
+               + rep.per_class.sort_values("n_train", ascending=False).to_string(index=False) + "\n```\n")
+    atomic_write(out.with_suffix(".md"), md)
 
 
 def _pie_flag(ap: argparse.ArgumentParser) -> None:
