@@ -125,3 +125,30 @@ def test_an_unreachable_target_is_refused_before_any_unit_runs(tmp_path, capsys)
     assert e.value.code == 2 and not out.exists()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot be run by" in err[0]
+
+
+def test_the_same_study_runs_on_cifar10_files(tmp_path):
+    """The benchmark path (ResNet-56 on CIFAR-10 via --cifar10 ROOT): 3x32x32 items, the real loader, one tiny seed."""
+    from labkit.data.fabricate import fabricate_cifar10
+    from labkit.errors import MismatchError
+    from labkit.studies.dominos import COMMAND
+    from labkit.studies._cli import StudyParser, add_study_flags, settings_from_args
+
+    fabricate_cifar10(tmp_path, train_per_class=4, test_per_class=12)
+    ap = StudyParser()
+    add_study_flags(COMMAND, ap)
+    s = settings_from_args(COMMAND, ap.parse_args(["--cifar10", str(tmp_path), "--out", "x.csv"]))
+    assert (s.dataset, s.model, s.input_shape, dict(s.dataset_options)["root"]) == \
+        ("cifar10", "resnet56", (3, 32, 32), str(tmp_path))
+    tiny = DominosSettings.cifar10(root=str(tmp_path), model="resnet20", seeds=(0,), targets=(0.4,),
+                                   runs=("l1", "rd_c2b"), epochs=1, finetune_epochs=1, attention_epochs=1,
+                                   calib_items=8, calib_items_d=4, device="cpu")
+    df = run_study(tiny)
+    assert list(df["run"]) == ["dense", "l1", "rd_c2b"] and (df["n_test"] == 20).all()  # 12 - 10 val per class
+    from labkit.models import load_model
+    from labkit.pruning.blocks import layer_macs
+
+    analytic = sum(layer_macs(load_model("resnet20", num_classes=10, in_channels=3), (3, 32, 32)).values())
+    assert df.loc[0, "macs"] == analytic and df["shape_ok"].all()  # counted at 3x32x32, not the digits' 1x16x16
+    with pytest.raises(MismatchError, match=r"\(3, 32, 32\)"):
+        run_study(DominosSettings.cifar10(root=str(tmp_path), channels=1, seeds=(0,), epochs=0))

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._cli import Option, StudyCommand, study_main
+from .._cli import Option, Preset, StudyCommand, study_main
 from .._results import read_table, write_table
 from .claims import claims, stated_claims, verdict
 from .explore import importance_frame, rescore, stage_summary
@@ -70,6 +70,8 @@ COMMAND = StudyCommand(
     options=(Option("--epochs", help="dense epochs (default 30)"), Option("--finetune-epochs", help="default 15"),
              Option("--attention-epochs", help="default 10"), Option("--runs", str, many=True, choices=list(RUNS)),
              Option("--targets", float, many=True, help="MACs reductions (default 0.4 0.6 0.7 0.75)")),
+    presets=(Preset("--cifar10", DominosSettings.cifar10,
+                    "ResNet-56 on CIFAR-10 (DominosSettings.cifar10(root=ROOT)); needs the data files, meant for a GPU"),),
     check=check_settings)
 """The study's command line (:mod:`labkit.studies._cli`)."""
 

@@ -34,7 +34,7 @@ from ...criteria.dominos import (
 )
 from ...data import load_dataset
 from ...data.batches import Batches
-from ...errors import OptionError
+from ...errors import MismatchError, OptionError
 from ...models import load_model
 from ...models.se import add_se, se_overhead
 from ...pruning.blocks import BlockPlan, residual_blocks, select_blocks, slim
@@ -59,6 +59,8 @@ class SeedArtifacts:
 
 
 def _data(settings: DominosSettings, seed: int) -> Any:
+    if settings.dataset != "digits":
+        return load_dataset(settings.dataset, seed=seed, **dict(settings.dataset_options))
     return load_dataset("digits", seed=seed, size=settings.image_size, noise=settings.noise,
                         noise_splits=settings.noise_splits, train_fraction=settings.train_fraction,
                         test_per_class=settings.test_per_class)
@@ -123,18 +125,21 @@ def prepare_seed(settings: DominosSettings, seed: int) -> tuple[Any, SeedArtifac
     """
     t0 = time.perf_counter()
     dev = resolve_device(settings.device)
-    shape = (1, settings.image_size, settings.image_size)
+    shape = settings.input_shape
     data = _data(settings, seed)
+    if tuple(data.input_shape) != shape:
+        raise MismatchError(f"{settings.dataset} items are {tuple(data.input_shape)}, the settings say {shape}; "
+                            "set channels and image_size to match the data")
     torch.manual_seed(seed)
-    dense = load_model("resnet20", num_classes=len(data.classes), in_channels=1)
+    dense = load_model(settings.model, num_classes=len(data.classes), in_channels=settings.channels)
     _train(dense, data.train, settings.epochs, settings.lr, settings, seed, dev)
     dense = dense.cpu().eval()
-    calib = data.train.tensors()[0][: settings.calib_items]
     labelled = data.train.subset(list(range(min(settings.calib_items, len(data.train)))))
+    calib = labelled.tensors()[0]
     sc, curves, fits = scores_for_seed(dense, calib, settings, seed, labelled)
     tab = influence_table(curves, fits)
     c = cost(dense, shape, latency=False)
-    row = {"seed": seed, "run": "dense", "target": 0.0, "what": "unpruned ResNet-20", "structure": "",
+    row = {"seed": seed, "run": "dense", "target": 0.0, "what": f"unpruned {settings.model}", "structure": "",
            "macs": c["MACs"], "params": c["params"], "reduction": 0.0, "removed_blocks": "",
            "n_removed": 0, "shape_ok": True, "acc_pruned": np.nan, "acc_ft": _acc(dense, data.test),
            "acc_se": np.nan, "acc_extra": np.nan, "se_params": 0, "se_macs": 0,
@@ -157,8 +162,8 @@ def check_settings(settings: DominosSettings) -> None:
     bad = [t for t in settings.targets if not 0 < t < 1]
     if bad:
         raise OptionError(f"targets are MACs reductions in (0, 1), e.g. 0.4 for -40%; got {bad}")
-    model = load_model("resnet20", num_classes=10, in_channels=1)
-    shape = (1, settings.image_size, settings.image_size)
+    model = load_model(settings.model, num_classes=10, in_channels=settings.channels)
+    shape = settings.input_shape
     ones = {b.conv1: torch.ones(b.c_mid) for b in residual_blocks(model)}
     ones |= {b.conv2: torch.ones(b.c_out) for b in residual_blocks(model)}
     for structure in sorted({RUNS[r].structure for r in settings.runs}):
@@ -199,7 +204,7 @@ def _seed_rows(settings: DominosSettings, seed: int, artifacts: dict[int, SeedAr
                progress: bool = False) -> list[dict[str, Any]]:
     """One seed's rows: the dense row, then every target x run; ``artifacts[seed]`` receives the views' data."""
     dev = resolve_device(settings.device)
-    shape = (1, settings.image_size, settings.image_size)
+    shape = settings.input_shape
     rows: list[dict[str, Any]] = []
     data, art, dense_row = prepare_seed(settings, seed)
     if artifacts is not None:

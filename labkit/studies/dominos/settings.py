@@ -6,8 +6,8 @@ Example:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 __all__ = ["Run", "RUNS", "DominosSettings", "COLUMNS"]
 
@@ -65,13 +65,38 @@ class DominosSettings:
     noise_splits: tuple[str, ...] = ("train", "val", "test")
     train_fraction: float = 0.5
     test_per_class: int = 60                   # 600 test items: one item = 0.17 pt (issue 17)
+    dataset: str = "digits"                    # "digits" (the CPU proxy) or a registered dataset (cifar10)
+    model: str = "resnet20"                    # a CIFAR ResNet of basic blocks (resnet20/32/56)
+    channels: int = 1                          # input channels (1: digits, 3: CIFAR)
+    dataset_options: tuple[tuple[str, Any], ...] = ()  # load_dataset kwargs for a non-digits dataset
     device: str | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """One item's shape, ``(channels, image_size, image_size)``."""
+        return (self.channels, self.image_size, self.image_size)
 
     @classmethod
     def smoke(cls) -> DominosSettings:
         """A tiny run for CI: one seed, one epoch per phase, a fifth of the pool, 16 ablation items."""
         return cls(seeds=(0,), targets=(0.4, 0.6), epochs=1, finetune_epochs=1, attention_epochs=1, train_fraction=0.2,
                    calib_items=64, calib_items_d=16, test_per_class=30)
+
+    @classmethod
+    def cifar10(cls, root: str | None = None, **overrides: Any) -> DominosSettings:
+        """The benchmark setting of channel-pruning papers: ResNet-56 on CIFAR-10 (needs the files; meant for a GPU).
+
+        The thesis does not name its data; FPGM, HRank and CHIP, which DOMINOS compares against,
+        all report CIFAR-10 ResNet-56. Dense: 160 epochs of SGD 0.1 with a cosine schedule
+        (He et al. 2016 train 164 with steps) at batch 128; fine-tune 40 epochs at 0.01, SE 20
+        epochs: **[inferred]**. Crop-and-flip augmentation on the training split; the full
+        10,000-image test set. ``root`` holds ``cifar-10-batches-py`` (``None``: ``$LABKIT_DATA``).
+        """
+        base = cls(dataset="cifar10", model="resnet56", channels=3, image_size=32, noise=0.0, noise_splits=(),
+                   train_fraction=1.0, epochs=160, batch_size=128, finetune_epochs=40,
+                   attention_epochs=20, weight_decay=1e-4,
+                   dataset_options=(("augment", True),) + ((("root", root),) if root else ()))
+        return replace(base, **overrides)
 
 
 COLUMNS = ["seed", "run", "target", "what", "structure", "macs", "params", "reduction", "removed_blocks",
