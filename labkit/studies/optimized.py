@@ -7,12 +7,15 @@ accuracy than keeping only the large ones. The search itself is **[inferred]**
 
 The lab experiment:
 
-* data: the embedded digits, balanced, native 8x8 (the §1.7 CNN's input); the seed picks the
-  split; a calibration set of 300 items is drawn from the *training* split (disjoint from test);
-* model: ``tiny_cnn`` (§1.7), trained dense with Adam 1e-3 for ``dense_epochs`` per seed;
-* variants at every ``s`` in {0.5, 0.7, 0.8, 0.9}, rescue budget rho = 0.2, per-layer scope:
+* data: the embedded digits, balanced, native 8x8, Gaussian pixel noise (σ = 0.3) on every split
+  for headroom, 600 test items; the seed picks the split; a calibration set of 300 items is drawn
+  from the *training* split (disjoint from test); ``--cifar10 ROOT`` runs it on CIFAR-10 instead;
+* model: ResNet-20 (19 prunable convs), trained dense with Adam 1e-3 for ``dense_epochs`` per seed;
+* variants at every ``s`` in {0.8, 0.9}, rescue budget rho = 0.2, per-layer scope:
   ``magnitude`` (keep the top K), ``random`` (top L + B random small), ``wanda`` / ``taylor``
-  (top L + greedy top-B saliency), ``ga`` (top L + B chosen by the GA, magnitude seeded);
+  (top L + greedy top-B saliency), ``ga`` (top L + B chosen by the GA, magnitude seeded), and
+  the baselines that see the GA's data: ``bn_recal`` (magnitude + BatchNorm statistics on D_cal)
+  and ``sgd_cal`` (magnitude + as many SGD steps on D_cal as the GA's population × generations / 3);
 * measured: test accuracy one-shot (no retraining) and after ``finetune_epochs`` of
   mask-preserving fine-tuning on the training split; the calibration loss of every mask.
 
@@ -28,7 +31,7 @@ import copy
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,7 @@ from ..pruning import apply_masks
 from ..pruning.rescue import GAOptions, PSOOptions, RescueResult, SearchOptions, rescue, search_options
 from ..runtime import resolve_device
 from ..training import FitConfig, finetune, fit
-from ._cli import Option, StudyCommand, study_main
+from ._cli import Option, Preset, StudyCommand, study_main
 from ._results import read_table, write_table
 from ._runner import Study
 from ._verdict import Check, Claim, headroom, paired_diffs, verdict_table
@@ -94,7 +97,22 @@ class OptimizedSettings:
     elite: int = 6
     mutation: float = 0.02
     cal_steps: int | None = None                         # sgd_cal steps; None: population x generations / 3
+    dataset: str = "digits"                              # "digits" (the CPU proxy) or a registered one (cifar10)
+    dataset_options: tuple[tuple[str, Any], ...] = ()    # load_dataset kwargs for a non-digits dataset
     device: str | None = None
+
+    @classmethod
+    def cifar10(cls, root: str | None = None, **overrides: Any) -> OptimizedSettings:
+        """ResNet-20 on CIFAR-10 (needs the data files; meant for a GPU).
+
+        The thesis does not name its data; CIFAR-10 is the usual first benchmark of unstructured
+        pruning. Dense: 100 epochs of Adam 1e-3 at batch 128 with crop-and-flip, a calibration set
+        of 1,000 training images, the full 10,000-image test set: **[inferred]**. ``root`` holds
+        ``cifar-10-batches-py`` (``None``: ``$LABKIT_DATA``).
+        """
+        base = cls(dataset="cifar10", model="resnet20", image_size=32, noise=0.0, dense_epochs=100, batch_size=128,
+                   calibration=1000, dataset_options=(("augment", True),) + ((("root", root),) if root else ()))
+        return replace(base, **overrides)
 
     @classmethod
     def smoke(cls) -> OptimizedSettings:
@@ -184,8 +202,11 @@ def _seed_rows(settings: OptimizedSettings, seed: int, keep: dict[tuple[int, flo
     """Every sparsity x variant of one seed (one dense model): two rows each (one-shot, fine-tuned)."""
     dev = resolve_device(settings.device)
     rows: list[dict[str, Any]] = []
-    data = load_dataset("digits", seed=seed, size=settings.image_size, noise=settings.noise,
-                        noise_splits=("train", "val", "test"), test_per_class=settings.test_per_class)
+    if settings.dataset == "digits":
+        data = load_dataset("digits", seed=seed, size=settings.image_size, noise=settings.noise,
+                            noise_splits=("train", "val", "test"), test_per_class=settings.test_per_class)
+    else:
+        data = load_dataset(settings.dataset, seed=seed, **dict(settings.dataset_options))
     cal = calibration_split(data.train, settings.calibration, seed)
     torch.manual_seed(seed)
     dense = load_model(settings.model, num_classes=data.num_classes, in_channels=data.input_shape[0])
@@ -328,7 +349,9 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
 COMMAND = StudyCommand(
     "labkit.studies.optimized", STUDY, OptimizedSettings, write=write_results, read=read_results, verdict=verdict,
     options=(Option("--sparsities", float, many=True), Option("--variants", str, many=True, choices=list(VARIANTS)),
-             Option("--dense-epochs"), Option("--generations")))
+             Option("--dense-epochs"), Option("--generations")),
+    presets=(Preset("--cifar10", OptimizedSettings.cifar10,
+                    "ResNet-20 on CIFAR-10 (OptimizedSettings.cifar10(root=ROOT)); needs the data files"),))
 """The study's command line (:mod:`labkit.studies._cli`)."""
 
 

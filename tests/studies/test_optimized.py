@@ -66,3 +66,22 @@ def test_verdict_rules() -> None:
     assert v["GA search"] == "FAIL"
     v = O.verdict(fabricated([0.05, 0.05])).set_index("criterion")["verdict"]
     assert v["GA beats magnitude, s=0.9"] == "FAIL", "fewer than 3 seeds cannot pass"
+
+
+def test_the_same_study_runs_on_cifar10_files(tmp_path):
+    """--cifar10 ROOT: ResNet-20 on 3x32x32 CIFAR-10 files through the real loader, one tiny seed."""
+    from labkit.data.fabricate import fabricate_cifar10
+    from labkit.studies._cli import StudyParser, add_study_flags, settings_from_args
+    from labkit.studies.optimized import COMMAND
+
+    fabricate_cifar10(tmp_path, train_per_class=4, test_per_class=12)
+    ap = StudyParser()
+    add_study_flags(COMMAND, ap)
+    s = settings_from_args(COMMAND, ap.parse_args(["--cifar10", str(tmp_path), "--out", "x.csv"]))
+    assert (s.dataset, s.model, dict(s.dataset_options)["root"]) == ("cifar10", "resnet20", str(tmp_path))
+    tiny = O.OptimizedSettings.cifar10(root=str(tmp_path), seeds=(0,), sparsities=(0.8,),
+                                     variants=("magnitude", "ga", "bn_recal"), dense_epochs=1, finetune_epochs=1,
+                                     population=4, generations=2, elite=1, calibration=8, device="cpu")
+    df = O.run_study(tiny)
+    assert set(df["variant"]) == {"magnitude", "ga", "bn_recal"} and (df["n_test"] == 20).all()
+    assert df["accuracy"].between(0, 1).all() and (df["kept"] > 0).all()
