@@ -51,8 +51,75 @@ df = run_transfer(source, target, TransferSettings.thesis())
 print(verdict(df))
 ```
 """,
+    "optimized": """
+The thesis does not name its data. The usual first benchmark of unstructured pruning is CIFAR-10;
+`OptimizedSettings.cifar10` trains ResNet-20 for 100 epochs (Adam 1e-3, crop and flip) and searches
+on a 1,000-image calibration set ([inferred]). Per seed: 5 M dense image-steps, the GA's 2 × 1,440
+calibration passes and the matched SGD steps, 3 fine-tuning epochs per variant and sparsity: about
+9 M image-step equivalents, so 5 seeds are **about 2.5 GPU-hours** at an assumed 5,000 images per
+second (an estimate, not measured). With `cifar-10-batches-py` on disk:
+
+```bash
+python -m labkit.studies.optimized --cifar10 ~/data --ray --out results/optimized_cifar10.csv
+```
+""",
+    "dominos": """
+The thesis does not name its data; FPGM, HRank and CHIP, the methods DOMINOS compares against, all
+report ResNet-56 on CIFAR-10. `DominosSettings.cifar10` trains it dense for 160 epochs (SGD 0.1,
+cosine), fine-tunes every run for 40 epochs and the SE stage for 20 ([inferred]). Per seed that is
+about 720 dense-equivalent epochs (the pruned networks cost 25–60 % of the dense MACs), 36 M
+image-steps, so 5 seeds are **about 17 GPU-hours** at an assumed 3,000 ResNet-56 training images per
+second (an estimate, not measured), plus the exact domino-influence ablations (one calibration
+forward per channel). With `cifar-10-batches-py` on disk:
+
+```bash
+python -m labkit.studies.dominos --cifar10 ~/data --ray --out results/dominos_cifar10.csv
+```
+""",
 }
 """Per study: the thesis setting's data, epochs and estimated GPU time, and the real-data command."""
 
-NOTES: dict[str, str] = {}
+NOTES: dict[str, str] = {
+    "longtail": """
+E is the full method (auxiliary trainers, layered budgets, weighted mask merging) at s = 0.3; D is
+one trainer's mask with the same budgets; L is the dense network trained as long as the method
+(E_aux + E_ft more cross-entropy epochs), the matched baseline; A is L before those epochs (shown as
+INFO only: it trains less). Merging is degenerate when one trainer's merge weight α exceeds 0.5:
+the merged mask is then that trainer's mask, E equals D, and the paired difference is exactly zero
+(the per-seed column shows which seeds). The sweep rows show how the tail fares as s grows.
+""",
+    "csasml": """
+Every run trains with the same recipe, epochs and seed (same split, noise, initial draw and batch
+order), so the differences are paired by seed. The ablations change one part of CSASML-lite each;
+`full_mhsa` swaps cross-scale attention for full attention over all stage-3 tokens. MACs are
+computed twice, from the formulas and by torch's `FlopCounterMode`, so the MACs rows are checks of
+the architecture, not results; the accuracy rows are the results.
+""",
+    "optimized": """
+At sparsity s every variant keeps the same number of weights per layer. One-shot accuracy (no
+retraining) is where the thesis's effect can live; the fine-tuned rows are INFO. `bn_recal` and
+`sgd_cal` see the GA's calibration set: `bn_recal` only re-estimates the BatchNorm statistics of the
+magnitude-pruned network on it, `sgd_cal` trains the magnitude-pruned network on it (mask fixed) for
+as many full-batch steps as the GA's population × generations / 3. The "GA search" check holds by
+construction (the GA's first individual is the magnitude mask and the elite survive every
+generation), so it is a check, not a result.
+""",
+    "transfer": """
+The source is `vgg_small` trained on clean digits 0–4; the target is digits 5–9 with Gaussian
+pixel noise on every split and 15 training images per class. Each seed resamples the 15-shot set.
+"inherit" fine-tunes the pruned source; Scratch-E trains the same pruned architecture from a fresh
+initialisation for as many epochs, Scratch-B for more (the rethinking-pruning control). The best
+data-driven criterion is chosen per seed on the validation images and judged on test. The
+"source transfers" check asks whether unpruned transfer beats unpruned Scratch-E at all: without it
+there is nothing for pruning to keep.
+""",
+    "dominos": """
+All runs at a MACs target share the selection and the channel-to-block rule; only the importance
+differs (L1, random, FPGM, first-order Taylor, R only, D only, R·D), except `rd_internal` (R·D with
+no block removed). Every pruned network is fine-tuned the same epochs; the SE claim compares the
+method's network with SE gates plus extra epochs against the same extra epochs without gates.
+The MACs reached and the blocks removed are checks of the rule; the accuracies after fine-tuning are
+the results.
+""",
+}
 """Per study: how to read the proxy (fixed text about the setup; the numbers are in the tables)."""

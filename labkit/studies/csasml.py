@@ -6,12 +6,12 @@ is not public, so the modules here are **our [inferred] designs** (see
 :mod:`labkit.models.csasml`), and this study tests *those designs*, not the author's exact
 method. The CPU experiment:
 
-* data: the embedded digits at 16×16, Gaussian noise σ = 0.2 (all splits, for headroom),
-  random ±1-pixel shifts while training, 50% of the training pool; the split and the noise
-  follow the seed;
+* data: the embedded digits upsampled to 32×32 (stage 3 is an 8×8 map: 64 tokens), Gaussian
+  noise σ = 0.2 (all splits, for headroom), random ±1-pixel shifts while training, 50% of the
+  training pool, 600 test items; the split and the noise follow the seed;
 * runs (:data:`RUNS`): ``baseline`` (basic blocks + full MHSA), ``csasml_lite``, its ablations
   ``no_le`` (no local branch), ``single_scale`` (one pooled scale: the largest default one,
-  the analogue of §2.5's P = {4} on the 4×4 stage-3 map of a 16×16 input) and ``full_mhsa``,
+  the analogue of §2.5's P = {4}) and ``full_mhsa``,
   and the plug-in test ``resnet20`` vs ``resnet20_smm``;
 * each run × seed: AdamW, cosine schedule, same seed = same data, order and augmentation;
 * measured: parameters, MACs analytic (:func:`labkit.analysis.breakdown.analytic_macs`, from the

@@ -174,13 +174,14 @@ def _(mo):
     mo.md(r"""
     ## 3 · The experiment (§2.5)
 
-    Digits upsampled to 16×16, Gaussian noise σ = 0.2 on every split (headroom), random ±1-pixel
-    shifts while training, half of the training pool; AdamW (lr 2e-3, weight decay 0.05
-    [inferred]), cosine schedule; the same seed gives every run the same split, noise, init draw and
-    batch order, so runs are compared **paired by seed**. Runs: the same-macro `baseline` (basic
-    blocks + full MHSA), `csasml_lite`, the ablations `no_le`, `single_scale` (one pooled scale:
-    the largest default, 2×2 on the 4×4 stage-3 map of a 16×16 input, the analogue of §2.5's
-    P = {4} for 8×8 maps) and `full_mhsa`, and the plug-in pair `resnet20` / `resnet20_smm`.
+    Digits upsampled to 32×32, so stage 3 is an 8×8 map of 64 tokens (cross-scale attention
+    attends to 21 pooled ones); Gaussian noise σ = 0.2 on every split (headroom), random ±1-pixel
+    shifts while training, half of the training pool, 600 test items; AdamW (lr 2e-3, weight decay
+    0.05 [inferred]), cosine schedule; the same seed gives every run the same split, noise, init
+    draw and batch order, so runs are compared **paired by seed** (5 seeds). Runs: the same-macro
+    `baseline` (basic blocks + full MHSA), `csasml_lite`, the ablations `no_le`, `single_scale`
+    (one pooled scale, the analogue of §2.5's P = {4}) and `full_mhsa`, and the plug-in pair
+    `resnet20` / `resnet20_smm`.
     """)
     return
 

@@ -223,17 +223,17 @@ def _(mo):
     mo.md(r"""
     ## 3 · The experiment (§5.7)
 
-    Per seed: the dense ResNet-20 (SGD 0.1, cosine, 30 epochs), then at MACs −40% and −60% six
-    variants, each slimmed (removed blocks replaced, channels compacted with Torch-Pruning) and
-    fine-tuned 15 epochs (SGD 0.01): **L1-norm**, **random**, **R only**, **D only** (all with the
-    same selection and block rule), **R·D without channel-to-block**, and **R·D + channel-to-block**
-    (the method). The method's fine-tuned networks then get SE gates and 10 more epochs, against a
+    Per seed: the dense ResNet-20 (SGD 0.1, cosine, 30 epochs), then at MACs −40 %, −60 %, −70 % and
+    −75 % eight variants, each slimmed (removed blocks replaced, channels compacted with
+    Torch-Pruning) and fine-tuned 15 epochs (SGD 0.01): **L1-norm**, **random**, **FPGM**,
+    **first-order Taylor**, **R only**, **D only** (all with the same selection and block rule),
+    **R·D without channel-to-block**, and **R·D + channel-to-block** (the method). The method's fine-tuned networks then get SE gates and 10 more epochs, against a
     control with the same 10 epochs and no gates. Same seed = same split, noise, init and batch
     order: every comparison is **paired**.
 
     In smoke mode the study runs here; otherwise the committed full run
-    (`notebooks/studies/results/dominos.csv`, its command in the file header) is shown and the
-    button reruns it (about 20 minutes on two CPU cores).
+    (`notebooks/studies/results/dominos.csv`; its header records the command and the wall time of
+    that run on Ray with 2 CPUs) is shown and the button reruns it here, in this one process.
     """)
     return
 

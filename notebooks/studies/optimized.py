@@ -104,7 +104,7 @@ def _(mo):
     $\gamma B$ by magnitude). The search minimises the cross-entropy $L_{cal}$ of the masked network on
     300 training images (never the test set). The GA's first individual *is* the magnitude
     solution and the 6 best survive every generation, so its best $L_{cal}$ can never be worse than
-    magnitude's. Pick the options and watch one search on a dense `tiny_cnn` (first seed).
+    magnitude's. Pick the options and watch one search on the study's dense model (first seed).
     """)
     return
 
@@ -180,10 +180,13 @@ def _(mo):
     mo.md(r"""
     ## 2 · The experiment (§3.3)
 
-    `tiny_cnn` (§1.7) on balanced 8×8 digits, trained dense per seed (Adam 1e-3). At every
-    $s\in\{0.5, 0.7, 0.8, 0.9\}$ with ρ = 0.2, per layer: **magnitude** (top K), **magnitude + random**
-    small, **magnitude + greedy saliency** (Wanda $|w|\lVert x\rVert$ and Taylor $|w\,\partial L/\partial w|$),
-    **magnitude + GA**. Test accuracy one-shot and after 3 epochs of mask-preserving fine-tuning.
+    ResNet-20 (19 prunable convs) on balanced 8×8 digits with Gaussian pixel noise (σ = 0.3, every
+    split; 600 test items), trained dense per seed (Adam 1e-3). At $s\in\{0.8, 0.9\}$ with ρ = 0.2,
+    per layer: **magnitude** (top K), **magnitude + random** small, **magnitude + greedy saliency**
+    (Wanda $|w|\lVert x\rVert$ and Taylor $|w\,\partial L/\partial w|$), **magnitude + GA**, and two
+    baselines that see the GA's calibration data: **magnitude + BatchNorm recalibration** and
+    **magnitude + SGD on the calibration set** (as many steps as the GA's population × generations / 3).
+    Test accuracy one-shot and after 3 epochs of mask-preserving fine-tuning.
     Same seed = same split, calibration set, dense model and batch order: everything is **paired**.
 
     In smoke mode the study runs here; otherwise the committed full run

@@ -214,7 +214,10 @@ def _(mo):
     mo.md(r"""
     ## 4 · The experiment (§4.3, §4.5)
 
-    For every seed, criterion, ranking and ratio: score on the 75 target images, prune, compact
+    The source is `vgg_small` trained on clean digits 0–4; the target is digits 5–9 with Gaussian
+    pixel noise (σ = 0.5) on every split, 15 training images per class and 10 validation images per
+    class (the best data-driven criterion is chosen on them), the rest as test. For every seed,
+    criterion, ranking and ratio: score on the 75 target images, prune, compact
     (Torch-Pruning slices each conv, the next conv's inputs and the FC's columns), put on a fresh
     5-way head and fine-tune everything (Adam 1e-3) — **inherit**. The "rethinking" arms train the
     *same pruned architecture* from a Kaiming initialisation: **Scratch-E** for the same epochs,
@@ -222,7 +225,8 @@ def _(mo):
     head init and batch order, so everything is compared **paired by seed**.
 
     In smoke mode the study runs here in seconds; otherwise the committed full run is shown
-    (`notebooks/studies/results/transfer.csv`), and the button reruns it (about 15 minutes on 2 cores).
+    (`notebooks/studies/results/transfer.csv`; its header records the command and the wall time of
+    that run on Ray with 2 CPUs), and the button reruns it here, in this one process.
     """)
     return
 
