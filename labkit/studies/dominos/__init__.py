@@ -9,11 +9,11 @@ body is not public: R, D, the selection rule and the SE stage here are **our [in
 
 Per seed (same seed = same split, noise, init and batch order for every run):
 
-1. ResNet-20 on the embedded digits at 16×16, Gaussian noise σ = 0.2 on every split, half of the
+1. ResNet-20 on the embedded digits at 16×16, Gaussian noise σ = 0.5 on every split, half of the
    training pool; SGD 0.1, cosine, ``epochs`` epochs (the dense reference).
 2. Scores on ``calib_items`` training images: L1 norm of the filter (Li et al. 2017), seeded random,
    R, D (exact ablation curves + Weibull fits; their time and R² are recorded) and I = R^α D̂^(1−α).
-3. For each MACs target (−40%, −60%) and each run of :data:`RUNS`: global selection with the 20%
+3. For each MACs target (−40%, −60%, −70%, −75%) and each run of :data:`RUNS`: global selection with the 20%
    floor, channel-to-block rule (or not), slimmed network (removed blocks replaced, channels
    compacted with Torch-Pruning), accuracy before and after ``finetune_epochs`` epochs of SGD.
 4. For the runs in ``attention_runs``: SE gates + ``attention_epochs`` epochs vs the same number of
