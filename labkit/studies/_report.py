@@ -29,10 +29,10 @@ import pandas as pd
 
 from ..io import atomic_write
 from ._committed import METHOD_STUDIES
-from ._report_text import NOTES, THESIS_RUNS
+from ._report_text import MEANS, NOTES, THESIS_RUNS
 from ._verdict import split_verdict
 
-__all__ = ["study_markdown", "write_report", "write_reports", "NOTES", "THESIS_RUNS"]
+__all__ = ["study_markdown", "means_markdown", "write_report", "write_reports", "NOTES", "THESIS_RUNS", "MEANS"]
 
 
 def _esc(text: object) -> str:
@@ -75,6 +75,36 @@ def _claims_table(claims: pd.DataFrame) -> list[str]:
     return out
 
 
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return "" if v != v else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}")
+    return str(v)
+
+
+def means_markdown(table: pd.DataFrame, index: list[str], values: str | list[str], columns: str | None = None) -> str:
+    """A markdown table of seed means: ``table.pivot_table(index, columns, values)`` (mean over the other keys).
+
+    Example:
+        >>> t = pd.DataFrame({"run": ["a", "a", "b"], "seed": [0, 1, 0], "acc": [0.5, 0.7, 0.4]})
+        >>> print(means_markdown(t, ["run"], ["acc"]))
+        | run | acc |
+        |---|---|
+        | a | 0.600 |
+        | b | 0.400 |
+    """
+    piv = table.pivot_table(index=index, columns=columns, values=values, aggfunc="mean", dropna=False)
+    piv = piv.dropna(how="all")
+    if columns is None and isinstance(values, list):
+        piv = piv[values]  # the order asked for, not pandas' sorted one
+    key_fmt = lambda k: f"{k:g}" if isinstance(k, float) else str(k)  # noqa: E731
+    heads = [f"{columns} = {key_fmt(c)}" if columns else str(c) for c in piv.columns]
+    lines = ["| " + " | ".join([*index, *heads]) + " |", "|" + "---|" * (len(index) + len(heads))]
+    for key, row in piv.iterrows():
+        keys = key if isinstance(key, tuple) else (key,)
+        lines.append("| " + " | ".join([*(_esc(key_fmt(k)) for k in keys), *(_fmt(v) for v in row)]) + " |")
+    return "\n".join(lines)
+
+
 def study_markdown(name: str, table: pd.DataFrame, *, csv: str | os.PathLike[str]) -> str:
     """The report of study ``name`` (``"longtail"``, ...) whose committed table is ``table`` (read from ``csv``)."""
     method = _method(name)
@@ -104,6 +134,11 @@ def study_markdown(name: str, table: pd.DataFrame, *, csv: str | os.PathLike[str
         lines += [f"| {_esc(r.criterion)} | {_esc(r.measured)} | {r.verdict} |" for r in rest.itertuples()]
     if name in NOTES:
         lines += ["", "## Reading it", "", NOTES[name].strip()]
+    if name in MEANS:
+        spec = MEANS[name]
+        values = spec.values if isinstance(spec.values, str) else list(spec.values)
+        lines += ["", f"## Means over the {table['seed'].nunique()} seeds", "",
+                  means_markdown(table, list(spec.rows), values, spec.columns)]
     if name in THESIS_RUNS and (claims["verdict"] == "FAIL").any():
         lines += ["", "## What the thesis setting would need", "", THESIS_RUNS[name].strip()]
     lines += ["", "Recompute the verdict from the CSV:", "", "```bash",

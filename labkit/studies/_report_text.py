@@ -8,7 +8,9 @@ the measured ones are read from the CSV by the report.
 """
 from __future__ import annotations
 
-__all__ = ["THESIS_RUNS", "NOTES"]
+from typing import NamedTuple
+
+__all__ = ["THESIS_RUNS", "NOTES", "MEANS", "Pivot"]
 
 THESIS_RUNS: dict[str, str] = {
     "longtail": """
@@ -123,3 +125,20 @@ the results.
 """,
 }
 """Per study: how to read the proxy (fixed text about the setup; the numbers are in the tables)."""
+
+class Pivot(NamedTuple):
+    """Which seed means a report shows: ``table.pivot_table(index, columns, values)``."""
+
+    rows: tuple[str, ...]
+    values: str | tuple[str, ...]
+    columns: str | None = None
+
+
+MEANS: dict[str, Pivot] = {
+    "longtail": Pivot(("run", "sparsity"), ("balanced", "many", "medium", "few")),
+    "csasml": Pivot(("run",), ("test_acc", "params", "macs_counted")),
+    "optimized": Pivot(("sparsity", "variant"), "accuracy", "phase"),
+    "transfer": Pivot(("arm", "ranking", "criterion"), "accuracy", "ratio"),
+    "dominos": Pivot(("run",), "acc_ft", "target"),
+}
+"""Per study: the seed means its report shows (accuracies as fractions)."""
