@@ -7,7 +7,7 @@ is not public, so the modules here are **our [inferred] designs** (see
 method. The CPU experiment:
 
 * data: the embedded digits upsampled to 32×32 (stage 3 is an 8×8 map: 64 tokens), Gaussian
-  noise σ = 0.2 (all splits, for headroom), random ±1-pixel shifts while training, 50% of the
+  noise σ = 0.8 (all splits, for headroom), random ±1-pixel shifts while training, 50% of the
   training pool, 600 test items; the split and the noise follow the seed;
 * runs (:data:`RUNS`): ``baseline`` (basic blocks + full MHSA), ``csasml_lite``, its ablations
   ``no_le`` (no local branch), ``single_scale`` (one pooled scale: the largest default one,
@@ -75,7 +75,10 @@ class CSASMLSettings:
     batch_size: int = 64
     image_size: int = 32                      # digits upsampled 8 -> 32: stage 3 has 8x8 = 64 tokens
     test_per_class: int = 60                  # 600 test items
-    noise: float = 0.2                        # Gaussian pixel noise std ...
+    # Gaussian pixel noise std on every split (headroom). Upsampled to 32x32 the digits shrug off
+    # pixel noise: one-seed calibration of the baseline (15 epochs) gave 0.977 at 0.2, 0.957 at 0.4
+    # and 0.810 at 0.8, so the v2 proxy uses 0.8 (the 16x16 proxy before it used 0.2).
+    noise: float = 0.8
     noise_splits: tuple[str, ...] = ("train", "val", "test")  # ... on every split (headroom)
     train_fraction: float = 0.5               # half of the training pool
     max_shift: int = 1                        # random ±1-pixel shifts while training
@@ -91,7 +94,7 @@ class CSASMLSettings:
     @classmethod
     def v1(cls) -> CSASMLSettings:
         """The proxy of the run committed before issue 17: 16x16 (16 stage-3 tokens), 300 test items, 3 seeds."""
-        return cls(image_size=16, test_per_class=30, seeds=(0, 1, 2))
+        return cls(image_size=16, test_per_class=30, seeds=(0, 1, 2), noise=0.2)
 
     @classmethod
     def cifar100(cls, root: str | None = None, **overrides: Any) -> CSASMLSettings:

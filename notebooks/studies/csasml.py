@@ -175,7 +175,7 @@ def _(mo):
     ## 3 · The experiment (§2.5)
 
     Digits upsampled to 32×32, so stage 3 is an 8×8 map of 64 tokens (cross-scale attention
-    attends to 21 pooled ones); Gaussian noise σ = 0.2 on every split (headroom), random ±1-pixel
+    attends to 21 pooled ones); Gaussian noise σ = 0.8 on every split (headroom), random ±1-pixel
     shifts while training, half of the training pool, 600 test items; AdamW (lr 2e-3, weight decay
     0.05 [inferred]), cosine schedule; the same seed gives every run the same split, noise, init
     draw and batch order, so runs are compared **paired by seed** (5 seeds). Runs: the same-macro

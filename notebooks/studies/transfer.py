@@ -32,7 +32,7 @@ def _(mo):
     normalisation of the global ranking, the 10 % per-layer floor and the fine-tune recipe are
     **[inferred]** options (docs/methods.md §4.2–4.3), not the author's exact method. The CPU experiment
     is a miniature: a small VGG trained on digits 0–4 is the "ImageNet model", digits 5–9 with
-    15 images per class the "Flowers-102".
+    15 noisy images per class the "Flowers-102".
     """)
     return
 
