@@ -121,7 +121,10 @@ differs (L1, random, FPGM, first-order Taylor, R only, D only, R·D), except `rd
 no block removed). Every pruned network is fine-tuned the same epochs; the SE claim compares the
 method's network with SE gates plus extra epochs against the same extra epochs without gates.
 The MACs reached and the blocks removed are checks of the rule; the accuracies after fine-tuning are
-the results.
+the results. The SE gates start as the identity (the second layer is zero), and the SE run and its
+control share the seed and the batch order, so where the gates barely move the two follow nearly
+the same path: equal accuracies are what "no effect" looks like here, and the rule counts them as
+FAIL.
 """,
 }
 """Per study: how to read the proxy (fixed text about the setup; the numbers are in the tables)."""
