@@ -81,6 +81,11 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
+def key_fmt(k: object) -> str:
+    """A pivot key as written: ``0.8`` not ``0.800``."""
+    return f"{k:g}" if isinstance(k, float) else str(k)
+
+
 def means_markdown(table: pd.DataFrame, index: list[str], values: str | list[str], columns: str | None = None) -> str:
     """A markdown table of seed means: ``table.pivot_table(index, columns, values)`` (mean over the other keys).
 
@@ -96,7 +101,6 @@ def means_markdown(table: pd.DataFrame, index: list[str], values: str | list[str
     piv = piv.dropna(how="all")
     if columns is None and isinstance(values, list):
         piv = piv[values]  # the order asked for, not pandas' sorted one
-    key_fmt = lambda k: f"{k:g}" if isinstance(k, float) else str(k)  # noqa: E731
     heads = [f"{columns} = {key_fmt(c)}" if columns else str(c) for c in piv.columns]
     lines = ["| " + " | ".join([*index, *heads]) + " |", "|" + "---|" * (len(index) + len(heads))]
     for key, row in piv.iterrows():
