@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.studies import csasml, longtail, optimized, transfer
+from labkit.studies import csasml, dominos, longtail, optimized, transfer
 from labkit.studies._cli import add_study_flags, check_output, settings_from_args
 from labkit.studies._results import read_table
 
@@ -42,6 +42,11 @@ def test_flags_become_settings(tmp_path: Path) -> None:
     (longtail, ["--smoke", "--trainers", "ce", "ldam_drww", "--out", "r.csv"], "ldam_drw"),
     (optimized, ["--smoke", "--out", "file/r.csv"], "not a writable folder"),
     (transfer, ["run", "--smoke", "--out", "r.parquet"], r"--out must be a \.csv"),
+    # a preset's data folder is checked before any unit (not in every unit, twice, after Ray started)
+    (dominos, ["--cifar10", "nowhere", "--out", "r.csv"], r"cifar-10-batches-py.*Missing: data_batch_1"),
+    (optimized, ["--cifar10", "file", "--out", "r.csv"], r"cifar10: dataset not found"),
+    (longtail, ["--cifar100-lt", "nowhere", "--out", "r.csv"], r"cifar-100-python.*download"),
+    (csasml, ["--cifar100", "nowhere", "--ray", "--out", "r.csv"], r"cifar100: dataset not found"),
 ])
 def test_bad_input_is_one_line_exit_2_before_any_work(study, argv, needle, tmp_path: Path, capsys,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
